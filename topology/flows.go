@@ -1,0 +1,176 @@
+package topology
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Flow tables of the ovsmesh pipeline.
+const (
+	TableClassify   = 0 // anti-spoofing; then mesh: resubmit by origin, stp/tree: NORMAL
+	TableFromLocal  = 1 // mesh: frames from the host's containers, steered into tunnels
+	TableFromTunnel = 2 // mesh: frames from a peer, delivered locally only (split horizon)
+)
+
+// PortLocal is Flow.InPort for the bridge's internal (LOCAL) port; 0 means any port.
+const PortLocal = -1
+
+// Actions as ovs-ofctl writes them. Output and Resubmit build the others.
+const (
+	ActionDrop   = "drop"
+	ActionNormal = "NORMAL"
+	ActionLocal  = "LOCAL"
+)
+
+// Unicast matches a destination MAC address that is neither broadcast nor multicast.
+const Unicast = "00:00:00:00:00:00/01:00:00:00:00:00"
+
+// Output is the action that sends a frame out of OpenFlow port p.
+func Output(p int) string { return "output:" + strconv.Itoa(p) }
+
+// Resubmit is the action that continues in table t.
+func Resubmit(t int) string { return "resubmit(," + strconv.Itoa(t) + ")" }
+
+// Flow is one OpenFlow flow of the desired table. Empty fields match anything. The
+// cookie is always FlowCookie and is not part of the value.
+type Flow struct {
+	Table    int      `json:"table"`
+	Priority int      `json:"priority"`
+	InPort   int      `json:"in_port,omitempty"` // OpenFlow port, PortLocal, or 0 for any
+	Proto    string   `json:"proto,omitempty"`   // "ip", "arp" or ""
+	DlDst    string   `json:"dl_dst,omitempty"`
+	NwSrc    string   `json:"nw_src,omitempty"`
+	NwDst    string   `json:"nw_dst,omitempty"`
+	ArpSPA   string   `json:"arp_spa,omitempty"`
+	ArpTPA   string   `json:"arp_tpa,omitempty"`
+	Actions  []string `json:"actions"`
+}
+
+// Match returns the flow's match in ovs-ofctl syntax, without table and priority,
+// fields in the order ovs-ofctl dump-flows prints them.
+func (f Flow) Match() string {
+	var b strings.Builder
+	add := func(k, v string) {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		if v != "" {
+			b.WriteByte('=')
+			b.WriteString(v)
+		}
+	}
+	if f.Proto != "" {
+		add(f.Proto, "")
+	}
+	switch {
+	case f.InPort == PortLocal:
+		add("in_port", "LOCAL")
+	case f.InPort != 0:
+		add("in_port", strconv.Itoa(f.InPort))
+	}
+	if f.DlDst != "" {
+		add("dl_dst", f.DlDst)
+	}
+	if f.NwSrc != "" {
+		add("nw_src", f.NwSrc)
+	}
+	if f.NwDst != "" {
+		add("nw_dst", f.NwDst)
+	}
+	if f.ArpSPA != "" {
+		add("arp_spa", f.ArpSPA)
+	}
+	if f.ArpTPA != "" {
+		add("arp_tpa", f.ArpTPA)
+	}
+	return b.String()
+}
+
+// String returns the flow in ovs-ofctl add-flow syntax (without the cookie).
+func (f Flow) String() string {
+	s := "table=" + strconv.Itoa(f.Table) + ",priority=" + strconv.Itoa(f.Priority)
+	if m := f.Match(); m != "" {
+		s += "," + m
+	}
+	return s + ",actions=" + strings.Join(f.Actions, ",")
+}
+
+// Equal reports whether two flows are the same.
+func (f Flow) Equal(o Flow) bool {
+	return f.Table == o.Table && f.Priority == o.Priority && f.InPort == o.InPort &&
+		f.Proto == o.Proto && f.DlDst == o.DlDst && f.NwSrc == o.NwSrc && f.NwDst == o.NwDst &&
+		f.ArpSPA == o.ArpSPA && f.ArpTPA == o.ArpTPA && strings.Join(f.Actions, ",") == strings.Join(o.Actions, ",")
+}
+
+// sources are the IPv4 sources a host's containers (or the host itself on docker0)
+// may use: the host's slice and its docker0 address.
+func sources(slice netip.Prefix, gw netip.Addr) []string {
+	return []string{slice.String(), gw.String()}
+}
+
+// flowTable computes the whole OpenFlow table of one host (SPEC section 4).
+//
+// Every mode drops IPv4 and ARP frames from the host's own containers whose source is
+// neither in the host's slice nor its docker0 address. stp and tree then hand
+// everything to NORMAL (learning switch; STP or the tree prevents loops). mesh
+// replaces NORMAL with a loop-free table: frames from the local side go to table 1,
+// which steers ARP and unicast IPv4 for a peer's addresses into that peer's tunnel
+// and floods everything else into every tunnel; frames from a tunnel must carry that
+// peer's source and go to table 2, which delivers them locally only, never into
+// another tunnel (split horizon).
+func flowTable(mode string, slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
+	mesh := mode == ModeMesh
+	pass := []string{ActionNormal}
+	if mesh {
+		pass = []string{Resubmit(TableFromLocal)}
+	}
+	flows := make([]Flow, 0, 8+12*len(tunnels))
+	flows = antiSpoof(flows, PortLocal, sources(slice, gw), pass, mesh)
+	if !mesh {
+		return append(flows, Flow{Table: TableClassify, Priority: 1, Actions: []string{ActionNormal}})
+	}
+	fromTunnel := []string{Resubmit(TableFromTunnel)}
+	all := make([]string, 0, len(tunnels))
+	for _, t := range tunnels {
+		flows = antiSpoof(flows, t.OFPort, sources(t.PeerSlice, t.PeerGW), fromTunnel, true)
+		out := []string{Output(t.OFPort)}
+		for _, dst := range sources(t.PeerSlice, t.PeerGW) {
+			flows = append(flows,
+				Flow{Table: TableFromLocal, Priority: 100, Proto: "arp", ArpTPA: dst, Actions: out},
+				Flow{Table: TableFromLocal, Priority: 100, Proto: "ip", DlDst: Unicast, NwDst: dst, Actions: out})
+		}
+		all = append(all, Output(t.OFPort))
+	}
+	if len(all) == 0 {
+		all = []string{ActionDrop}
+	}
+	return append(flows,
+		// Anything from a port ovsmesh does not manage goes nowhere: in a full mesh
+		// without STP, NORMAL on an unknown port could loop frames between tunnels.
+		Flow{Table: TableClassify, Priority: 1, Actions: []string{ActionDrop}},
+		Flow{Table: TableFromLocal, Priority: 1, Actions: all},
+		Flow{Table: TableFromTunnel, Priority: 1, Actions: []string{ActionLocal}},
+	)
+}
+
+// antiSpoof appends the classification flows of one ingress port: IPv4 and ARP
+// frames whose source is allowed continue with pass, other IPv4 and ARP frames are
+// dropped, and (with passOther) non-IPv4 frames continue with pass as well. ARP
+// probes (sender 0.0.0.0) are allowed.
+func antiSpoof(flows []Flow, port int, allowed []string, pass []string, passOther bool) []Flow {
+	for _, src := range allowed {
+		flows = append(flows,
+			Flow{Table: TableClassify, Priority: 100, InPort: port, Proto: "ip", NwSrc: src, Actions: pass},
+			Flow{Table: TableClassify, Priority: 100, InPort: port, Proto: "arp", ArpSPA: src, Actions: pass})
+	}
+	flows = append(flows,
+		Flow{Table: TableClassify, Priority: 100, InPort: port, Proto: "arp", ArpSPA: "0.0.0.0", Actions: pass},
+		Flow{Table: TableClassify, Priority: 90, InPort: port, Proto: "ip", Actions: []string{ActionDrop}},
+		Flow{Table: TableClassify, Priority: 90, InPort: port, Proto: "arp", Actions: []string{ActionDrop}})
+	if passOther {
+		flows = append(flows, Flow{Table: TableClassify, Priority: 80, InPort: port, Actions: pass})
+	}
+	return flows
+}

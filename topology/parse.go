@@ -1,0 +1,326 @@
+package topology
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a topology file, with its position.
+type Problem struct {
+	File string
+	Pos  Pos
+	Path string // field path, e.g. "hosts[2].address"; "" for the file as a whole
+	Msg  string
+}
+
+// Error formats the problem as "file:line:col: path: message".
+func (p *Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Pos.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", p.Pos.Line, p.Pos.Col)
+	}
+	b.WriteString(": ")
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems returns the problems an error from Parse, Validate, Compile or Load
+// carries, in file order.
+func Problems(err error) []*Problem {
+	var out []*Problem
+	var walk func(error)
+	walk = func(e error) {
+		if p, ok := e.(*Problem); ok {
+			out = append(out, p)
+		} else if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// Load reads, parses, defaults and validates the topology file at path.
+func Load(path string) (*Topology, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	return Compile(path, data)
+}
+
+// Compile parses, defaults and validates a topology file's content; name is used in
+// error messages. The error lists every problem found (see Problems).
+func Compile(name string, data []byte) (*Topology, error) {
+	t, err := Parse(name, data)
+	if t == nil {
+		return nil, err
+	}
+	t.Default()
+	if err := errors.Join(err, t.Validate()); err != nil {
+		return nil, sortProblems(err)
+	}
+	return t, nil
+}
+
+func sortProblems(err error) error {
+	ps := Problems(err)
+	if len(ps) == 0 {
+		return err
+	}
+	slices.SortStableFunc(ps, func(a, b *Problem) int {
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = p
+	}
+	return errors.Join(errs...)
+}
+
+// Parse decodes a topology file strictly: unknown or repeated keys and values of the
+// wrong type are problems. It applies no defaults and checks nothing else. It
+// returns a nil Topology only when the file is not YAML at all.
+func Parse(name string, data []byte) (*Topology, error) {
+	d := &decoder{t: &Topology{File: name, pos: map[string]Pos{}, bad: map[string]bool{}}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, syntaxProblem(name, data, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, &Problem{File: name, Msg: "file is empty: want network and hosts"}
+	}
+	d.fields(root.Content[0], "", map[string]func(*yaml.Node, string){
+		"network": func(n *yaml.Node, p string) { d.network(n, p) },
+		"hosts":   d.hosts,
+		"links":   d.links,
+	})
+	if _, ok := d.t.pos["hosts"]; !ok {
+		d.problem(root.Content[0], "hosts", "missing: list every host of the cluster")
+	}
+	return d.t, errors.Join(d.problems...)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxProblem turns a YAML syntax error into a Problem. yaml.v3 reports only the
+// line; the column is that of the line's first non-blank character.
+func syntaxProblem(name string, data []byte, err error) error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Problem{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	line, _ := strconv.Atoi(m[1])
+	col := 1
+	if lines := bytes.Split(data, []byte("\n")); line >= 1 && line <= len(lines) {
+		col += len(lines[line-1]) - len(bytes.TrimLeft(lines[line-1], " \t"))
+	}
+	return &Problem{File: name, Pos: Pos{line, col}, Msg: "invalid YAML: " + m[2]}
+}
+
+type decoder struct {
+	t        *Topology
+	problems []error
+}
+
+func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
+	d.problems = append(d.problems, &Problem{File: d.t.File, Pos: Pos{n.Line, n.Column}, Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.t.bad[path] = true
+}
+
+// fields walks a mapping node, calling the handler of each known key with the value
+// node and its field path; unknown and repeated keys are problems.
+func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(*yaml.Node, string)) {
+	if n.Kind != yaml.MappingNode {
+		d.problem(n, path, "want a mapping, got %s", kindName(n))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := k.Value
+		if path != "" {
+			p = path + "." + k.Value
+		}
+		h, ok := handlers[k.Value]
+		if !ok {
+			known := make([]string, 0, len(handlers))
+			for name := range handlers {
+				known = append(known, name)
+			}
+			slices.Sort(known)
+			d.problem(k, p, "unknown key (known keys: %s)", strings.Join(known, ", "))
+			continue
+		}
+		if _, dup := d.t.pos[p]; dup {
+			d.problem(k, p, "repeated key")
+			continue
+		}
+		d.t.pos[p] = Pos{v.Line, v.Column}
+		h(v, p)
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "nothing"
+	}
+	return strconv.Quote(n.Value)
+}
+
+func (d *decoder) scalar(n *yaml.Node, path, want string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.problem(n, path, "want %s, got %s", want, kindName(n))
+		return false
+	}
+	return true
+}
+
+func (d *decoder) str(dst *string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, p string) {
+		if d.scalar(n, p, "a string") {
+			*dst = n.Value
+		}
+	}
+}
+
+func (d *decoder) integer(dst *int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, p string) {
+		if !d.scalar(n, p, "an integer") {
+			return
+		}
+		v, err := strconv.ParseInt(n.Value, 0, 32)
+		if err != nil || n.Tag != "!!int" {
+			d.problem(n, p, "%q is not an integer", n.Value)
+			return
+		}
+		*dst = int(v)
+	}
+}
+
+func (d *decoder) boolean(dst *bool) func(*yaml.Node, string) {
+	return func(n *yaml.Node, p string) {
+		if !d.scalar(n, p, "true or false") {
+			return
+		}
+		v, err := strconv.ParseBool(n.Value)
+		if err != nil || n.Tag != "!!bool" {
+			d.problem(n, p, "%q is not true or false", n.Value)
+			return
+		}
+		*dst = v
+	}
+}
+
+func (d *decoder) network(n *yaml.Node, path string) {
+	nw := &d.t.Network
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"bridge":        d.str(&nw.Bridge),
+		"encap":         d.str(&nw.Encap),
+		"mode":          d.str(&nw.Mode),
+		"datapath":      d.str(&nw.Datapath),
+		"underlay_mtu":  d.integer(&nw.UnderlayMTU),
+		"mtu":           d.integer(&nw.MTU),
+		"slice_prefix":  d.integer(&nw.SlicePrefix),
+		"docker_bridge": d.str(&nw.DockerBridge),
+		"vxlan_port":    d.integer(&nw.VXLANPort),
+		"rstp":          d.boolean(&nw.RSTP),
+		"bfd":           d.boolean(&nw.BFD),
+		"subnet": func(n *yaml.Node, p string) {
+			if !d.scalar(n, p, "a CIDR such as 172.17.0.0/16") {
+				return
+			}
+			pr, err := netip.ParsePrefix(n.Value)
+			if err != nil {
+				d.problem(n, p, "%q is not a CIDR (want e.g. 172.17.0.0/16)", n.Value)
+				return
+			}
+			nw.Subnet = pr
+		},
+		"key": func(n *yaml.Node, p string) {
+			if !d.scalar(n, p, "an integer") {
+				return
+			}
+			v, err := strconv.ParseUint(n.Value, 0, 32)
+			if err != nil || n.Tag != "!!int" {
+				d.problem(n, p, "%q is not an integer from 0 to 4294967295", n.Value)
+				return
+			}
+			k := uint32(v)
+			nw.Key = &k
+		},
+	})
+}
+
+func (d *decoder) hosts(n *yaml.Node, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.problem(n, path, "want a list of hosts, got %s", kindName(n))
+		return
+	}
+	d.t.Hosts = make([]Host, len(n.Content))
+	for i, item := range n.Content {
+		h := &d.t.Hosts[i]
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.t.pos[p] = Pos{item.Line, item.Column}
+		d.fields(item, p, map[string]func(*yaml.Node, string){
+			"name":  d.str(&h.Name),
+			"index": d.integer(&h.Index),
+			"address": func(n *yaml.Node, p string) {
+				if !d.scalar(n, p, "an IP address") {
+					return
+				}
+				a, err := netip.ParseAddr(n.Value)
+				if err != nil || a.Zone() != "" {
+					d.problem(n, p, "%q is not an IP address", n.Value)
+					return
+				}
+				h.Address = a.Unmap()
+			},
+		})
+	}
+}
+
+func (d *decoder) links(n *yaml.Node, path string) {
+	d.t.linksOK = true
+	if n.Kind != yaml.SequenceNode {
+		d.problem(n, path, "want a list of links such as {a: docker1, b: docker2, cost: 10}, got %s", kindName(n))
+		return
+	}
+	d.t.Links = make([]Link, len(n.Content))
+	for i, item := range n.Content {
+		l := &d.t.Links[i]
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.t.pos[p] = Pos{item.Line, item.Column}
+		d.fields(item, p, map[string]func(*yaml.Node, string){
+			"a":    d.str(&l.A),
+			"b":    d.str(&l.B),
+			"cost": d.integer(&l.Cost),
+		})
+	}
+}

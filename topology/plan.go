@@ -1,0 +1,363 @@
+package topology
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Encapsulation overheads in bytes (SPEC section 3).
+const (
+	overheadGRE   = 14 + 20 + 4     // inner Ethernet + outer IPv4 + GRE
+	overheadVXLAN = 14 + 20 + 8 + 8 // inner Ethernet + outer IPv4 + UDP + VXLAN
+	overheadIPv6  = 20              // an IPv6 outer header is 20 bytes longer
+	overheadKey   = 4               // the GRE key field
+)
+
+// Overhead is the number of bytes the encapsulation adds to every frame.
+func (t *Topology) Overhead() int {
+	n := overheadVXLAN
+	if t.Network.Encap == EncapGRE {
+		n = overheadGRE
+		if t.Network.Key != nil {
+			n += overheadKey
+		}
+	}
+	if t.ipv6Underlay() {
+		n += overheadIPv6
+	}
+	return n
+}
+
+// MaxMTU is the largest overlay MTU that fits the underlay.
+func (t *Topology) MaxMTU() int { return t.Network.UnderlayMTU - t.Overhead() }
+
+func (t *Topology) ipv6Underlay() bool {
+	return len(t.Hosts) > 0 && t.Hosts[0].Address.Is6() && !t.Hosts[0].Address.Is4In6()
+}
+
+// Slots returns the number of host indexes the address plan allows: indexes run
+// from 1 to Slots(). Slice 0 holds the docker0 addresses, so it must also have room
+// for one address per index.
+func (t *Topology) Slots() int {
+	n := t.Network
+	if !n.Subnet.IsValid() || n.SlicePrefix <= n.Subnet.Bits() || n.SlicePrefix > n.Subnet.Addr().BitLen() {
+		return 0
+	}
+	slices := pow2(n.SlicePrefix - n.Subnet.Bits()) // slice 0 is reserved
+	size := pow2(n.Subnet.Addr().BitLen() - n.SlicePrefix)
+	return min(slices-1, size-1, MaxIndex)
+}
+
+func pow2(e int) int {
+	if e >= 31 {
+		return 1 << 31
+	}
+	return 1 << e
+}
+
+// Slice returns host index i's fixed-cidr: slice i of the subnet.
+func (t *Topology) Slice(i int) netip.Prefix {
+	n := t.Network
+	return netip.PrefixFrom(addOffset(n.Subnet.Addr(), uint64(i)<<(n.Subnet.Addr().BitLen()-n.SlicePrefix)), n.SlicePrefix)
+}
+
+// Gateway returns host index i's docker0 address: the i-th address of slice 0, with
+// the subnet's prefix length.
+func (t *Topology) Gateway(i int) netip.Prefix {
+	return netip.PrefixFrom(addOffset(t.Network.Subnet.Addr(), uint64(i)), t.Network.Subnet.Bits())
+}
+
+// addOffset adds off to an IPv4 address (the container subnet is IPv4).
+func addOffset(a netip.Addr, off uint64) netip.Addr {
+	b := a.As4()
+	v := uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
+	v += off
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// Edge is a tunnel between two hosts, A < B by name.
+type Edge struct {
+	A    string `json:"a"`
+	B    string `json:"b"`
+	Cost int    `json:"cost"`
+}
+
+// Edges returns the tunnels of the cluster, sorted by (A, B): every pair in mesh
+// mode, the links (else every pair) in stp mode, the minimum spanning tree of the
+// links (else of every pair at cost 1) in tree mode.
+func (t *Topology) Edges() []Edge {
+	switch t.Network.Mode {
+	case ModeTree:
+		return t.spanningTree()
+	case ModeSTP:
+		if t.linksOK {
+			return t.linkEdges()
+		}
+	}
+	return t.allPairs()
+}
+
+// Candidates returns the candidate edges of stp and tree mode (links, else every
+// pair), sorted by (A, B).
+func (t *Topology) Candidates() []Edge {
+	if t.linksOK && t.Network.Mode != ModeMesh {
+		return t.linkEdges()
+	}
+	return t.allPairs()
+}
+
+func (t *Topology) sortedNames() []string {
+	names := make([]string, len(t.Hosts))
+	for i, h := range t.Hosts {
+		names[i] = h.Name
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (t *Topology) allPairs() []Edge {
+	names := t.sortedNames()
+	edges := make([]Edge, 0, len(names)*(len(names)-1)/2)
+	for i, a := range names {
+		for _, b := range names[i+1:] {
+			edges = append(edges, Edge{A: a, B: b, Cost: DefaultLinkCost})
+		}
+	}
+	return edges
+}
+
+// linkEdges returns the links as edges, A < B, sorted, duplicates (same pair) merged
+// keeping the lowest cost.
+func (t *Topology) linkEdges() []Edge {
+	edges := make([]Edge, 0, len(t.Links))
+	for _, l := range t.Links {
+		a, b := l.A, l.B
+		if b < a {
+			a, b = b, a
+		}
+		edges = append(edges, Edge{A: a, B: b, Cost: l.Cost})
+	}
+	slices.SortFunc(edges, func(x, y Edge) int {
+		return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B), cmp.Compare(x.Cost, y.Cost))
+	})
+	return slices.CompactFunc(edges, func(x, y Edge) bool { return x.A == y.A && x.B == y.B })
+}
+
+// spanningTree is Kruskal's algorithm over the candidate edges ordered by (cost, A,
+// B), so that every host computes the same tree.
+func (t *Topology) spanningTree() []Edge {
+	names := t.sortedNames()
+	id := make(map[string]int, len(names))
+	for i, n := range names {
+		id[n] = i
+	}
+	uf := newUnionFind(len(names))
+	tree := make([]Edge, 0, max(len(names)-1, 0))
+	if !t.linksOK {
+		// Every pair at equal cost: in (cost, A, B) order the first host's edges
+		// come first and already connect everything, a star around it. Generating
+		// that order lazily keeps this O(N) instead of sorting N² edges.
+		for i, a := range names {
+			for _, b := range names[i+1:] {
+				if len(tree) == len(names)-1 {
+					break
+				}
+				if uf.union(i, id[b]) {
+					tree = append(tree, Edge{A: a, B: b, Cost: DefaultLinkCost})
+				}
+			}
+		}
+	} else {
+		cand := t.linkEdges()
+		slices.SortFunc(cand, func(x, y Edge) int {
+			return cmp.Or(cmp.Compare(x.Cost, y.Cost), cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B))
+		})
+		for _, e := range cand {
+			if len(tree) == len(names)-1 {
+				break
+			}
+			if uf.union(id[e.A], id[e.B]) {
+				tree = append(tree, e)
+			}
+		}
+	}
+	slices.SortFunc(tree, func(x, y Edge) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
+	return tree
+}
+
+// components returns the connected components of the candidate edges, each sorted,
+// ordered by their first name.
+func (t *Topology) components(edges []Edge) [][]string {
+	names := t.sortedNames()
+	id := make(map[string]int, len(names))
+	for i, n := range names {
+		id[n] = i
+	}
+	uf := newUnionFind(len(names))
+	for _, e := range edges {
+		ia, oka := id[e.A]
+		ib, okb := id[e.B]
+		if oka && okb {
+			uf.union(ia, ib)
+		}
+	}
+	byRoot := map[int][]string{}
+	var order []int
+	for i, n := range names {
+		r := uf.find(i)
+		if _, ok := byRoot[r]; !ok {
+			order = append(order, r)
+		}
+		byRoot[r] = append(byRoot[r], n)
+	}
+	comps := make([][]string, len(order))
+	for i, r := range order {
+		comps[i] = byRoot[r]
+	}
+	return comps
+}
+
+type unionFind struct{ parent, rank []int }
+
+func newUnionFind(n int) *unionFind {
+	u := &unionFind{parent: make([]int, n), rank: make([]int, n)}
+	for i := range u.parent {
+		u.parent[i] = i
+	}
+	return u
+}
+
+func (u *unionFind) find(x int) int {
+	for u.parent[x] != x {
+		u.parent[x] = u.parent[u.parent[x]]
+		x = u.parent[x]
+	}
+	return x
+}
+
+// union joins the sets of a and b and reports whether they were apart.
+func (u *unionFind) union(a, b int) bool {
+	ra, rb := u.find(a), u.find(b)
+	if ra == rb {
+		return false
+	}
+	if u.rank[ra] < u.rank[rb] {
+		ra, rb = rb, ra
+	}
+	u.parent[rb] = ra
+	if u.rank[ra] == u.rank[rb] {
+		u.rank[ra]++
+	}
+	return true
+}
+
+// maxIfName is the longest Linux interface name (IFNAMSIZ - 1).
+const maxIfName = 15
+
+// PortName returns the name of the tunnel port to peer: the encapsulation's prefix
+// and the peer's name ("gre-docker2", "vx-docker2"). A name that does not fit in 15
+// bytes is cut and ends in a short hash of the whole peer name, so it stays stable
+// and distinct; Validate rejects the (unlikely) case of two peers that still collide.
+func PortName(encap, peer string) string {
+	prefix := "vx-"
+	if encap == EncapGRE {
+		prefix = "gre-"
+	}
+	if len(prefix)+len(peer) <= maxIfName {
+		return prefix + peer
+	}
+	sum := sha256.Sum256([]byte(peer))
+	hash := hex.EncodeToString(sum[:])[:5]
+	keep := maxIfName - len(prefix) - len(hash) - 1
+	return prefix + peer[:keep] + "-" + hash
+}
+
+// Host returns the host named name, or an error naming it and listing the known
+// hosts.
+func (t *Topology) Host(name string) (Host, error) {
+	for _, h := range t.Hosts {
+		if h.Name == name {
+			return h, nil
+		}
+	}
+	return Host{}, fmt.Errorf("host %q is not in %s (known hosts: %s)", name, t.File, strings.Join(t.sortedNames(), ", "))
+}
+
+// Desired returns the desired state of the named host. The topology must have been
+// defaulted and validated.
+func (t *Topology) Desired(name string) (HostState, error) {
+	me, err := t.Host(name)
+	if err != nil {
+		return HostState{}, err
+	}
+	n := t.Network
+	byName := make(map[string]Host, len(t.Hosts))
+	for _, h := range t.Hosts {
+		byName[h.Name] = h
+	}
+	var key string
+	if n.Key != nil {
+		key = strconv.FormatUint(uint64(*n.Key), 10)
+	}
+	dstPort := 0
+	if n.Encap == EncapVXLAN && n.VXLANPort != DefaultVXLANPort {
+		dstPort = n.VXLANPort
+	}
+	var tunnels []Tunnel
+	for _, e := range t.Edges() {
+		peer := e.B
+		switch name {
+		case e.A:
+		case e.B:
+			peer = e.A
+		default:
+			continue
+		}
+		p := byName[peer]
+		tu := Tunnel{
+			Name: PortName(n.Encap, peer), Peer: peer, PeerIndex: p.Index,
+			Type: n.Encap, RemoteIP: p.Address, Key: key, DstPort: dstPort, BFD: n.BFD,
+			OFPort:    TunnelOFPortBase + p.Index,
+			PeerSlice: t.Slice(p.Index), PeerGW: t.Gateway(p.Index).Addr(),
+		}
+		if n.Mode == ModeSTP && t.linksOK {
+			tu.STPCost = e.Cost
+		}
+		tunnels = append(tunnels, tu)
+	}
+	slices.SortFunc(tunnels, func(a, b Tunnel) int { return cmp.Compare(a.Name, b.Name) })
+
+	slice, gw := t.Slice(me.Index), t.Gateway(me.Index)
+	s := HostState{
+		Host: name, Index: me.Index, Mode: n.Mode,
+		OVS: OVSState{
+			Owner: name, Bridge: n.Bridge, Datapath: n.Datapath,
+			STP:       n.Mode == ModeSTP && !n.RSTP,
+			RSTP:      n.Mode == ModeSTP && n.RSTP,
+			Protocols: slices.Clone(OpenFlowProtocols),
+			MTU:       n.MTU,
+			Tunnels:   tunnels,
+		},
+		Docker: DockerBridge{
+			Name: n.DockerBridge, Address: gw, MTU: n.MTU, Port: n.Bridge,
+			FixedCIDR: slice, Subnet: n.Subnet,
+		},
+		Daemon: DaemonConfig{Bridge: n.DockerBridge, FixedCIDR: slice.String(), MTU: n.MTU},
+	}
+	if n.Mode == ModeMesh {
+		s.OVS.FailMode = "secure"
+	}
+	s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
+	slices.SortStableFunc(s.Flows, func(a, b Flow) int {
+		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(b.Priority, a.Priority))
+	})
+	return s, nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,121 @@
+package topology
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// OwnerKey is the external_ids key that marks the OVSDB rows ovsmesh created; its
+// value is the name of the host that owns them. Rows without it are never touched.
+const OwnerKey = "ovsmesh-owner"
+
+// FlowCookie marks every OpenFlow flow ovsmesh installs ("ovsmesh" in ASCII); flows
+// with another cookie are never modified or deleted.
+const FlowCookie uint64 = 0x006f76736d657368
+
+// TunnelOFPortBase is added to the peer's index to pin a tunnel's ofport_request, so
+// that the flow table text is reproducible. The range stays clear of the small
+// numbers ovs-vswitchd hands out to ports without a request.
+const TunnelOFPortBase = 32768
+
+// MaxIndex is the largest host index: TunnelOFPortBase+MaxIndex is the largest
+// OpenFlow port number OVS accepts (0xfeff).
+const MaxIndex = 0xfeff - TunnelOFPortBase
+
+// OpenFlowProtocols are set on the bridge; bundles (atomic flow-table replacement)
+// need OpenFlow 1.4 or later.
+var OpenFlowProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"}
+
+// HostState is everything one host must look like according to the topology: the
+// value every adapter applies. It is a plain value: compare with Equal.
+type HostState struct {
+	Host   string       `json:"host"`
+	Index  int          `json:"index"`
+	Mode   string       `json:"mode"`
+	OVS    OVSState     `json:"ovs"`
+	Docker DockerBridge `json:"docker"`
+	Flows  []Flow       `json:"flows"`
+	Daemon DaemonConfig `json:"daemon_json"`
+}
+
+// OVSState is the part of HostState that lives in OVSDB.
+type OVSState struct {
+	// Owner is the value of external_ids:ovsmesh-owner on every row ovsmesh owns.
+	Owner    string `json:"owner"`
+	Bridge   string `json:"bridge"`
+	Datapath string `json:"datapath_type"` // "system" or "netdev"
+	STP      bool   `json:"stp_enable"`
+	RSTP     bool   `json:"rstp_enable"`
+	// FailMode is "secure" in mesh mode: without ovsmesh's flows (a fresh bridge,
+	// a restarted ovs-vswitchd) the bridge then forwards nothing instead of falling
+	// back to NORMAL, which would loop frames around the STP-less full mesh.
+	FailMode  string   `json:"fail_mode"`
+	Protocols []string `json:"protocols"`
+	// MTU is the mtu_request of the bridge's internal interface.
+	MTU     int      `json:"mtu"`
+	Tunnels []Tunnel `json:"tunnels"`
+}
+
+// Tunnel is one tunnel port (Port and Interface of the same name) to a peer.
+type Tunnel struct {
+	Name      string       `json:"name"`
+	Peer      string       `json:"peer"`
+	PeerIndex int          `json:"peer_index"`
+	Type      string       `json:"type"` // "gre" or "vxlan"
+	RemoteIP  netip.Addr   `json:"remote_ip"`
+	Key       string       `json:"key,omitempty"`      // options:key; "" for none
+	DstPort   int          `json:"dst_port,omitempty"` // options:dst_port (vxlan); 0 for none
+	BFD       bool         `json:"bfd"`
+	OFPort    int          `json:"ofport_request"`
+	STPCost   int          `json:"stp_path_cost,omitempty"` // other_config:stp-path-cost; 0 for default
+	PeerSlice netip.Prefix `json:"peer_slice"`
+	PeerGW    netip.Addr   `json:"peer_docker0"`
+}
+
+// Options returns the Interface options column the tunnel needs.
+func (t Tunnel) Options() map[string]string {
+	o := map[string]string{"remote_ip": t.RemoteIP.String()}
+	if t.Key != "" {
+		o["key"] = t.Key
+	}
+	if t.DstPort != 0 {
+		o["dst_port"] = itoa(t.DstPort)
+	}
+	return o
+}
+
+// DockerBridge is the Linux bridge Docker uses, holding the OVS bridge's internal
+// interface as a port.
+type DockerBridge struct {
+	Name    string       `json:"name"`
+	Address netip.Prefix `json:"address"` // e.g. 172.17.0.1/16
+	MTU     int          `json:"mtu"`
+	// Port is the OVS bridge's internal interface, enslaved to the Linux bridge.
+	Port string `json:"port"`
+	// FixedCIDR is the host's slice of the subnet, Docker's fixed-cidr.
+	FixedCIDR netip.Prefix `json:"fixed_cidr"`
+	// Subnet is the shared container subnet.
+	Subnet netip.Prefix `json:"subnet"`
+}
+
+// DaemonConfig is the set of keys ovsmesh owns in Docker's daemon.json.
+type DaemonConfig struct {
+	Bridge    string `json:"bridge"`
+	FixedCIDR string `json:"fixed-cidr"`
+	MTU       int    `json:"mtu"`
+}
+
+// Equal reports whether two host states are the same.
+func (s HostState) Equal(o HostState) bool {
+	return s.Host == o.Host && s.Index == o.Index && s.Mode == o.Mode &&
+		s.OVS.Equal(o.OVS) && s.Docker == o.Docker && s.Daemon == o.Daemon &&
+		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal)
+}
+
+// Equal reports whether two OVS states are the same.
+func (s OVSState) Equal(o OVSState) bool {
+	return s.Owner == o.Owner && s.Bridge == o.Bridge && s.Datapath == o.Datapath &&
+		s.STP == o.STP && s.RSTP == o.RSTP && s.FailMode == o.FailMode &&
+		slices.Equal(s.Protocols, o.Protocols) && s.MTU == o.MTU &&
+		slices.Equal(s.Tunnels, o.Tunnels)
+}

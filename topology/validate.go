@@ -1,0 +1,259 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// given reports whether the file set the field at path.
+func (t *Topology) given(path string) bool {
+	_, ok := t.pos[path]
+	return ok
+}
+
+// Default fills in every value the file left out, in one visible step: the values
+// are the Default* constants, slice_prefix defaults to the subnet's prefix plus 8
+// (at most 30), mtu to the largest that fits the underlay, a link's cost to 1.
+func (t *Topology) Default() {
+	n := &t.Network
+	orDefault := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	orDefault(&n.Bridge, DefaultBridge)
+	orDefault(&n.Encap, DefaultEncap)
+	orDefault(&n.Mode, DefaultMode)
+	orDefault(&n.Datapath, DefaultDatapath)
+	orDefault(&n.DockerBridge, DefaultDockerBridge)
+	if !t.given("network.underlay_mtu") {
+		n.UnderlayMTU = DefaultUnderlayMTU
+	}
+	if !t.given("network.vxlan_port") {
+		n.VXLANPort = DefaultVXLANPort
+	}
+	if !t.given("network.subnet") {
+		n.Subnet = netip.MustParsePrefix(DefaultSubnet)
+	}
+	if !t.given("network.slice_prefix") && n.Subnet.IsValid() {
+		n.SlicePrefix = min(n.Subnet.Bits()+DefaultSliceBits, 30)
+	}
+	if !t.given("network.mtu") {
+		n.MTU = t.MaxMTU()
+	}
+	for i := range t.Links {
+		if !t.given(fmt.Sprintf("links[%d].cost", i)) {
+			t.Links[i].Cost = DefaultLinkCost
+		}
+	}
+}
+
+// checker collects problems at the positions the parser recorded.
+type checker struct {
+	t        *Topology
+	problems []error
+}
+
+// at reports a problem with the field at path unless decoding already failed there.
+func (c *checker) at(path, format string, args ...any) {
+	if c.t.bad[path] {
+		return
+	}
+	pos, ok := c.t.pos[path]
+	for p := path; !ok && p != ""; {
+		// A defaulted field has no position: point at its parent.
+		if i := strings.LastIndexAny(p, ".["); i >= 0 {
+			p = p[:i]
+		} else {
+			p = ""
+		}
+		pos, ok = c.t.pos[p]
+	}
+	c.problems = append(c.problems, &Problem{File: c.t.File, Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var hostName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Validate checks a defaulted topology without changing it and returns every
+// problem found (see Problems), each naming its field and the accepted values.
+func (t *Topology) Validate() error {
+	c := &checker{t: t}
+	c.network()
+	c.hosts()
+	c.links()
+	return errors.Join(c.problems...)
+}
+
+func (c *checker) oneOf(path, v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	c.at(path, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return false
+}
+
+func (c *checker) ifName(path, v string) {
+	switch {
+	case len(v) > maxIfName:
+		c.at(path, "%q is longer than %d bytes, the limit for a Linux interface name", v, maxIfName)
+	case !hostName.MatchString(v):
+		c.at(path, "%q is not a valid interface name (letters, digits, '-', '_', '.')", v)
+	}
+}
+
+func (c *checker) network() {
+	n := c.t.Network
+	c.ifName("network.bridge", n.Bridge)
+	c.ifName("network.docker_bridge", n.DockerBridge)
+	if n.Bridge == n.DockerBridge {
+		c.at("network.docker_bridge", "%q is also the OVS bridge's name: they must differ", n.DockerBridge)
+	}
+	encapOK := c.oneOf("network.encap", n.Encap, EncapGRE, EncapVXLAN)
+	c.oneOf("network.mode", n.Mode, ModeMesh, ModeSTP, ModeTree)
+	c.oneOf("network.datapath", n.Datapath, DatapathSystem, DatapathNetdev)
+	if n.VXLANPort < 1 || n.VXLANPort > 65535 {
+		c.at("network.vxlan_port", "%d is not a UDP port (1 to 65535)", n.VXLANPort)
+	}
+	if n.Key != nil && n.Encap == EncapVXLAN && *n.Key > 1<<24-1 {
+		c.at("network.key", "%d is not a VXLAN VNI (0 to 16777215)", *n.Key)
+	}
+	mtuOK := true
+	if n.UnderlayMTU < 576 || n.UnderlayMTU > 65535 {
+		c.at("network.underlay_mtu", "%d is out of range (576 to 65535)", n.UnderlayMTU)
+		mtuOK = false
+	}
+	if max := c.t.MaxMTU(); mtuOK && encapOK && n.MTU > max {
+		c.at("network.mtu", "%d is larger than %d, the most that fits a %d-byte underlay with %s (%d bytes of overhead)",
+			n.MTU, max, n.UnderlayMTU, n.Encap, c.t.Overhead())
+	} else if n.MTU < 68 && mtuOK {
+		c.at("network.mtu", "%d is smaller than 68, the minimum IPv4 MTU", n.MTU)
+	}
+	c.subnet()
+}
+
+func (c *checker) subnet() {
+	n := c.t.Network
+	s := n.Subnet
+	switch {
+	case !s.IsValid():
+		return // reported by the parser
+	case !s.Addr().Is4():
+		c.at("network.subnet", "%s is not an IPv4 subnet: the container subnet must be IPv4", s)
+		return
+	case s.Masked() != s:
+		c.at("network.subnet", "%s has host bits set (did you mean %s?)", s, s.Masked())
+		return
+	case s.Bits() > 29:
+		c.at("network.subnet", "%s is too small: the prefix must be at most /29", s)
+		return
+	}
+	if n.SlicePrefix <= s.Bits() || n.SlicePrefix > 30 {
+		c.at("network.slice_prefix", "%d must be longer than the subnet's /%d and at most 30", n.SlicePrefix, s.Bits())
+	}
+}
+
+func (c *checker) hosts() {
+	t := c.t
+	if len(t.Hosts) == 0 && t.given("hosts") {
+		c.at("hosts", "no hosts: list every host of the cluster")
+	}
+	slots := t.Slots()
+	names := map[string]int{}
+	addrs := map[netip.Addr]int{}
+	indexes := map[int]int{}
+	ports := map[string]int{}
+	for i, h := range t.Hosts {
+		p := fmt.Sprintf("hosts[%d]", i)
+		switch {
+		case h.Name == "":
+			c.at(p+".name", "missing: every host needs a name")
+		case len(h.Name) > 63 || !hostName.MatchString(h.Name):
+			c.at(p+".name", "%q is not a host name (letters, digits, '-', '_', '.'; at most 63 bytes)", h.Name)
+		default:
+			if j, dup := names[h.Name]; dup {
+				c.at(p+".name", "%q is also hosts[%d].name: names must be unique", h.Name, j)
+			} else {
+				names[h.Name] = i
+				port := PortName(t.Network.Encap, h.Name)
+				if j, dup := ports[port]; dup {
+					c.at(p+".name", "tunnel port name %q is also that of hosts[%d]: rename one of them", port, j)
+				}
+				ports[port] = i
+			}
+		}
+		switch {
+		case !h.Address.IsValid():
+			c.at(p+".address", "missing: every host needs its underlay IP address")
+		default:
+			if j, dup := addrs[h.Address]; dup {
+				c.at(p+".address", "%s is also hosts[%d].address: addresses must be unique", h.Address, j)
+			}
+			addrs[h.Address] = i
+			if first := t.Hosts[0].Address; first.IsValid() && first.Is4() != h.Address.Is4() {
+				c.at(p+".address", "%s is not of the same IP version as hosts[0].address %s: tunnels need one underlay family", h.Address, first)
+			}
+		}
+		switch {
+		case !t.given(p + ".index"):
+			c.at(p+".index", "missing: every host needs a stable index from 1")
+		case h.Index < 1 || (slots > 0 && h.Index > slots):
+			c.at(p+".index", "%d does not fit: subnet %s with slice_prefix %d allows %d hosts (indexes 1 to %d)",
+				h.Index, t.Network.Subnet, t.Network.SlicePrefix, slots, slots)
+		default:
+			if j, dup := indexes[h.Index]; dup {
+				c.at(p+".index", "%d is also hosts[%d].index: indexes must be unique", h.Index, j)
+			}
+			indexes[h.Index] = i
+		}
+	}
+}
+
+func (c *checker) links() {
+	t := c.t
+	known := map[string]bool{}
+	for _, h := range t.Hosts {
+		known[h.Name] = true
+	}
+	pairs := map[[2]string]int{}
+	ok := true
+	for i, l := range t.Links {
+		p := fmt.Sprintf("links[%d]", i)
+		for _, end := range []struct{ field, name string }{{"a", l.A}, {"b", l.B}} {
+			if !known[end.name] {
+				ok = false
+				if end.name == "" {
+					c.at(p+"."+end.field, "missing: a link names two hosts, a and b")
+				} else {
+					c.at(p+"."+end.field, "%q is not a host of this file", end.name)
+				}
+			}
+		}
+		if l.A == l.B && l.A != "" {
+			ok = false
+			c.at(p+".b", "%q links a host to itself", l.B)
+		}
+		if l.Cost < 1 || l.Cost > 65535 {
+			c.at(p+".cost", "%d is out of range (1 to 65535)", l.Cost)
+		}
+		key := [2]string{min(l.A, l.B), max(l.A, l.B)}
+		if j, dup := pairs[key]; dup {
+			c.at(p, "links %s and %s again, as links[%d] does", l.A, l.B, j)
+		}
+		pairs[key] = i
+	}
+	if !ok || !t.linksOK || t.Network.Mode == ModeMesh || len(t.Hosts) < 2 || len(known) != len(t.Hosts) {
+		return
+	}
+	if comps := t.components(t.linkEdges()); len(comps) > 1 {
+		parts := make([]string, len(comps))
+		for i, comp := range comps {
+			parts[i] = "{" + strings.Join(comp, ", ") + "}"
+		}
+		c.at("links", "the links leave the hosts disconnected in %d parts: %s", len(comps), strings.Join(parts, " "))
+	}
+}
