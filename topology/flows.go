@@ -104,73 +104,83 @@ func (f Flow) Equal(o Flow) bool {
 		f.ArpSPA == o.ArpSPA && f.ArpTPA == o.ArpTPA && strings.Join(f.Actions, ",") == strings.Join(o.Actions, ",")
 }
 
-// sources are the IPv4 sources a host's containers (or the host itself on docker0)
-// may use: the host's slice and its docker0 address.
-func sources(slice netip.Prefix, gw netip.Addr) []string {
-	return []string{slice.String(), gw.String()}
+// ingress is one port's classification input: the IPv4 sources allowed on it and
+// where allowed frames continue.
+type ingress struct {
+	port    int
+	allowed [2]string
+	pass    []string
 }
 
-// flowTable computes the whole OpenFlow table of one host (SPEC section 4).
+// flowTable computes the whole OpenFlow table of one host (SPEC section 4), ordered
+// by table and then by decreasing priority.
 //
 // Every mode drops IPv4 and ARP frames from the host's own containers whose source is
-// neither in the host's slice nor its docker0 address. stp and tree then hand
-// everything to NORMAL (learning switch; STP or the tree prevents loops). mesh
-// replaces NORMAL with a loop-free table: frames from the local side go to table 1,
-// which steers ARP and unicast IPv4 for a peer's addresses into that peer's tunnel
-// and floods everything else into every tunnel; frames from a tunnel must carry that
-// peer's source and go to table 2, which delivers them locally only, never into
-// another tunnel (split horizon).
+// neither in the host's slice nor its docker0 address (ARP probes from 0.0.0.0 pass).
+// stp and tree then hand everything to NORMAL (learning switch; STP or the tree
+// prevents loops). mesh replaces NORMAL with a loop-free table: frames from the local
+// side go to table 1, which steers ARP and unicast IPv4 for a peer's addresses into
+// that peer's tunnel and floods everything else into every tunnel; frames from a
+// tunnel must carry that peer's source and go to table 2, which delivers them
+// locally only, never into another tunnel (split horizon).
+//
+// Flows share their Actions slices: treat the result as read-only.
 func flowTable(mode string, slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	mesh := mode == ModeMesh
-	pass := []string{ActionNormal}
+	drop := []string{ActionDrop}
+	ports := []ingress{{port: PortLocal, allowed: [2]string{slice.String(), gw.String()}, pass: []string{ActionNormal}}}
+	var out [][]string // per tunnel: its output action
 	if mesh {
-		pass = []string{Resubmit(TableFromLocal)}
-	}
-	flows := make([]Flow, 0, 8+12*len(tunnels))
-	flows = antiSpoof(flows, PortLocal, sources(slice, gw), pass, mesh)
-	if !mesh {
-		return append(flows, Flow{Table: TableClassify, Priority: 1, Actions: []string{ActionNormal}})
-	}
-	fromTunnel := []string{Resubmit(TableFromTunnel)}
-	all := make([]string, 0, len(tunnels))
-	for _, t := range tunnels {
-		flows = antiSpoof(flows, t.OFPort, sources(t.PeerSlice, t.PeerGW), fromTunnel, true)
-		out := []string{Output(t.OFPort)}
-		for _, dst := range sources(t.PeerSlice, t.PeerGW) {
-			flows = append(flows,
-				Flow{Table: TableFromLocal, Priority: 100, Proto: "arp", ArpTPA: dst, Actions: out},
-				Flow{Table: TableFromLocal, Priority: 100, Proto: "ip", DlDst: Unicast, NwDst: dst, Actions: out})
+		ports[0].pass = []string{Resubmit(TableFromLocal)}
+		fromTunnel := []string{Resubmit(TableFromTunnel)}
+		out = make([][]string, len(tunnels))
+		for i, t := range tunnels {
+			ports = append(ports, ingress{port: t.OFPort, allowed: [2]string{t.PeerSlice.String(), t.PeerGW.String()}, pass: fromTunnel})
+			out[i] = []string{Output(t.OFPort)}
 		}
-		all = append(all, Output(t.OFPort))
+	}
+	flows := make([]Flow, 0, 6*len(ports)+4*len(tunnels)+6)
+	for _, p := range ports {
+		for _, src := range p.allowed {
+			flows = append(flows,
+				Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "ip", NwSrc: src, Actions: p.pass},
+				Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "arp", ArpSPA: src, Actions: p.pass})
+		}
+		flows = append(flows, Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "arp", ArpSPA: "0.0.0.0", Actions: p.pass})
+	}
+	if !mesh {
+		// Tunnels and foreign ports relay frames of any source: only the local
+		// port is checked.
+		return append(flows,
+			Flow{Table: TableClassify, Priority: 90, InPort: PortLocal, Proto: "ip", Actions: drop},
+			Flow{Table: TableClassify, Priority: 90, InPort: PortLocal, Proto: "arp", Actions: drop},
+			Flow{Table: TableClassify, Priority: 1, Actions: []string{ActionNormal}})
+	}
+	// In a mesh every port is checked (and a foreign port's frames are dropped
+	// anyway), so one pair of drops serves them all.
+	flows = append(flows,
+		Flow{Table: TableClassify, Priority: 90, Proto: "ip", Actions: drop},
+		Flow{Table: TableClassify, Priority: 90, Proto: "arp", Actions: drop})
+	for _, p := range ports {
+		// Non-IPv4 frames (IPv6, LLDP...) carry no IPv4 source to check.
+		flows = append(flows, Flow{Table: TableClassify, Priority: 80, InPort: p.port, Actions: p.pass})
+	}
+	// Anything from a port ovsmesh does not manage goes nowhere: in a full mesh
+	// without STP, NORMAL on an unknown port could loop frames between tunnels.
+	flows = append(flows, Flow{Table: TableClassify, Priority: 1, Actions: drop})
+	all := make([]string, 0, len(tunnels))
+	for i, p := range ports[1:] {
+		for _, dst := range p.allowed {
+			flows = append(flows,
+				Flow{Table: TableFromLocal, Priority: 100, Proto: "arp", ArpTPA: dst, Actions: out[i]},
+				Flow{Table: TableFromLocal, Priority: 100, Proto: "ip", DlDst: Unicast, NwDst: dst, Actions: out[i]})
+		}
+		all = append(all, out[i][0])
 	}
 	if len(all) == 0 {
-		all = []string{ActionDrop}
+		all = drop
 	}
 	return append(flows,
-		// Anything from a port ovsmesh does not manage goes nowhere: in a full mesh
-		// without STP, NORMAL on an unknown port could loop frames between tunnels.
-		Flow{Table: TableClassify, Priority: 1, Actions: []string{ActionDrop}},
 		Flow{Table: TableFromLocal, Priority: 1, Actions: all},
-		Flow{Table: TableFromTunnel, Priority: 1, Actions: []string{ActionLocal}},
-	)
-}
-
-// antiSpoof appends the classification flows of one ingress port: IPv4 and ARP
-// frames whose source is allowed continue with pass, other IPv4 and ARP frames are
-// dropped, and (with passOther) non-IPv4 frames continue with pass as well. ARP
-// probes (sender 0.0.0.0) are allowed.
-func antiSpoof(flows []Flow, port int, allowed []string, pass []string, passOther bool) []Flow {
-	for _, src := range allowed {
-		flows = append(flows,
-			Flow{Table: TableClassify, Priority: 100, InPort: port, Proto: "ip", NwSrc: src, Actions: pass},
-			Flow{Table: TableClassify, Priority: 100, InPort: port, Proto: "arp", ArpSPA: src, Actions: pass})
-	}
-	flows = append(flows,
-		Flow{Table: TableClassify, Priority: 100, InPort: port, Proto: "arp", ArpSPA: "0.0.0.0", Actions: pass},
-		Flow{Table: TableClassify, Priority: 90, InPort: port, Proto: "ip", Actions: []string{ActionDrop}},
-		Flow{Table: TableClassify, Priority: 90, InPort: port, Proto: "arp", Actions: []string{ActionDrop}})
-	if passOther {
-		flows = append(flows, Flow{Table: TableClassify, Priority: 80, InPort: port, Actions: pass})
-	}
-	return flows
+		Flow{Table: TableFromTunnel, Priority: 1, Actions: []string{ActionLocal}})
 }

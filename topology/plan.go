@@ -103,6 +103,27 @@ func (t *Topology) Edges() []Edge {
 	return t.allPairs()
 }
 
+// neighbours returns the edges of Edges that touch the named host, without building
+// the N² edges of a full mesh.
+func (t *Topology) neighbours(name string) []Edge {
+	var edges []Edge
+	if t.Network.Mode == ModeMesh || (t.Network.Mode == ModeSTP && !t.linksOK) {
+		edges = make([]Edge, 0, len(t.Hosts)-1)
+		for _, h := range t.Hosts {
+			if h.Name != name {
+				edges = append(edges, Edge{A: min(name, h.Name), B: max(name, h.Name), Cost: DefaultLinkCost})
+			}
+		}
+		return edges
+	}
+	for _, e := range t.Edges() {
+		if e.A == name || e.B == name {
+			edges = append(edges, e)
+		}
+	}
+	return edges
+}
+
 // Candidates returns the candidate edges of stp and tree mode (links, else every
 // pair), sorted by (A, B).
 func (t *Topology) Candidates() []Edge {
@@ -310,14 +331,10 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		dstPort = n.VXLANPort
 	}
 	var tunnels []Tunnel
-	for _, e := range t.Edges() {
+	for _, e := range t.neighbours(name) {
 		peer := e.B
-		switch name {
-		case e.A:
-		case e.B:
+		if peer == name {
 			peer = e.A
-		default:
-			continue
 		}
 		p := byName[peer]
 		tu := Tunnel{
@@ -354,9 +371,6 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		s.OVS.FailMode = "secure"
 	}
 	s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
-	slices.SortStableFunc(s.Flows, func(a, b Flow) int {
-		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(b.Priority, a.Priority))
-	})
 	return s, nil
 }
 
