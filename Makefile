@@ -1,0 +1,44 @@
+# ovsmesh — see README.md. Every target works on a fresh Debian machine as root.
+SHELL := /bin/bash
+GO    ?= go
+export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
+
+.PHONY: all build deps test test-short bench fuzz demo demo-down lab-clean clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ovsmesh ./cmd/ovsmesh
+	$(GO) build -o bin/ovsmesh-lab ./cmd/ovsmesh-lab
+
+deps:
+	@bash scripts/deps.sh
+
+# The whole suite: unit tests everywhere; as root also the OVS, netlink and
+# end-to-end lab tests (outside CI they skip with a reason when not root).
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 60m ./...
+
+# Unit tests only: no root, no OVS.
+test-short:
+	$(GO) test -short ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./topology/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./topology/
+
+demo: deps build
+	@bash scripts/demo.sh
+
+demo-down:
+	@bash scripts/demo.sh down
+
+# Remove namespaces and daemons left by an interrupted test or demo.
+lab-clean: build
+	bin/ovsmesh-lab sweep
+
+clean:
+	rm -rf bin
