@@ -1,0 +1,145 @@
+// Package controller is ovsmesh's reconcile pass: load the topology, compute this
+// host's desired state, and hand each part of it to the adapter that applies it
+// (OVSDB, the docker0 bridge, the flow table, the files), collecting every error.
+//
+// It declares the small interfaces it needs and imports only topology: the
+// concrete adapters are injected by cmd/ovsmesh (a test enforces this).
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// Each adapter makes its subsystem match the desired state and returns one line per
+// change it made (or, with dryRun, would make); no lines means it already matched.
+// Apply must be safe to call again with the same value and then change nothing.
+type (
+	OVS interface {
+		Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error)
+	}
+	Bridge interface {
+		Apply(ctx context.Context, want topology.DockerBridge, dryRun bool) ([]string, error)
+	}
+	Flows interface {
+		Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error)
+	}
+	Files interface {
+		Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error)
+	}
+)
+
+// Subsystem names, in the order a pass applies them.
+const (
+	StepOVSDB   = "ovsdb"
+	StepBridge  = "docker0"
+	StepFlows   = "openflow"
+	StepFiles   = "files"
+	StepLoad    = "topology"
+	stepsInPass = 4
+)
+
+// Reconciler makes one host match the topology file. Its fields are set once; a
+// Reconciler must not run two passes at the same time.
+type Reconciler struct {
+	Path   string // topology file
+	Host   string // this host's name in the file
+	OVS    OVS
+	Bridge Bridge
+	Flows  Flows
+	Files  Files
+	Log    *slog.Logger
+}
+
+// Step is what one subsystem did in a pass.
+type Step struct {
+	Name    string   `json:"name"`
+	Changes []string `json:"changes"`
+	Err     error    `json:"-"`
+}
+
+// Result is the outcome of one pass.
+type Result struct {
+	Host     string        `json:"host"`
+	DryRun   bool          `json:"dry_run"`
+	Steps    []Step        `json:"steps"`
+	Duration time.Duration `json:"duration"`
+	// Topology is the topology the pass applied (nil when it could not be loaded).
+	Topology *topology.Topology `json:"-"`
+}
+
+// Changed reports whether the pass changed (or would change) anything.
+func (r Result) Changed() bool {
+	for _, s := range r.Steps {
+		if len(s.Changes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Err joins the errors of every step.
+func (r Result) Err() error {
+	var errs []error
+	for _, s := range r.Steps {
+		if s.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, s.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Once runs one reconcile pass with the topology file at r.Path. An invalid or
+// unreadable file changes nothing and is the pass's only error.
+func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
+	start := time.Now()
+	t, err := topology.Load(r.Path)
+	if err != nil {
+		return Result{Host: r.Host, DryRun: dryRun, Duration: time.Since(start),
+			Steps: []Step{{Name: StepLoad, Err: err}}}
+	}
+	res := r.ApplyTopology(ctx, t, dryRun)
+	res.Duration = time.Since(start)
+	return res
+}
+
+// ApplyTopology runs one reconcile pass with an already loaded topology. Every step
+// runs even when an earlier one failed (a later step then usually reports why), so
+// that one broken subsystem does not keep the others from converging.
+func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
+	start := time.Now()
+	res := Result{Host: r.Host, DryRun: dryRun, Topology: t}
+	want, err := t.Desired(r.Host)
+	if err != nil {
+		res.Steps = []Step{{Name: StepLoad, Err: err}}
+		return res
+	}
+	res.Steps = make([]Step, 0, stepsInPass)
+	run := func(name string, apply func() ([]string, error)) {
+		if ctx.Err() != nil {
+			res.Steps = append(res.Steps, Step{Name: name, Err: ctx.Err()})
+			return
+		}
+		ch, err := apply()
+		res.Steps = append(res.Steps, Step{Name: name, Changes: ch, Err: err})
+		for _, c := range ch {
+			r.Log.Info("change", "host", r.Host, "step", name, "change", c, "dry_run", dryRun)
+		}
+	}
+	// OVSDB first: it creates the bridge whose internal interface docker0 enslaves
+	// and the tunnel ports the flows refer to.
+	run(StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
+	run(StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
+	run(StepFlows, func() ([]string, error) { return r.Flows.Apply(ctx, want.Flows, dryRun) })
+	run(StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) })
+	res.Duration = time.Since(start)
+	if !res.Changed() && res.Err() == nil {
+		r.Log.Debug("converged", "host", r.Host, "duration", res.Duration)
+	}
+	return res
+}

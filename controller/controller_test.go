@@ -1,0 +1,174 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// fakeState is a host's state held by the fakes, rendered as text by String.
+type fakeState struct {
+	ovs    *topology.OVSState
+	bridge *topology.DockerBridge
+	flows  []topology.Flow
+	files  *topology.DaemonConfig
+	writes int
+}
+
+func (s *fakeState) String() string {
+	var b strings.Builder
+	if s.ovs != nil {
+		for _, t := range s.ovs.Tunnels {
+			fmt.Fprintf(&b, "port %s type=%s remote_ip=%s\n", t.Name, t.Type, t.RemoteIP)
+		}
+	}
+	if s.bridge != nil {
+		fmt.Fprintf(&b, "bridge %s %s mtu=%d\n", s.bridge.Name, s.bridge.Address, s.bridge.MTU)
+	}
+	fmt.Fprintf(&b, "flows %d\n", len(s.flows))
+	if s.files != nil {
+		fmt.Fprintf(&b, "daemon.json fixed-cidr=%s\n", s.files.FixedCIDR)
+	}
+	return b.String()
+}
+
+type fakeOVS struct {
+	s   *fakeState
+	err error
+}
+type fakeBridge struct{ s *fakeState }
+type fakeFlows struct{ s *fakeState }
+type fakeFiles struct{ s *fakeState }
+
+var (
+	_ OVS    = (*fakeOVS)(nil)
+	_ Bridge = (*fakeBridge)(nil)
+	_ Flows  = (*fakeFlows)(nil)
+	_ Files  = (*fakeFiles)(nil)
+)
+
+func (f *fakeOVS) Apply(_ context.Context, want topology.OVSState, dry bool) ([]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.s.ovs != nil && f.s.ovs.Equal(want) {
+		return nil, nil
+	}
+	if !dry {
+		f.s.ovs = &want
+		f.s.writes++
+	}
+	return []string{"set ovs"}, nil
+}
+
+func (f *fakeBridge) Apply(_ context.Context, want topology.DockerBridge, dry bool) ([]string, error) {
+	if f.s.bridge != nil && *f.s.bridge == want {
+		return nil, nil
+	}
+	if !dry {
+		f.s.bridge = &want
+		f.s.writes++
+	}
+	return []string{"set docker0"}, nil
+}
+
+func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]string, error) {
+	if len(f.s.flows) == len(want) {
+		return nil, nil
+	}
+	if !dry {
+		f.s.flows = want
+		f.s.writes++
+	}
+	return []string{"set flows"}, nil
+}
+
+func (f *fakeFiles) Apply(_ context.Context, want topology.HostState, dry bool) ([]string, error) {
+	if f.s.files != nil && *f.s.files == want.Daemon {
+		return nil, nil
+	}
+	if !dry {
+		f.s.files = &want.Daemon
+		f.s.writes++
+	}
+	return []string{"write daemon.json"}, nil
+}
+
+func newFake(t *testing.T, example string) (*Reconciler, *fakeState, *fakeOVS) {
+	s := &fakeState{}
+	ovs := &fakeOVS{s: s}
+	return &Reconciler{
+		Path: filepath.Join("..", "examples", example), Host: "docker1",
+		OVS: ovs, Bridge: &fakeBridge{s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, s, ovs
+}
+
+func TestOnceConvergesThenDoesNothing(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	res := r.Once(context.Background(), false)
+	if err := res.Err(); err != nil || !res.Changed() {
+		t.Fatalf("first pass: changed=%v err=%v", res.Changed(), err)
+	}
+	want := "port gre-docker2 type=gre remote_ip=198.18.0.2\nport gre-docker3 type=gre remote_ip=198.18.0.3\n" +
+		"bridge docker0 172.17.0.1/16 mtu=1462\nflows 31\ndaemon.json fixed-cidr=172.17.64.0/18\n"
+	if s.String() != want {
+		t.Errorf("state after the first pass:\n%s\nwant:\n%s", s, want)
+	}
+	writes := s.writes
+	res = r.Once(context.Background(), false)
+	if res.Changed() || res.Err() != nil || s.writes != writes {
+		t.Errorf("second pass: changed=%v err=%v writes %d -> %d", res.Changed(), res.Err(), writes, s.writes)
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	res := r.Once(context.Background(), true)
+	if !res.Changed() || s.writes != 0 || s.String() != "flows 0\n" {
+		t.Errorf("dry run: changed=%v writes=%d state=%q", res.Changed(), s.writes, s)
+	}
+}
+
+// TestFailingStepDoesNotStopOthers: OVSDB fails, the other steps still run and
+// the error names the step.
+func TestFailingStepDoesNotStopOthers(t *testing.T) {
+	r, s, ovs := newFake(t, "lab.yaml")
+	ovs.err = errors.New("connection refused")
+	res := r.Once(context.Background(), false)
+	if err := res.Err(); err == nil || err.Error() != "ovsdb: connection refused" {
+		t.Errorf("err = %v", err)
+	}
+	if s.bridge == nil || s.files == nil || len(s.flows) == 0 {
+		t.Errorf("other steps did not run: %s", s)
+	}
+}
+
+func TestInvalidTopologyChangesNothing(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("network:\n  encap: geneve\nhosts: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Path = bad
+	res := r.Once(context.Background(), false)
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), `bad.yaml:2:10: network.encap: "geneve" is not one of gre, vxlan`) {
+		t.Errorf("err = %v", res.Err())
+	}
+	if s.writes != 0 {
+		t.Errorf("%d writes with an invalid topology", s.writes)
+	}
+	r.Path, r.Host = filepath.Join("..", "examples", "lab.yaml"), "nosuchhost"
+	res = r.Once(context.Background(), false)
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), `host "nosuchhost" is not in`) || s.writes != 0 {
+		t.Errorf("unknown host: err=%v writes=%d", res.Err(), s.writes)
+	}
+}
