@@ -1,0 +1,102 @@
+package ifupdown
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// Files is the adapter that keeps a host's two files in line with its HostState:
+// the ovsmesh block of the interfaces file and ovsmesh's keys in daemon.json. An
+// empty path leaves that file alone. Files holds no state between calls; Apply is
+// safe to call repeatedly, but not concurrently for the same paths.
+type Files struct {
+	Interfaces string       // e.g. /etc/network/interfaces
+	DaemonJSON string       // e.g. /etc/docker/daemon.json
+	Log        *slog.Logger // nil: no logging
+}
+
+// filePerm is the mode of a file Files creates; an existing file keeps its own.
+const filePerm = 0o644
+
+// Apply merges want into both files and writes those whose bytes change, returning
+// one line per file written (or, with dryRun, that it would write, writing
+// nothing). A file that already matches is only read. A file that cannot be merged
+// (broken markers, a duplicate stanza, invalid JSON) is left as it is and reported;
+// the other file is still applied.
+func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d := want.Docker
+	files := []struct {
+		path, what string
+		merge      func([]byte) ([]byte, error)
+		at         string // separator before a merge error: "path: line 3: …", "path:3:1: …"
+	}{
+		{
+			f.Interfaces,
+			fmt.Sprintf("ovsmesh block: bridge %s, %s, %s %s", want.OVS.Bridge, count(len(want.OVS.Tunnels), "tunnel"), d.Name, d.Address),
+			func(old []byte) ([]byte, error) { return MergeInterfaces(old, RenderInterfaces(want)) },
+			": ",
+		},
+		{
+			f.DaemonJSON,
+			fmt.Sprintf("bridge=%s fixed-cidr=%s mtu=%d", want.Daemon.Bridge, want.Daemon.FixedCIDR, want.Daemon.MTU),
+			func(old []byte) ([]byte, error) { return MergeDaemonJSON(old, want.Daemon) },
+			":",
+		},
+	}
+	var changes []string
+	var errs []error
+	for _, file := range files {
+		if file.path == "" {
+			continue
+		}
+		old, err := os.ReadFile(file.path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("read %s: %w", file.path, err))
+			continue
+		}
+		data, err := file.merge(old)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s%s%w", file.path, file.at, err))
+			continue
+		}
+		if old != nil && bytes.Equal(old, data) {
+			f.log().Debug("file up to date", "path", file.path)
+			continue
+		}
+		change := "write " + file.path + ": " + file.what
+		if !dryRun {
+			if _, err := WriteIfChanged(file.path, data, filePerm); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			f.log().Info("wrote file", "path", file.path, "content", file.what)
+		}
+		changes = append(changes, change)
+	}
+	return changes, errors.Join(errs...)
+}
+
+// count returns "1 tunnel", "2 tunnels".
+func count(n int, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s", n, noun)
+}
+
+func (f *Files) log() *slog.Logger {
+	if f.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Log
+}
