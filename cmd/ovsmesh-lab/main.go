@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	state := fs.String("state", "", "state file")
 	hosts := fs.String("hosts", "docker1,docker2", "hosts, comma-separated, each NAME or NAME=ADDR/LEN (underlay)")
-	force := fs.Bool("force", false, "sweep: also remove labs whose creator still runs")
+	force := fs.Bool("force", false, "sweep: also remove labs in use and labs left up by up")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -108,6 +108,9 @@ func up(ctx context.Context, state, hosts string) error {
 	l, err := lab.New(ctx, specs, lab.WithLogf(func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }))
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
+	}
+	if err := l.Keep(); err != nil {
+		return errors.Join(fmt.Errorf("up: %w", err), l.Close())
 	}
 	if err := lab.WriteState(state, l.State()); err != nil {
 		return errors.Join(fmt.Errorf("up: %w", err), l.Close())

@@ -98,7 +98,7 @@ type Lab struct {
 }
 
 // owner identifies the process that created a lab; Sweep leaves the lab alone
-// while it runs.
+// while it runs. The zero owner marks a lab kept up on purpose (Keep).
 type owner struct {
 	PID   int    `json:"pid"`
 	Start uint64 `json:"start"`
@@ -168,6 +168,13 @@ func New(ctx context.Context, hosts []HostSpec, opts ...Option) (l *Lab, err err
 	if err := l.setupUnderlay(ctx); err != nil {
 		return l, err
 	}
+	schema, err := schemaPath()
+	if err != nil {
+		return l, err
+	}
+	if _, err := run(ctx, nil, "ovsdb-tool", "create", l.emptyDB(), schema); err != nil {
+		return l, err
+	}
 	errs := make([]error, len(l.hosts))
 	var wg sync.WaitGroup
 	for i, h := range l.hosts {
@@ -186,6 +193,10 @@ func New(ctx context.Context, hosts []HostSpec, opts ...Option) (l *Lab, err err
 	l.logf("lab %s: %d hosts up in %v (dir %s)", id, len(l.hosts), time.Since(start).Round(time.Millisecond), dir)
 	return l, nil
 }
+
+// emptyDB is the path of an empty vswitch database that every host's
+// database starts as a copy of.
+func (l *Lab) emptyDB() string { return filepath.Join(l.Dir, "empty.db") }
 
 // checkEnv checks what New needs from the machine and creates /dev/net/tun
 // if it is missing.
@@ -324,6 +335,16 @@ func (l *Lab) checkUnderlay(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Keep marks the lab as kept up on purpose after its creating process
+// exits, as `ovsmesh-lab up` does: Sweep then removes it only when forced.
+// Close still tears it down.
+func (l *Lab) Keep() error {
+	l.mu.Lock()
+	l.owner = owner{}
+	l.mu.Unlock()
+	return l.saveState()
 }
 
 // Hosts returns the hosts in the order they were given to New.

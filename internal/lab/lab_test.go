@@ -433,7 +433,8 @@ func TestNewFailsHalfway(t *testing.T) {
 }
 
 // TestSweep checks that Sweep removes a lab whose owner is gone and leaves
-// alone a lab whose owner runs.
+// alone a lab whose owner runs and a kept lab. (Sweep acts on every lab on the
+// machine; unforced it only removes real leftovers.)
 func TestSweep(t *testing.T) {
 	short(t)
 	live := NewT(t, HostSpec{Name: "docker1"})
@@ -449,13 +450,24 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, v := dead.Host("docker1").Pids()
+	kept, err := New(ctx, []HostSpec{{Name: "docker1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kept.Close() })
+	if err := kept.Keep(); err != nil {
+		t.Fatal(err)
+	}
 	removed, err := Sweep(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("swept %v", removed)
-	if !slices.Contains(removed, dead.ID) || slices.Contains(removed, live.ID) {
-		t.Errorf("swept %v, want %s and not %s", removed, dead.ID, live.ID)
+	if !slices.Contains(removed, dead.ID) || slices.Contains(removed, live.ID) || slices.Contains(removed, kept.ID) {
+		t.Errorf("swept %v, want %s and neither %s (live) nor %s (kept)", removed, dead.ID, live.ID, kept.ID)
+	}
+	if nss, _ := labNamespaces(kept.ID); len(nss) != 2 {
+		t.Errorf("kept lab's namespaces: %v", nss)
 	}
 	if nss, _ := labNamespaces(dead.ID); len(nss) > 0 {
 		t.Errorf("namespaces left: %v", nss)

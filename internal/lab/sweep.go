@@ -18,9 +18,9 @@ const orphanAge = time.Minute
 // Sweep removes the leftovers of labs whose runs died without Close: for
 // every lab directory os.TempDir()/ovsmesh-lab-<ID> and every namespace named
 // like a lab's, it kills the daemons recorded in the pidfiles and any process
-// in the namespaces, deletes the namespaces and removes the directory. A lab
-// whose creating process still runs (a test in progress) is left alone unless
-// force is set; labs left up on purpose by `ovsmesh-lab up` are leftovers.
+// in the namespaces, deletes the namespaces and removes the directory. Unless
+// force is set, it leaves alone labs whose creating process still runs (a
+// test in progress) and labs kept up on purpose (Keep, `ovsmesh-lab up`).
 // Sweep returns the IDs of the labs it removed.
 func Sweep(ctx context.Context, force bool) (removed []string, err error) {
 	if os.Geteuid() != 0 {
@@ -64,12 +64,12 @@ func Sweep(ctx context.Context, force bool) (removed []string, err error) {
 	return removed, nil
 }
 
-// orphan reports whether the lab in dir was left behind: its owner is gone,
-// or it has no state file and is not fresh. A lab without a directory is
-// always an orphan (Close removes the directory last).
+// orphan reports whether the lab in dir was left behind: it has an owner and
+// the owner is gone, or it has no state file and is not fresh. A lab without
+// a directory is always an orphan (Close removes the directory last).
 func orphan(dir string) bool {
 	if o, ok := readOwner(dir); ok {
-		return !o.alive()
+		return o.PID != 0 && !o.alive()
 	}
 	fi, err := os.Stat(dir)
 	return err != nil || time.Since(fi.ModTime()) > orphanAge
