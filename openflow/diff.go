@@ -1,0 +1,130 @@
+package openflow
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/digitalocean/go-openvswitch/ovs"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// entry is one flow in canonical form (see canonical) with the value
+// go-openvswitch marshals for ovs-ofctl.
+type entry struct {
+	id   string // table, priority, match
+	text string // id and actions
+	flow *ovs.Flow
+}
+
+// wantEntries converts the desired table. Two flows with the same table, priority
+// and match are an error: OpenFlow keeps only one of them, so the table would
+// never converge.
+func wantEntries(want []topology.Flow) ([]entry, error) {
+	out := make([]entry, 0, len(want))
+	seen := make(map[string]bool, len(want))
+	for _, f := range want {
+		o, err := toOVS(f)
+		if err != nil {
+			return nil, err
+		}
+		id, text, err := canonical(o)
+		if err != nil {
+			return nil, fmt.Errorf("flow %q: %w", f, err)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("flow %q: another flow has the same table, priority and match", f)
+		}
+		seen[id] = true
+		out = append(out, entry{id: id, text: text, flow: o})
+	}
+	return out, nil
+}
+
+// haveEntries canonicalizes the flows dumped from the bridge. A flow it cannot
+// canonicalize gets an identity no wanted flow has, so Apply replaces it.
+func haveEntries(have []*ovs.Flow) []entry {
+	out := make([]entry, 0, len(have))
+	for _, f := range have {
+		id, text, err := canonical(f)
+		if err != nil {
+			// go-openvswitch parsed a field it cannot write back (a dotted
+			// netmask, say): a flow ovsmesh never wrote, so it is stale.
+			id = fmt.Sprintf("table=%d,priority=%d,unreadable(%v)", f.Table, f.Priority, err)
+			text = id
+		}
+		out = append(out, entry{id: id, text: text, flow: f})
+	}
+	return out
+}
+
+// plan is what one Apply sends in its bundle.
+//
+// go-openvswitch's FlowTransaction can only write "add" and non-strict "delete"
+// lines, and its MatchFlow has no priority. A non-strict delete removes every flow
+// whose match is at least as specific (deleting "table=1,priority=1" would remove
+// all of table 1), so one flow cannot be deleted precisely. Hence the choice:
+//   - when no installed flow of ours needs to go away, the bundle only adds the
+//     missing flows: an OpenFlow add replaces the flow with the same table,
+//     priority and match, so a changed action is also just an add, and the flows
+//     that are right keep their counters;
+//   - otherwise the bundle deletes all flows with our cookie and adds the whole
+//     desired table (full replace), which is still atomic.
+type plan struct {
+	missing []entry // wanted flows not installed exactly as wanted
+	stale   []entry // installed flows of ours not wanted exactly as they are
+	replace bool    // delete all our flows first, then add every wanted flow
+	add     []entry // the flows the bundle adds
+}
+
+// diff compares the desired table with the installed one.
+func diff(want, have []entry) plan {
+	wantText := make(map[string]bool, len(want))
+	wantID := make(map[string]bool, len(want))
+	for _, e := range want {
+		wantText[e.text] = true
+		wantID[e.id] = true
+	}
+	haveText := make(map[string]bool, len(have))
+	haveID := make(map[string]int, len(have))
+	var p plan
+	for _, e := range have {
+		haveID[e.id]++
+		if wantText[e.text] && !haveText[e.text] {
+			haveText[e.text] = true
+			continue
+		}
+		// A text seen twice means the dump parser lost a field that tells two
+		// installed flows apart: that flow must go too.
+		p.stale = append(p.stale, e)
+	}
+	for _, e := range want {
+		if !haveText[e.text] {
+			p.missing = append(p.missing, e)
+		}
+	}
+	for _, e := range p.stale {
+		if !wantID[e.id] || haveID[e.id] > 1 {
+			p.replace = true
+		}
+	}
+	p.add = p.missing
+	if p.replace {
+		p.add = want
+	}
+	return p
+}
+
+// changes describes the plan, one line per flow added or deleted: adds in the
+// order of the desired table, then deletes sorted.
+func (p plan) changes() []string {
+	var add, del []string
+	for _, e := range p.missing {
+		add = append(add, "add flow "+e.text)
+	}
+	for _, e := range p.stale {
+		del = append(del, "delete flow "+e.text)
+	}
+	slices.Sort(del)
+	return append(add, del...)
+}

@@ -1,0 +1,150 @@
+package openflow
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/digitalocean/go-openvswitch/ovs"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// Runner runs one command (ovs-ofctl) to completion and returns its combined
+// output. stdin is nil for a command that reads nothing. The command must stop
+// when ctx is done.
+type Runner interface {
+	Run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error)
+}
+
+// ExecRunner runs commands as child processes that inherit the environment, so
+// ovs-ofctl finds a bridge given by name in $OVS_RUNDIR (default
+// /var/run/openvswitch), exactly as it does on the command line.
+type ExecRunner struct{}
+
+// Run implements Runner. Its error names the command line; go-openvswitch adds
+// the output.
+func (ExecRunner) Run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = stdin
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out.Bytes(), nil
+}
+
+// DefaultTimeout bounds each ovs-ofctl run (its --timeout option).
+const DefaultTimeout = 30 * time.Second
+
+// Table installs ovsmesh's flows on one OVS bridge. Its Apply calls may run
+// concurrently with other ovs-ofctl users, but two Apply calls on the same bridge
+// must not overlap (the controller runs one pass at a time).
+type Table struct {
+	bridge  string
+	log     *slog.Logger
+	runner  Runner
+	timeout time.Duration
+}
+
+// Option configures a Table.
+type Option func(*Table)
+
+// WithRunner replaces the runner of ovs-ofctl (default ExecRunner).
+func WithRunner(r Runner) Option { return func(t *Table) { t.runner = r } }
+
+// WithTimeout sets ovs-ofctl's --timeout, rounded up to whole seconds (default
+// DefaultTimeout).
+func WithTimeout(d time.Duration) Option { return func(t *Table) { t.timeout = d } }
+
+// New returns a Table for the bridge, named the way ovs-ofctl takes it: a name
+// ("br0", resolved to $OVS_RUNDIR/br0.mgmt) or a socket ("unix:/path/br0.mgmt").
+// It connects to nothing until Apply.
+func New(bridge string, log *slog.Logger, opts ...Option) *Table {
+	t := &Table{bridge: bridge, log: log, runner: ExecRunner{}, timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
+}
+
+// ourFlows matches every flow carrying ovsmesh's cookie, in every table.
+func ourFlows() *ovs.MatchFlow {
+	return &ovs.MatchFlow{Table: ovs.AnyTable, Cookie: topology.FlowCookie, CookieMask: math.MaxUint64}
+}
+
+// client returns a go-openvswitch client whose commands run through t.runner with
+// ctx. It is built per call because go-openvswitch's exec hooks take no context;
+// building one starts nothing. OpenFlow 1.4 is the first version with bundles.
+func (t *Table) client(ctx context.Context) *ovs.Client {
+	return ovs.New(
+		ovs.Timeout(int(math.Ceil(t.timeout.Seconds()))),
+		ovs.Protocols([]string{ovs.ProtocolOpenFlow14}),
+		ovs.Exec(func(name string, args ...string) ([]byte, error) {
+			return t.runner.Run(ctx, nil, name, args...)
+		}),
+		ovs.Pipe(func(stdin io.Reader, name string, args ...string) ([]byte, error) {
+			return t.runner.Run(ctx, stdin, name, args...)
+		}),
+	)
+}
+
+// Apply makes the flows with ovsmesh's cookie on the bridge exactly want (Set
+// semantics) and returns one line per flow added or deleted, e.g.
+//
+//	add flow table=1,priority=100,arp,arp_tpa=172.17.0.2,actions=output:32770
+//
+// It reads the installed flows (one ovs-ofctl dump-flows) and, when they differ,
+// sends one atomic bundle (see plan for what it holds); when they match it sends no
+// flow modification at all. Flows with another cookie are never touched, but a
+// wanted flow with the same table, priority and match as a foreign one replaces it,
+// as any OpenFlow add does. With dryRun it only reads and returns what it would
+// change.
+func (t *Table) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
+	wantE, err := wantEntries(want)
+	if err != nil {
+		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
+	}
+	c := t.client(ctx)
+	dumped, err := c.OpenFlow.DumpFlowsWithFlowArgs(t.bridge, ourFlows())
+	if err != nil {
+		return nil, fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)
+	}
+	p := diff(wantE, haveEntries(dumped))
+	changes := p.changes()
+	if len(changes) == 0 {
+		t.log.Debug("flow table up to date", "bridge", t.bridge, "flows", len(wantE))
+		return nil, nil
+	}
+	if dryRun {
+		return changes, nil
+	}
+	if err := c.OpenFlow.AddFlowBundle(t.bridge, p.fill); err != nil {
+		return nil, fmt.Errorf("install %d flows on bridge %q in one bundle: %w", len(p.add), t.bridge, err)
+	}
+	t.log.Info("flow table updated", "bridge", t.bridge, "added", len(p.missing),
+		"deleted", len(p.stale), "replaced", p.replace, "flows", len(wantE))
+	return changes, nil
+}
+
+// fill writes the plan into a bundle: with replace, the delete of all our flows
+// comes first, so that the adds that follow survive it.
+func (p plan) fill(tx *ovs.FlowTransaction) error {
+	if p.replace {
+		tx.Delete(ourFlows())
+	}
+	flows := make([]*ovs.Flow, len(p.add))
+	for i, e := range p.add {
+		flows[i] = e.flow
+	}
+	tx.Add(flows...)
+	return tx.Commit()
+}
