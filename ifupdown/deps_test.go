@@ -1,0 +1,25 @@
+package ifupdown
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDeps enforces the package doc: ifupdown reaches topology and the standard
+// library, never OVSDB, netlink, process execution or another ovsmesh package.
+func TestDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		switch {
+		case strings.HasPrefix(dep, "github.com/ovsmesh/ovsmesh/") &&
+			dep != "github.com/ovsmesh/ovsmesh/ifupdown" && dep != "github.com/ovsmesh/ovsmesh/topology",
+			strings.Contains(dep, "libovsdb"), strings.Contains(dep, "vishvananda"),
+			strings.Contains(dep, "go-openvswitch"), dep == "os/exec":
+			t.Errorf("ifupdown depends on %s", dep)
+		}
+	}
+}
