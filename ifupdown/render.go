@@ -39,7 +39,13 @@ const maxWidth = 80
 // --may-exist add-port alone would skip), the tunnel Interface's columns in
 // ovs_tunnel_options. The hook runs ovs_extra through the shell's eval: topology's
 // validation restricts names to letters, digits, '-', '_' and '.', so no value here
-// needs quoting.
+// needs quoting. Map columns are set key by key (options:remote_ip=…, the form
+// "options={…}" would need quotes around an IPv6 address): keys ovsmesh does not
+// want are not removed by ifup, which is exact in practice because "ifdown" (at
+// every shutdown) deletes the bridge with all its ports, so each boot builds the
+// rows afresh; a drifted row is repaired by the next ovsmesh apply. Columns that
+// ovsmesh leaves at their defaults (stp_enable and rstp_enable when false, bfd,
+// fail_mode in stp and tree mode) are not written.
 //
 // Boot order: the OVS bridge stanza is "auto" as well as "allow-ovs", because under
 // systemd nothing raises allow-ovs interfaces (openvswitch-switch.service runs
