@@ -88,7 +88,7 @@ type Lab struct {
 	UnderlayNS string
 
 	hosts  []*Host
-	owner  owner
+	owner  Owner
 	logf   func(format string, args ...any)
 	mu     sync.Mutex
 	ctrs   []*Container
@@ -97,14 +97,15 @@ type Lab struct {
 	saveMu sync.Mutex // serializes writes of the state file
 }
 
-// owner identifies the process that created a lab; Sweep leaves the lab alone
-// while it runs. The zero owner marks a lab kept up on purpose (Keep).
-type owner struct {
+// Owner identifies the process that created a lab by pid and start time
+// (clock ticks since boot); Sweep leaves the lab alone while it runs. The
+// zero Owner marks a lab kept up on purpose (Keep).
+type Owner struct {
 	PID   int    `json:"pid"`
 	Start uint64 `json:"start"`
 }
 
-func (o owner) alive() bool {
+func (o Owner) alive() bool {
 	if o.PID <= 0 {
 		return false
 	}
@@ -151,6 +152,11 @@ func New(ctx context.Context, hosts []HostSpec, opts ...Option) (l *Lab, err err
 	}()
 	for i, s := range specs {
 		rundir := filepath.Join(dir, s.Name)
+		// Unix socket paths have at most 107 bytes; leave room for
+		// "/ovs-vswitchd.<pid>.ctl" and "/<bridge>.mgmt".
+		if len(rundir) > 80 {
+			return l, fmt.Errorf("run dir %s too long for unix sockets: shorten the host name or set TMPDIR=/tmp", rundir)
+		}
 		l.hosts = append(l.hosts, &Host{
 			Name:           s.Name,
 			NS:             id + "-" + s.Name,
@@ -291,11 +297,6 @@ func makeDir() (id, dir string, err error) {
 			continue
 		}
 		dir = filepath.Join(os.TempDir(), dirPrefix+id)
-		// Unix socket paths are limited to 107 bytes; leave room for
-		// "/<host>/ovs-vswitchd.<pid>.ctl".
-		if len(dir) > 50 {
-			return "", "", fmt.Errorf("lab: temp dir %q too long for unix sockets; set TMPDIR=/tmp", dir)
-		}
 		err = os.Mkdir(dir, 0o700)
 		if errors.Is(err, os.ErrExist) {
 			continue
@@ -342,7 +343,7 @@ func (l *Lab) checkUnderlay(ctx context.Context) error {
 // Close still tears it down.
 func (l *Lab) Keep() error {
 	l.mu.Lock()
-	l.owner = owner{}
+	l.owner = Owner{}
 	l.mu.Unlock()
 	return l.saveState()
 }

@@ -445,7 +445,7 @@ func TestSweep(t *testing.T) {
 	}
 	t.Cleanup(func() { dead.Close() })
 	// Pretend the process that built it was killed.
-	dead.owner = owner{PID: 1 << 30}
+	dead.owner = Owner{PID: 1 << 30}
 	if err := dead.saveState(); err != nil {
 		t.Fatal(err)
 	}

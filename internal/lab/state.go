@@ -18,7 +18,7 @@ type State struct {
 	ID         string           `json:"id"`
 	Dir        string           `json:"dir"`
 	UnderlayNS string           `json:"underlay_ns"`
-	Owner      owner            `json:"owner"`
+	Owner      Owner            `json:"owner"`
 	Hosts      []HostState      `json:"hosts"`
 	Containers []ContainerState `json:"containers,omitempty"`
 }
@@ -160,7 +160,7 @@ func WriteState(path string, s State) error {
 
 // readOwner reads the owner of the lab in dir; ok is false if dir has no
 // readable state file.
-func readOwner(dir string) (o owner, ok bool) {
+func readOwner(dir string) (o Owner, ok bool) {
 	s, err := ReadState(filepath.Join(dir, stateFile))
 	if err != nil {
 		return o, false
