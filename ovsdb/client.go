@@ -1,0 +1,178 @@
+package ovsdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+
+	"github.com/ovsmesh/ovsmesh/ovsdb/vswitchd"
+)
+
+// DefaultVSwitchdTimeout bounds how long Apply waits for ovs-vswitchd to apply a
+// transaction (Open_vSwitch.cur_cfg to reach the next_cfg Apply set).
+const DefaultVSwitchdTimeout = 10 * time.Second
+
+// reconnectTimeout bounds each reconnection attempt after the server went away.
+const reconnectTimeout = 10 * time.Second
+
+// DefaultEndpoint returns the database address the OVS tools use:
+// unix:$OVS_RUNDIR/db.sock, with OVS_RUNDIR defaulting to /var/run/openvswitch.
+func DefaultEndpoint() string {
+	dir := os.Getenv("OVS_RUNDIR")
+	if dir == "" {
+		dir = "/var/run/openvswitch"
+	}
+	return "unix:" + strings.TrimSuffix(dir, "/") + "/db.sock"
+}
+
+// Option changes how a Client behaves; pass options to Connect.
+type Option func(*Client)
+
+// WithVSwitchdTimeout sets how long Apply waits for ovs-vswitchd to apply a
+// transaction (DefaultVSwitchdTimeout when not given).
+func WithVSwitchdTimeout(d time.Duration) Option {
+	return func(c *Client) { c.vswitchdTimeout = d }
+}
+
+// WithoutVSwitchdWait makes Apply return as soon as ovsdb-server committed the
+// transaction, without waiting for ovs-vswitchd. Only for tests against a database
+// that no ovs-vswitchd serves (libovsdb's in-memory server).
+func WithoutVSwitchdWait() Option {
+	return func(c *Client) { c.vswitchdTimeout = 0 }
+}
+
+// Client is a connection to one ovsdb-server, with a cache of the four tables
+// ovsmesh manages (Open_vSwitch, Bridge, Port, Interface). It reconnects by itself
+// when the server restarts. Its methods are safe for concurrent use, but Apply
+// calls must not overlap (the controller runs one pass at a time).
+type Client struct {
+	endpoint        string
+	log             *slog.Logger
+	ovs             client.Client
+	vswitchdTimeout time.Duration
+	transactions    atomic.Int64
+	changed         chan struct{}
+}
+
+// Connect connects to the ovsdb-server at endpoint ("unix:PATH" or
+// "tcp:HOST:PORT"), monitors the tables ovsmesh manages and returns once the
+// cache holds their current content. Later disconnections are retried forever
+// with exponential backoff. Close the client when done.
+func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Option) (*Client, error) {
+	if err := checkEndpoint(endpoint); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		endpoint:        endpoint,
+		log:             log,
+		vswitchdTimeout: DefaultVSwitchdTimeout,
+		changed:         make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	dbModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
+		vswitchd.BridgeTable:      &vswitchd.Bridge{},
+		vswitchd.PortTable:        &vswitchd.Port{},
+		vswitchd.InterfaceTable:   &vswitchd.Interface{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build the Open_vSwitch database model: %w", err)
+	}
+	// MaxElapsedTime 0: keep retrying; the default (15 min) would give up for good.
+	bo := backoff.NewExponentialBackOff()
+	bo.MaxElapsedTime = 0
+	lg := logr.FromSlogHandler(log.With("component", "libovsdb").Handler())
+	c.ovs, err = client.NewOVSDBClient(dbModel,
+		client.WithEndpoint(endpoint),
+		client.WithReconnect(reconnectTimeout, bo),
+		client.WithLogger(&lg))
+	if err != nil {
+		return nil, fmt.Errorf("ovsdb client for %s: %w", endpoint, err)
+	}
+	if err := c.ovs.Connect(ctx); err != nil {
+		return nil, fmt.Errorf("connect to ovsdb-server at %s: %w", endpoint, err)
+	}
+	if err := c.monitor(ctx); err != nil {
+		c.ovs.Close()
+		return nil, fmt.Errorf("monitor the Open_vSwitch database at %s: %w", endpoint, err)
+	}
+	return c, nil
+}
+
+func checkEndpoint(endpoint string) error {
+	scheme, addr, _ := strings.Cut(endpoint, ":")
+	switch {
+	case scheme == "unix" && addr != "":
+		return nil
+	case scheme == "tcp" && strings.Contains(addr, ":"):
+		return nil
+	}
+	return fmt.Errorf("ovsdb endpoint %q: want unix:PATH or tcp:HOST:PORT", endpoint)
+}
+
+// monitor subscribes to the four tables. Port and Interface statistics are left
+// out: ovs-vswitchd rewrites them every few seconds for every interface, which
+// would flood the cache (and Changed) with updates nobody here reads.
+func (c *Client) monitor(ctx context.Context) error {
+	var (
+		root   vswitchd.OpenvSwitch
+		bridge vswitchd.Bridge
+		port   vswitchd.Port
+		iface  vswitchd.Interface
+	)
+	m := c.ovs.NewMonitor(
+		client.WithTable(&root, &root.Bridges, &root.NextCfg, &root.CurCfg, &root.OVSVersion),
+		client.WithTable(&bridge),
+		client.WithTable(&port, &port.Name, &port.Interfaces, &port.ExternalIDs, &port.OtherConfig,
+			&port.Status, &port.RSTPStatus),
+		client.WithTable(&iface, &iface.Name, &iface.Type, &iface.Options, &iface.BFD, &iface.BFDStatus,
+			&iface.ExternalIDs, &iface.Ofport, &iface.OfportRequest, &iface.MTURequest, &iface.MTU,
+			&iface.Error, &iface.LinkState, &iface.AdminState),
+	)
+	if len(m.Errors) > 0 {
+		return errors.Join(m.Errors...)
+	}
+	c.ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    func(string, model.Model) { c.notify() },
+		UpdateFunc: func(string, model.Model, model.Model) { c.notify() },
+		DeleteFunc: func(string, model.Model) { c.notify() },
+	})
+	_, err := c.ovs.Monitor(ctx, m)
+	return err
+}
+
+// notify never blocks: libovsdb drops events when a handler is slow.
+func (c *Client) notify() {
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Changed receives a value (coalesced) after any change to the monitored tables,
+// including the client's own transactions and ovs-vswitchd's status updates. A
+// reconcile loop can wait on it besides its timer; a pass that finds nothing to do
+// sends nothing, so this cannot loop.
+func (c *Client) Changed() <-chan struct{} { return c.changed }
+
+// Transactions returns how many transactions this client has sent to the server.
+func (c *Client) Transactions() int { return int(c.transactions.Load()) }
+
+// Endpoint returns the address the client connects to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// Close disconnects and stops reconnecting.
+func (c *Client) Close() { c.ovs.Close() }

@@ -1,0 +1,21 @@
+// Package ovsdb owns ovsmesh's view of the Open_vSwitch database: the bridge named
+// in the topology, its internal port, and one Port+Interface pair per tunnel, all
+// marked with external_ids:ovsmesh-owner (topology.OwnerKey).
+//
+// It is the only package of ovsmesh that imports libovsdb (and its generated models
+// in ovsdb/vswitchd). It imports topology for the desired state and must not import
+// any other ovsmesh package, netlink or os/exec.
+//
+// Apply reads a plain snapshot out of the libovsdb cache, computes the difference
+// with a pure function (diff.go) and sends it as exactly one transaction, or none
+// when nothing differs.
+//
+// Ownership: a Port or Interface is ovsmesh's if and only if its external_ids has
+// the ovsmesh-owner key. Owned tunnel ports that the topology no longer wants are
+// removed; ports without the mark are never modified or removed, and a wanted
+// tunnel whose name is taken by such a port is reported as an error instead of
+// being taken over. The bridge named in the topology is the exception: the operator
+// named it, so ovsmesh adopts it (and its internal port) even when it was created
+// by hand, sets the columns it manages and adds its owner mark; the bridge's other
+// ports and the operator's external_ids keys are left alone.
+package ovsdb

@@ -1,0 +1,180 @@
+package ovsdb
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/ovsmesh/ovsmesh/ovsdb/vswitchd"
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// tables is a plain copy of the four monitored tables, rows keyed by _uuid.
+type tables struct {
+	Root    vswitchd.OpenvSwitch // UUID "" when the database has no Open_vSwitch row
+	Bridges map[string]vswitchd.Bridge
+	Ports   map[string]vswitchd.Port
+	Ifaces  map[string]vswitchd.Interface
+}
+
+// readTables copies the cache. libovsdb locks each table on its own, so an update
+// can land between two reads; a copy with dangling references is read again.
+func (c *Client) readTables(ctx context.Context) (tables, error) {
+	var t tables
+	for range 5 {
+		var err error
+		if t, err = c.readTablesOnce(ctx); err != nil {
+			return tables{}, err
+		}
+		if t.consistent() {
+			return t, nil
+		}
+	}
+	return t, nil // still moving: diff works on what it has, the next pass corrects
+}
+
+func (c *Client) readTablesOnce(ctx context.Context) (tables, error) {
+	var (
+		roots   []vswitchd.OpenvSwitch
+		bridges []vswitchd.Bridge
+		ports   []vswitchd.Port
+		ifaces  []vswitchd.Interface
+	)
+	// Always fresh nil slices: List appends to (and is capped by) a reused one.
+	for name, dst := range map[string]any{
+		vswitchd.OpenvSwitchTable: &roots, vswitchd.BridgeTable: &bridges,
+		vswitchd.PortTable: &ports, vswitchd.InterfaceTable: &ifaces,
+	} {
+		if err := c.ovs.List(ctx, dst); err != nil {
+			return tables{}, fmt.Errorf("read table %s from the cache: %w", name, err)
+		}
+	}
+	t := tables{
+		Bridges: make(map[string]vswitchd.Bridge, len(bridges)),
+		Ports:   make(map[string]vswitchd.Port, len(ports)),
+		Ifaces:  make(map[string]vswitchd.Interface, len(ifaces)),
+	}
+	if len(roots) > 0 {
+		t.Root = roots[0]
+	}
+	for _, b := range bridges {
+		t.Bridges[b.UUID] = b
+	}
+	for _, p := range ports {
+		t.Ports[p.UUID] = p
+	}
+	for _, i := range ifaces {
+		t.Ifaces[i.UUID] = i
+	}
+	return t, nil
+}
+
+// consistent reports whether every reference between the copied rows resolves.
+func (t tables) consistent() bool {
+	for _, u := range t.Root.Bridges {
+		if _, ok := t.Bridges[u]; !ok {
+			return false
+		}
+	}
+	for _, b := range t.Bridges {
+		for _, u := range b.Ports {
+			if _, ok := t.Ports[u]; !ok {
+				return false
+			}
+		}
+	}
+	for _, p := range t.Ports {
+		for _, u := range p.Interfaces {
+			if _, ok := t.Ifaces[u]; !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// snapshot is what diff compares the desired state with: the bridge the topology
+// names, its ports, and the port and interface names in use elsewhere.
+type snapshot struct {
+	Root   string           // _uuid of the Open_vSwitch row; "" when there is none
+	Bridge *vswitchd.Bridge // nil when the bridge does not exist
+	// Ports are the bridge's ports by name.
+	Ports map[string]portRows
+	// Taken maps each port or interface name used outside Ports (another bridge, or
+	// an interface of a port with another name) to a description of the user.
+	// OVSDB names are unique per table, so such a name cannot be created.
+	Taken map[string]string
+}
+
+// portRows is a Port and its Interfaces, sorted by name.
+type portRows struct {
+	Port   vswitchd.Port
+	Ifaces []vswitchd.Interface
+}
+
+// home returns the port's interface of the same name: the one ovsmesh manages.
+func (p portRows) home() (vswitchd.Interface, bool) {
+	for _, i := range p.Ifaces {
+		if i.Name == p.Port.Name {
+			return i, true
+		}
+	}
+	return vswitchd.Interface{}, false
+}
+
+func (p portRows) owned() bool { return owned(p.Port.ExternalIDs) }
+
+func owned(externalIDs map[string]string) bool {
+	_, ok := externalIDs[topology.OwnerKey]
+	return ok
+}
+
+// snapshotOf extracts the bridge named bridge from a copy of the tables.
+func snapshotOf(t tables, bridge string) snapshot {
+	s := snapshot{Root: t.Root.UUID, Ports: map[string]portRows{}, Taken: map[string]string{}}
+	bridgeOf := map[string]string{} // port uuid → bridge name
+	for _, b := range t.Bridges {
+		for _, u := range b.Ports {
+			bridgeOf[u] = b.Name
+		}
+		if b.Name == bridge && slices.Contains(t.Root.Bridges, b.UUID) {
+			s.Bridge = &b
+		}
+	}
+	ifaceUsers := map[string]string{} // interfaces named unlike their port
+	for _, p := range t.Ports {
+		mine := s.Bridge != nil && bridgeOf[p.UUID] == s.Bridge.Name
+		if !mine {
+			s.Taken[p.Name] = describePort(p.Name, bridgeOf[p.UUID])
+		}
+		rows := portRows{Port: p}
+		for _, u := range p.Interfaces {
+			i, ok := t.Ifaces[u]
+			if !ok {
+				continue
+			}
+			rows.Ifaces = append(rows.Ifaces, i)
+			if i.Name != p.Name {
+				ifaceUsers[i.Name] = fmt.Sprintf("interface %q of port %q", i.Name, p.Name)
+			}
+		}
+		slices.SortFunc(rows.Ifaces, func(a, b vswitchd.Interface) int { return cmp.Compare(a.Name, b.Name) })
+		if mine {
+			s.Ports[p.Name] = rows
+		}
+	}
+	for name, user := range ifaceUsers {
+		if _, ok := s.Taken[name]; !ok {
+			s.Taken[name] = user // a port of that name describes it better
+		}
+	}
+	return s
+}
+
+func describePort(name, bridge string) string {
+	if bridge == "" {
+		return fmt.Sprintf("port %q (on no bridge)", name)
+	}
+	return fmt.Sprintf("port %q of bridge %q", name, bridge)
+}
