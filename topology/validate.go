@@ -99,6 +99,9 @@ func (c *checker) oneOf(path, v string, allowed ...string) bool {
 
 func (c *checker) ifName(path, v string) {
 	switch {
+	case strings.Contains(v, "."):
+		// ifupdown reads NAME.N as VLAN N on NAME and would build a VLAN device.
+		c.at(path, "%q contains '.', which ifupdown reads as a VLAN interface", v)
 	case len(v) > maxIfName:
 		c.at(path, "%q is longer than %d bytes, the limit for a Linux interface name", v, maxIfName)
 	case !hostName.MatchString(v):

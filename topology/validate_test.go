@@ -52,6 +52,7 @@ func TestValidationErrors(t *testing.T) {
 		{"mtu too large", strings.Replace(base, "  mode: stp", "  mode: stp\n  mtu: 1500", 1), []string{`t.yaml:4:8: network.mtu: 1500 is larger than 1462, the most that fits a 1500-byte underlay with gre (38 bytes of overhead)`}},
 		{"mtu with key", strings.Replace(base, "  mode: stp", "  mode: stp\n  key: 7\n  mtu: 1462", 1), []string{`t.yaml:5:8: network.mtu: 1462 is larger than 1458, the most that fits a 1500-byte underlay with gre (42 bytes of overhead)`}},
 		{"bridge name too long", strings.Replace(base, "  mode: stp", "  mode: stp\n  bridge: a-very-long-bridge", 1), []string{`t.yaml:4:11: network.bridge: "a-very-long-bridge" is longer than 15 bytes, the limit for a Linux interface name`}},
+		{"dot in bridge name", strings.Replace(base, "  mode: stp", "  mode: stp\n  docker_bridge: br0.5", 1), []string{`t.yaml:4:18: network.docker_bridge: "br0.5" contains '.', which ifupdown reads as a VLAN interface`}},
 		{"vni too large", strings.Replace(base, "encap: gre", "encap: vxlan\n  key: 16777216", 1), []string{`t.yaml:3:8: network.key: 16777216 is not a VXLAN VNI (0 to 16777215)`}},
 		{"link unknown host", base + "links:\n  - {a: docker1, b: docker9}\n", []string{`t.yaml:14:21: links[0].b: "docker9" is not a host of this file`}},
 		{"link to itself", base + "links:\n  - {a: docker1, b: docker1}\n", []string{`t.yaml:14:21: links[0].b: "docker1" links a host to itself`}},
