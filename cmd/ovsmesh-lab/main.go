@@ -4,6 +4,7 @@
 //	ovsmesh-lab up --hosts docker1,docker2,docker3 --state lab.json
 //	ovsmesh-lab down --state lab.json
 //	ovsmesh-lab sweep [--force]
+//	ovsmesh-lab demo --topology examples/lab.yaml --ovsmesh bin/ovsmesh [--keep --state FILE]
 //
 // up builds a lab, writes its state (namespaces, run directories, database
 // addresses) to the state file and to stdout, and exits leaving the lab up.
@@ -25,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ovsmesh/ovsmesh/internal/demo"
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 )
 
@@ -32,6 +34,7 @@ const usage = `usage:
   ovsmesh-lab up --hosts NAME[=ADDR/LEN],... --state FILE
   ovsmesh-lab down --state FILE
   ovsmesh-lab sweep [--force]
+  ovsmesh-lab demo --topology FILE --ovsmesh BINARY [--keep --state FILE]
 `
 
 func main() {
@@ -54,6 +57,9 @@ func run(ctx context.Context, args []string) error {
 	state := fs.String("state", "", "state file")
 	hosts := fs.String("hosts", "docker1,docker2", "hosts, comma-separated, each NAME or NAME=ADDR/LEN (underlay)")
 	force := fs.Bool("force", false, "sweep: also remove labs in use and labs left up by up")
+	topo := fs.String("topology", "examples/lab.yaml", "demo: topology file")
+	bin := fs.String("ovsmesh", "bin/ovsmesh", "demo: the ovsmesh binary")
+	keepUp := fs.Bool("keep", false, "demo: leave the lab up (tear down with down --state FILE)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -65,6 +71,11 @@ func run(ctx context.Context, args []string) error {
 		return up(ctx, *state, *hosts)
 	case "down":
 		return down(*state)
+	case "demo":
+		if *keepUp && *state == "" {
+			return errors.New("demo --keep needs --state FILE")
+		}
+		return demo.Run(ctx, demo.Config{Topology: *topo, Binary: *bin, Keep: *keepUp, StateFile: *state}, os.Stdout)
 	case "sweep":
 		removed, err := lab.Sweep(ctx, *force)
 		for _, id := range removed {
