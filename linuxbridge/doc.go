@@ -1,0 +1,10 @@
+// Package linuxbridge owns the Linux bridge Docker uses (docker0 by default): the
+// bridge itself, its address and MTU, and the OVS bridge's internal interface
+// enslaved to it, all up. Bridge.Apply converges them to a topology.DockerBridge
+// over netlink, through an injected *netlink.Handle (a test hands in one bound to a
+// throwaway network namespace), and never replaces or deletes a link.
+//
+// The address diff (addrs.go) is pure; bridge.go does the netlink I/O. It imports
+// topology and vishvananda/netlink only: never libovsdb, go-openvswitch, os/exec or
+// another ovsmesh package (deps_test.go enforces this).
+package linuxbridge
