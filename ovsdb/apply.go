@@ -27,8 +27,13 @@ const pollInterval = 20 * time.Millisecond
 // Wanted tunnels whose name is taken by a port that is not ovsmesh's are reported
 // (errors wrapping ErrNotOwned or ErrNameTaken) while everything else is still
 // applied. With dryRun, Apply returns the changes it would make and sends nothing.
-// Apply is idempotent; calls must not overlap.
+// Apply is idempotent; concurrent calls run one after the other.
 func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error) {
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	if want.Bridge == "" || want.Owner == "" {
+		return nil, fmt.Errorf("apply ovs state: bridge %q and owner %q must both be set", want.Bridge, want.Owner)
+	}
 	if !c.ovs.Connected() {
 		return nil, fmt.Errorf("apply bridge %q: not connected to ovsdb-server at %s (reconnecting)", want.Bridge, c.endpoint)
 	}
@@ -87,8 +92,11 @@ func (c *Client) transact(ctx context.Context, ops []ovsdb.Operation) (int, erro
 		return 0, errors.Join(errs...)
 	}
 	var roots []*vswitchd.OpenvSwitch
-	if err := c.ovs.GetSelectResults(ops, res, &roots); err != nil || len(roots) != 1 {
-		return 0, fmt.Errorf("read next_cfg back from the transaction (%d rows): %v", len(roots), err)
+	if err := c.ovs.GetSelectResults(ops, res, &roots); err != nil {
+		return 0, fmt.Errorf("read next_cfg back from the transaction: %w", err)
+	}
+	if len(roots) != 1 {
+		return 0, fmt.Errorf("read next_cfg back from the transaction: %d Open_vSwitch rows, want 1", len(roots))
 	}
 	return roots[0].NextCfg, nil
 }

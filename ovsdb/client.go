@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,14 +55,14 @@ func WithoutVSwitchdWait() Option {
 
 // Client is a connection to one ovsdb-server, with a cache of the four tables
 // ovsmesh manages (Open_vSwitch, Bridge, Port, Interface). It reconnects by itself
-// when the server restarts. Its methods are safe for concurrent use, but Apply
-// calls must not overlap (the controller runs one pass at a time).
+// when the server restarts. Its methods are safe for concurrent use.
 type Client struct {
 	endpoint        string
 	log             *slog.Logger
 	ovs             client.Client
 	vswitchdTimeout time.Duration
 	transactions    atomic.Int64
+	applyMu         sync.Mutex // serializes Apply: each pass diffs against the previous one's result
 	changed         chan struct{}
 }
 

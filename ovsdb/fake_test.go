@@ -120,7 +120,7 @@ func converged(want topology.OVSState) *fakeDB {
 func ptr[T any](v T) *T { return &v }
 
 // greState is the desired state of docker1 in a GRE mesh of the given peers
-// (index n, address 198.18.0.n).
+// (index n, address 198.18.0.n for n < 256).
 func greState(peers ...int) topology.OVSState {
 	s := topology.OVSState{
 		Owner: "docker1", Bridge: "br0", Datapath: topology.DatapathNetdev, FailMode: "secure",
@@ -135,6 +135,6 @@ func greState(peers ...int) topology.OVSState {
 func greTunnel(n int) topology.Tunnel {
 	return topology.Tunnel{
 		Name: fmt.Sprintf("gre-docker%d", n), Peer: fmt.Sprintf("docker%d", n), PeerIndex: n, Type: topology.EncapGRE,
-		RemoteIP: netip.AddrFrom4([4]byte{198, 18, 0, byte(n)}), OFPort: topology.TunnelOFPortBase + n,
+		RemoteIP: netip.AddrFrom4([4]byte{198, 18, byte(n >> 8), byte(n)}), OFPort: topology.TunnelOFPortBase + n,
 	}
 }
