@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // TestApplyReal applies a 3-tunnel GRE state to a real ovsdb-server and
@@ -94,8 +95,15 @@ func TestApplyReal(t *testing.T) {
 	checkText(t, "removal", strings.Join(lines, "\n"), "delete port gre-docker4 type=gre remote_ip=198.18.0.4 (no longer in the topology)")
 	checkText(t, "ports", vsctl("list-ports", "br0"), "foreign0\ngre-docker2\ngre-docker3\n")
 
-	// ovsdb-server restarts and someone changes a tunnel meanwhile: the client
-	// reconnects, monitors again, sees the drift and repairs it.
+	checkRestartRepair(t, h, c, want, vsctl)
+	want.Tunnels = want.Tunnels[:1]
+	checkWithoutVSwitchd(t, h, want)
+}
+
+// checkRestartRepair restarts ovsdb-server and changes a tunnel meanwhile: the
+// client reconnects, monitors again, sees the drift and repairs it.
+func checkRestartRepair(t *testing.T, h *lab.Host, c *Client, want topology.OVSState, vsctl func(...string) string) {
+	ctx := t.Context()
 	if err := h.StopOVSDB(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +111,8 @@ func TestApplyReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	vsctl("set", "interface", "gre-docker2", "options:remote_ip=198.18.0.9")
+	var lines []string
+	var err error
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		lines, err = c.Apply(ctx, want, false)
@@ -119,19 +129,21 @@ func TestApplyReal(t *testing.T) {
 	if lines, err := c.Apply(ctx, want, false); err != nil || len(lines) > 0 || c.Transactions() != 3 {
 		t.Errorf("apply after repair: %q, %v, %d transactions (want 3 in all)", lines, err, c.Transactions())
 	}
+}
 
-	// Without ovs-vswitchd the transaction commits, but Apply says that nothing
-	// applied it.
+// checkWithoutVSwitchd stops ovs-vswitchd: the transaction commits, but Apply
+// says that nothing applied it.
+func checkWithoutVSwitchd(t *testing.T, h *lab.Host, want topology.OVSState) {
+	ctx := t.Context()
 	if err := h.StopVSwitchd(ctx); err != nil {
 		t.Fatal(err)
 	}
-	impatient := connect(t, h.DB(), WithVSwitchdTimeout(time.Second))
-	st, err := impatient.State(ctx)
+	c := connect(t, h.DB(), WithVSwitchdTimeout(time.Second))
+	st, err := c.State(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Tunnels = want.Tunnels[:1]
-	lines, err = impatient.Apply(ctx, want, false)
+	lines, err := c.Apply(ctx, want, false)
 	checkText(t, "apply without ovs-vswitchd", strings.Join(lines, "\n"),
 		"delete port gre-docker3 type=gre remote_ip=198.18.0.3 (no longer in the topology)")
 	checkText(t, "error without ovs-vswitchd", fmt.Sprint(err),
