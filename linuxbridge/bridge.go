@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -15,8 +16,9 @@ import (
 )
 
 // Bridge converges the Docker bridge of one network namespace: the one its netlink
-// handle is bound to. Apply calls must not overlap.
+// handle is bound to. It is safe for concurrent use: Apply calls are serialized.
 type Bridge struct {
+	mu  sync.Mutex
 	h   *netlink.Handle
 	log *slog.Logger
 }
@@ -46,6 +48,8 @@ func (b *Bridge) Apply(ctx context.Context, want topology.DockerBridge, dryRun b
 	if err := check(want); err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	p := &pass{b: b, dry: dryRun}
 	br, err := p.ensureBridge(want)
 	if err != nil {

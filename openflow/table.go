@@ -9,6 +9,7 @@ import (
 	"math"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digitalocean/go-openvswitch/ovs"
@@ -45,10 +46,12 @@ func (ExecRunner) Run(ctx context.Context, stdin io.Reader, name string, args ..
 // DefaultTimeout bounds each ovs-ofctl run (its --timeout option).
 const DefaultTimeout = 30 * time.Second
 
-// Table installs ovsmesh's flows on one OVS bridge. Its Apply calls may run
-// concurrently with other ovs-ofctl users, but two Apply calls on the same bridge
-// must not overlap (the controller runs one pass at a time).
+// Table installs ovsmesh's flows on one OVS bridge. It is safe for concurrent use:
+// Apply calls are serialized, since a dump and the bundle built from it must not
+// interleave with another Apply's. Two Tables on the same bridge must not be used
+// at once.
 type Table struct {
+	mu      sync.Mutex
 	bridge  string
 	log     *slog.Logger
 	runner  Runner
@@ -113,6 +116,8 @@ func (t *Table) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([
 	if err != nil {
 		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	c := t.client(ctx)
 	dumped, err := c.OpenFlow.DumpFlowsWithFlowArgs(t.bridge, ourFlows())
 	if err != nil {
