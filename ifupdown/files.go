@@ -79,7 +79,7 @@ func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool)
 				errs = append(errs, err)
 				continue
 			}
-			f.log().Info("wrote file", "path", file.path, "content", file.what)
+			f.log().Debug("wrote file", "path", file.path, "content", file.what)
 		}
 		changes = append(changes, change)
 	}

@@ -63,7 +63,7 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 	if err != nil {
 		return nil, errors.Join(conflicts, fmt.Errorf("apply %d changes to bridge %q: %w", len(p.Lines), want.Bridge, err))
 	}
-	c.log.Info("applied ovsdb changes", "bridge", want.Bridge, "changes", p.Lines,
+	c.log.Debug("applied ovsdb changes", "bridge", want.Bridge, "changes", p.Lines,
 		"operations", len(ops), "duration", time.Since(start).Round(time.Microsecond))
 	if err := c.waitApplied(ctx, cfg); err != nil {
 		return p.Lines, errors.Join(conflicts, err)
