@@ -26,8 +26,9 @@ type (
 	Bridge interface {
 		Apply(ctx context.Context, want topology.DockerBridge, dryRun bool) ([]string, error)
 	}
+	// Flows installs the flow table of the named OVS bridge.
 	Flows interface {
-		Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error)
+		Apply(ctx context.Context, bridge string, want []topology.Flow, dryRun bool) ([]string, error)
 	}
 	Files interface {
 		Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error)
@@ -135,7 +136,7 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 	// and the tunnel ports the flows refer to.
 	run(StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
 	run(StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
-	run(StepFlows, func() ([]string, error) { return r.Flows.Apply(ctx, want.Flows, dryRun) })
+	run(StepFlows, func() ([]string, error) { return r.Flows.Apply(ctx, want.OVS.Bridge, want.Flows, dryRun) })
 	run(StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) })
 	res.Duration = time.Since(start)
 	if !res.Changed() && res.Err() == nil {

@@ -80,7 +80,7 @@ func (f *fakeBridge) Apply(_ context.Context, want topology.DockerBridge, dry bo
 	return []string{"set docker0"}, nil
 }
 
-func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]string, error) {
+func (f *fakeFlows) Apply(_ context.Context, _ string, want []topology.Flow, dry bool) ([]string, error) {
 	if len(f.s.flows) == len(want) {
 		return nil, nil
 	}

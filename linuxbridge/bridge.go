@@ -106,7 +106,7 @@ func (p *pass) do(change string, fn func() error) error {
 		if err := fn(); err != nil {
 			return fmt.Errorf("%s: %w", change, err)
 		}
-		p.b.log.Info("docker bridge changed", "change", change)
+		p.b.log.Debug("docker bridge changed", "change", change)
 	}
 	p.changes = append(p.changes, change)
 	return nil

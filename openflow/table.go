@@ -135,7 +135,7 @@ func (t *Table) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([
 	if err := c.OpenFlow.AddFlowBundle(t.bridge, p.fill); err != nil {
 		return nil, fmt.Errorf("install %d flows on bridge %q in one bundle: %w", len(p.add), t.bridge, err)
 	}
-	t.log.Info("flow table updated", "bridge", t.bridge, "added", len(p.missing),
+	t.log.Debug("flow table updated", "bridge", t.bridge, "added", len(p.missing),
 		"deleted", len(p.stale), "replaced", p.replace, "flows", len(wantE))
 	return changes, nil
 }

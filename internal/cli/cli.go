@@ -77,6 +77,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newValidate(),
 		newPlan(),
 		newRender(),
+		newApply(),
 		newVersion(),
 	)
 	for _, c := range root.Commands() {

@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vishvananda/netlink"
+
+	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/ifupdown"
+	"github.com/ovsmesh/ovsmesh/linuxbridge"
+	"github.com/ovsmesh/ovsmesh/openflow"
+	"github.com/ovsmesh/ovsmesh/ovsdb"
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// applyFlags are apply's command-line options.
+type applyFlags struct {
+	host, db, interfaces, daemonJSON string
+	dryRun                           bool
+	logFormat, logLevel              string
+}
+
+func newApply() *cobra.Command {
+	var f applyFlags
+	c := &cobra.Command{
+		Use:   "apply TOPOLOGY",
+		Short: "Make this host's OVS bridge, tunnels, docker0, flows and files match the topology",
+		Long: "apply makes one reconcile pass and exits 0 when the host matches the plan, 1 otherwise.\n" +
+			"With --dry-run it prints what it would change and changes nothing.",
+		Args: exactArgs(1, "one topology file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApply(cmd.Context(), args[0], f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.host, "host", "", "this host's name in the topology (default: the machine's hostname)")
+	fl.StringVar(&f.db, "db", "", "OVSDB address, unix:PATH or tcp:HOST:PORT (default unix:$OVS_RUNDIR/db.sock)")
+	fl.StringVar(&f.interfaces, "interfaces", "/etc/network/interfaces", "ifupdown interfaces file to keep the ovsmesh block in")
+	fl.StringVar(&f.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "Docker daemon.json to keep bridge, fixed-cidr and mtu in")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print what apply would change and change nothing")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return c
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
+}
+
+func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.Writer) error {
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.host == "" {
+		if f.host, err = os.Hostname(); err != nil {
+			return fmt.Errorf("find this host's name (use --host): %w", err)
+		}
+	}
+	// Check the file and the host before connecting to anything: bad input changes
+	// nothing and needs no running Open vSwitch to be reported.
+	t, err := topology.Load(path)
+	if err != nil {
+		return err
+	}
+	if _, err := t.Host(f.host); err != nil {
+		return err
+	}
+	r, closeAll, err := newReconciler(ctx, path, f, log)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	res := r.ApplyTopology(ctx, t, f.dryRun)
+	printResult(stdout, res)
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("%s does not match the plan:\n%w", f.host, err)
+	}
+	return nil
+}
+
+// newReconciler connects the real adapters. closeAll releases them.
+func newReconciler(ctx context.Context, path string, f applyFlags, log *slog.Logger) (*controller.Reconciler, func(), error) {
+	endpoint := f.db
+	if endpoint == "" {
+		endpoint = ovsdb.DefaultEndpoint()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := ovsdb.Connect(cctx, endpoint, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	nl, err := netlink.NewHandle()
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("open netlink: %w", err)
+	}
+	r := &controller.Reconciler{
+		Path:   path,
+		Host:   f.host,
+		OVS:    db,
+		Bridge: linuxbridge.New(nl, log),
+		Flows:  flowTables{log: log},
+		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
+		Log:    log,
+	}
+	return r, func() { nl.Close(); db.Close() }, nil
+}
+
+// flowTables reaches the flow table of whichever bridge the topology names.
+type flowTables struct{ log *slog.Logger }
+
+func (ft flowTables) Apply(ctx context.Context, bridge string, want []topology.Flow, dryRun bool) ([]string, error) {
+	return openflow.New(bridge, ft.log).Apply(ctx, want, dryRun)
+}
+
+// printResult prints a pass's changes, one line each under its step, and a summary.
+func printResult(w io.Writer, res controller.Result) {
+	verb := "changed"
+	if res.DryRun {
+		verb = "would change"
+	}
+	n := 0
+	for _, s := range res.Steps {
+		for _, c := range s.Changes {
+			fmt.Fprintf(w, "%-8s %s\n", s.Name+":", c)
+			n++
+		}
+	}
+	var failed []string
+	for _, s := range res.Steps {
+		if s.Err != nil {
+			failed = append(failed, s.Name)
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		fmt.Fprintf(w, "%s: %s %d, failed: %s (%s)\n", res.Host, verb, n, strings.Join(failed, ", "), res.Duration.Round(time.Millisecond))
+	case n == 0:
+		fmt.Fprintf(w, "%s: matches the plan, nothing to change (%s)\n", res.Host, res.Duration.Round(time.Millisecond))
+	case res.DryRun:
+		fmt.Fprintf(w, "%s: would change %d (dry run: nothing changed) (%s)\n", res.Host, n, res.Duration.Round(time.Millisecond))
+	default:
+		fmt.Fprintf(w, "%s: %s %d, matches the plan (%s)\n", res.Host, verb, n, res.Duration.Round(time.Millisecond))
+	}
+}
