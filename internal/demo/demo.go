@@ -92,7 +92,7 @@ func applyHost(ctx context.Context, w io.Writer, h *lab.Host, cfg Config, dir st
 	}
 	out, err := h.Run(ctx, cfg.Binary, "apply", cfg.Topology, "--host", h.Name, "--db", h.DB(),
 		"--interfaces", filepath.Join(files, "interfaces"), "--daemon-json", filepath.Join(files, "daemon.json"))
-	indent(w, out)
+	indent(w, summarize(out))
 	if err != nil {
 		return err
 	}
@@ -178,6 +178,23 @@ func pingRetry(ctx context.Context, c *lab.Container, dst netip.Addr, size int, 
 		}
 	}
 	return err
+}
+
+// summarize keeps apply's output readable: the flow lines become one count.
+func summarize(out string) string {
+	var keep []string
+	flows := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "openflow: ") {
+			flows++
+			continue
+		}
+		keep = append(keep, line)
+	}
+	if flows > 0 {
+		keep = append([]string{fmt.Sprintf("openflow: %d flows added in one atomic bundle (ovsmesh plan lists them)", flows)}, keep...)
+	}
+	return strings.Join(keep, "\n")
 }
 
 func indent(w io.Writer, s string) {
