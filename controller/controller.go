@@ -72,6 +72,8 @@ type Result struct {
 	Duration time.Duration `json:"duration"`
 	// Topology is the topology the pass applied (nil when it could not be loaded).
 	Topology *topology.Topology `json:"-"`
+	// Want is the desired state the pass applied (zero when it could not be computed).
+	Want topology.HostState `json:"-"`
 }
 
 // Changed reports whether the pass changed (or would change) anything.
@@ -120,6 +122,7 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		res.Steps = []Step{{Name: StepLoad, Err: err}}
 		return res
 	}
+	res.Want = want
 	res.Steps = make([]Step, 0, stepsInPass)
 	run := func(name string, apply func() ([]string, error)) {
 		if ctx.Err() != nil {

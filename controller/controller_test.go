@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -16,6 +17,7 @@ import (
 
 // fakeState is a host's state held by the fakes, rendered as text by String.
 type fakeState struct {
+	mu     sync.Mutex // the loop tests read the state while passes run
 	ovs    *topology.OVSState
 	bridge *topology.DockerBridge
 	flows  []topology.Flow
@@ -24,6 +26,8 @@ type fakeState struct {
 }
 
 func (s *fakeState) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var b strings.Builder
 	if s.ovs != nil {
 		for _, t := range s.ovs.Tunnels {
@@ -56,6 +60,8 @@ var (
 )
 
 func (f *fakeOVS) Apply(_ context.Context, want topology.OVSState, dry bool) ([]string, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -70,6 +76,8 @@ func (f *fakeOVS) Apply(_ context.Context, want topology.OVSState, dry bool) ([]
 }
 
 func (f *fakeBridge) Apply(_ context.Context, want topology.DockerBridge, dry bool) ([]string, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
 	if f.s.bridge != nil && *f.s.bridge == want {
 		return nil, nil
 	}
@@ -81,6 +89,8 @@ func (f *fakeBridge) Apply(_ context.Context, want topology.DockerBridge, dry bo
 }
 
 func (f *fakeFlows) Apply(_ context.Context, _ string, want []topology.Flow, dry bool) ([]string, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
 	if len(f.s.flows) == len(want) {
 		return nil, nil
 	}
@@ -92,6 +102,8 @@ func (f *fakeFlows) Apply(_ context.Context, _ string, want []topology.Flow, dry
 }
 
 func (f *fakeFiles) Apply(_ context.Context, want topology.HostState, dry bool) ([]string, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
 	if f.s.files != nil && *f.s.files == want.Daemon {
 		return nil, nil
 	}
@@ -110,6 +122,12 @@ func newFake(t *testing.T, example string) (*Reconciler, *fakeState, *fakeOVS) {
 		OVS: ovs, Bridge: &fakeBridge{s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, s, ovs
+}
+
+func (s *fakeState) writeCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
 }
 
 func TestOnceConvergesThenDoesNothing(t *testing.T) {
