@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,8 @@ type applyFlags struct {
 	host, db, interfaces, daemonJSON string
 	dryRun                           bool
 	logFormat, logLevel              string
+	interval                         time.Duration
+	metricsAddr                      string
 }
 
 func newApply() *cobra.Command {
@@ -33,9 +36,26 @@ func newApply() *cobra.Command {
 		Use:   "apply TOPOLOGY",
 		Short: "Make this host's OVS bridge, tunnels, docker0, flows and files match the topology",
 		Long: "apply makes one reconcile pass and exits 0 when the host matches the plan, 1 otherwise.\n" +
-			"With --dry-run it prints what it would change and changes nothing.",
+			"With --dry-run it prints what it would change and changes nothing.\n" +
+			"With --interval it keeps the host matching: a pass at start, every interval, soon after\n" +
+			"OVSDB reports a change and when the file changes, until SIGINT or SIGTERM (exit 0).",
 		Args: exactArgs(1, "one topology file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("log-level") && f.interval == 0 {
+				f.logLevel = "warn" // one pass prints its changes on stdout; the log adds only trouble
+			}
+			if f.interval != 0 {
+				if f.dryRun {
+					return usageError{errors.New("--dry-run makes one pass: it cannot be combined with --interval")}
+				}
+				if f.interval < time.Second {
+					return usageError{fmt.Errorf("--interval %s: want at least 1s", f.interval)}
+				}
+				return runLoop(cmd.Context(), args[0], f, cmd.ErrOrStderr())
+			}
+			if f.metricsAddr != "" {
+				return usageError{errors.New("--metrics-addr needs --interval (a single pass has nothing to serve)")}
+			}
 			return runApply(cmd.Context(), args[0], f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -46,7 +66,9 @@ func newApply() *cobra.Command {
 	fl.StringVar(&f.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "Docker daemon.json to keep bridge, fixed-cidr and mtu in")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what apply would change and change nothing")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
-	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (default warn for a single pass)")
+	fl.DurationVar(&f.interval, "interval", 0, "keep reconciling: a pass every DURATION (e.g. 30s) and on every change")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "with --interval: serve /metrics and /healthz on ADDR (e.g. 127.0.0.1:9474)")
 	return c
 }
 
@@ -84,7 +106,7 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	if _, err := t.Host(f.host); err != nil {
 		return err
 	}
-	r, closeAll, err := newReconciler(ctx, path, f, log)
+	r, _, closeAll, err := newReconciler(ctx, path, f, log)
 	if err != nil {
 		return err
 	}
@@ -98,7 +120,7 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 }
 
 // newReconciler connects the real adapters. closeAll releases them.
-func newReconciler(ctx context.Context, path string, f applyFlags, log *slog.Logger) (*controller.Reconciler, func(), error) {
+func newReconciler(ctx context.Context, path string, f applyFlags, log *slog.Logger) (*controller.Reconciler, *ovsdb.Client, func(), error) {
 	endpoint := f.db
 	if endpoint == "" {
 		endpoint = ovsdb.DefaultEndpoint()
@@ -107,12 +129,12 @@ func newReconciler(ctx context.Context, path string, f applyFlags, log *slog.Log
 	defer cancel()
 	db, err := ovsdb.Connect(cctx, endpoint, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	nl, err := netlink.NewHandle()
 	if err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("open netlink: %w", err)
+		return nil, nil, nil, fmt.Errorf("open netlink: %w", err)
 	}
 	r := &controller.Reconciler{
 		Path:   path,
@@ -123,7 +145,7 @@ func newReconciler(ctx context.Context, path string, f applyFlags, log *slog.Log
 		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Log:    log,
 	}
-	return r, func() { nl.Close(); db.Close() }, nil
+	return r, db, func() { nl.Close(); db.Close() }, nil
 }
 
 // flowTables reaches the flow table of whichever bridge the topology names.

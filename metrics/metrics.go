@@ -1,0 +1,190 @@
+// Package metrics exposes what the reconcile loop does as Prometheus metrics (every
+// name starts with ovsmesh_) on its own registry, and its health on /healthz. It
+// implements controller.Observer; it imports controller and topology only.
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ovsmesh/ovsmesh/controller"
+)
+
+// Tunnel is the live state of one tunnel port, as OVSDB reports it.
+type Tunnel struct {
+	Name       string
+	BFDEnabled bool
+	BFDUp      bool   // bfd_status:state == "up"
+	BFDFlaps   int    // bfd_status:flap_count
+	STPState   string // port status stp_state (or rstp_port_state), "" outside stp mode
+}
+
+// TunnelSource reads the tunnels' live state after each pass (e.g. from the OVSDB
+// cache).
+type TunnelSource func(ctx context.Context) ([]Tunnel, error)
+
+// STP port states exported as ovsmesh_tunnel_stp_state{state=...}.
+var stpStates = []string{"disabled", "listening", "learning", "forwarding", "blocking", "discarding"}
+
+// Metrics is a controller.Observer that keeps the metrics and the health of a
+// loop. Safe for concurrent use.
+type Metrics struct {
+	reg      *prometheus.Registry
+	interval time.Duration
+	tunnels  TunnelSource
+
+	passes      prometheus.Counter
+	failures    *prometheus.CounterVec
+	duration    prometheus.Histogram
+	lastSuccess prometheus.Gauge
+	desired     prometheus.Gauge
+	actual      prometheus.Gauge
+	repairs     *prometheus.CounterVec
+	loadErrors  prometheus.Counter
+	bfdUp       *prometheus.GaugeVec
+	bfdFlaps    *prometheus.GaugeVec
+	stpState    *prometheus.GaugeVec
+
+	mu        sync.Mutex
+	converged bool // a pass has succeeded: later changes are drift repairs
+	lastOK    time.Time
+	lastErr   error
+	started   time.Time
+}
+
+var _ controller.Observer = (*Metrics)(nil)
+
+// New returns the metrics of a loop that passes every interval. tunnels may be nil.
+func New(interval time.Duration, tunnels TunnelSource) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), interval: interval, tunnels: tunnels, started: time.Now()}
+	f := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "ovsmesh", Name: name, Help: help}
+	}
+	m.passes = prometheus.NewCounter(prometheus.CounterOpts(f("passes_total", "Reconcile passes run.")))
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts(f("pass_failures_total", "Failed reconcile steps, by subsystem (topology, ovsdb, docker0, openflow, files).")), []string{"subsystem"})
+	m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ovsmesh", Name: "pass_duration_seconds",
+		Help: "Duration of reconcile passes.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
+	m.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts(f("last_success_timestamp_seconds", "Unix time of the last successful pass.")))
+	m.desired = prometheus.NewGauge(prometheus.GaugeOpts(f("tunnels_desired", "Tunnels the topology wants on this host.")))
+	m.actual = prometheus.NewGauge(prometheus.GaugeOpts(f("tunnels_actual", "Tunnel ports ovsmesh owns on this host with a valid OpenFlow port.")))
+	m.repairs = prometheus.NewCounterVec(prometheus.CounterOpts(f("drift_repairs_total", "Changes made after the host had converged, by kind (ovsdb, docker0, openflow, files).")), []string{"kind"})
+	m.loadErrors = prometheus.NewCounter(prometheus.CounterOpts(f("topology_load_errors_total", "Passes that found the topology file invalid, missing or unreadable.")))
+	m.bfdUp = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_bfd_up", "1 when BFD reports the tunnel up (bfd: true only).")), []string{"tunnel"})
+	m.bfdFlaps = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_bfd_flaps", "BFD flap count of the tunnel (bfd: true only).")), []string{"tunnel"})
+	m.stpState = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_stp_state", "1 for the tunnel port's current STP state (stp mode only).")), []string{"tunnel", "state"})
+	goroutines := prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("goroutines", "Goroutines of the ovsmesh process.")),
+		func() float64 { return float64(runtime.NumGoroutine()) })
+	heap := prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("heap_inuse_bytes", "Heap in use by the ovsmesh process.")),
+		func() float64 { var ms runtime.MemStats; runtime.ReadMemStats(&ms); return float64(ms.HeapInuse) })
+	m.reg.MustRegister(goroutines, heap, m.passes, m.failures, m.duration, m.lastSuccess, m.desired, m.actual, m.repairs,
+		m.loadErrors, m.bfdUp, m.bfdFlaps, m.stpState)
+	for _, s := range []string{controller.StepLoad, controller.StepOVSDB, controller.StepBridge, controller.StepFlows, controller.StepFiles} {
+		m.failures.WithLabelValues(s)
+		m.repairs.WithLabelValues(s)
+	}
+	return m
+}
+
+// Registry returns the registry, for other collectors (e.g. libovsdb's).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// LoadError implements controller.Observer.
+func (m *Metrics) LoadError(error) { m.loadErrors.Inc() }
+
+// Pass implements controller.Observer.
+func (m *Metrics) Pass(ctx context.Context, res controller.Result) {
+	m.passes.Inc()
+	m.duration.Observe(res.Duration.Seconds())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range res.Steps {
+		if s.Err != nil {
+			m.failures.WithLabelValues(s.Name).Inc()
+		}
+		if m.converged && len(s.Changes) > 0 {
+			m.repairs.WithLabelValues(s.Name).Add(float64(len(s.Changes)))
+		}
+	}
+	if err := res.Err(); err != nil {
+		m.lastErr = err
+	} else {
+		m.lastErr = nil
+		m.converged = true
+		m.lastOK = time.Now()
+		m.lastSuccess.Set(float64(m.lastOK.UnixNano()) / 1e9)
+	}
+	if res.Topology != nil {
+		m.desired.Set(float64(len(res.Want.OVS.Tunnels)))
+	}
+	if m.tunnels != nil {
+		m.observeTunnels(ctx, res)
+	}
+}
+
+func (m *Metrics) observeTunnels(ctx context.Context, res controller.Result) {
+	ts, err := m.tunnels(ctx)
+	if err != nil {
+		return // the OVSDB step of the pass reports why
+	}
+	m.actual.Set(float64(len(ts)))
+	m.bfdUp.Reset()
+	m.bfdFlaps.Reset()
+	m.stpState.Reset()
+	for _, t := range ts {
+		if t.BFDEnabled {
+			m.bfdUp.WithLabelValues(t.Name).Set(b2f(t.BFDUp))
+			m.bfdFlaps.WithLabelValues(t.Name).Set(float64(t.BFDFlaps))
+		}
+		if t.STPState != "" {
+			for _, s := range stpStates {
+				m.stpState.WithLabelValues(t.Name, s).Set(b2f(s == t.STPState))
+			}
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Healthy reports whether the last pass succeeded within three intervals, and if
+// not, why.
+func (m *Metrics) Healthy(now time.Time) (bool, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	limit := 3 * m.interval
+	switch {
+	case m.lastErr != nil:
+		return false, fmt.Sprintf("last pass failed: %v", m.lastErr)
+	case m.lastOK.IsZero():
+		return false, fmt.Sprintf("no successful pass yet (running for %s)", now.Sub(m.started).Round(time.Second))
+	case now.Sub(m.lastOK) > limit:
+		return false, fmt.Sprintf("last successful pass %s ago, more than three intervals (%s)", now.Sub(m.lastOK).Round(time.Second), limit)
+	}
+	return true, fmt.Sprintf("last successful pass %s ago", now.Sub(m.lastOK).Round(time.Millisecond))
+}
+
+// Handler serves /metrics (Prometheus text) and /healthz (200 or 503 with the reason).
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := m.Healthy(time.Now())
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, why)
+	})
+	return mux
+}
