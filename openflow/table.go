@@ -153,3 +153,15 @@ func (p plan) fill(tx *ovs.FlowTransaction) error {
 	tx.Add(flows...)
 	return tx.Commit()
 }
+
+// Count returns how many flows with ovsmesh's cookie the bridge holds (one
+// ovs-ofctl dump-flows), for `ovsmesh status`.
+func (t *Table) Count(ctx context.Context) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	dumped, err := t.client(ctx).OpenFlow.DumpFlowsWithFlowArgs(t.bridge, ourFlows())
+	if err != nil {
+		return 0, fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)
+	}
+	return len(dumped), nil
+}

@@ -78,6 +78,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newPlan(),
 		newRender(),
 		newApply(),
+		newStatus(),
 		newVersion(),
 	)
 	for _, c := range root.Commands() {

@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vishvananda/netlink"
+
+	"github.com/ovsmesh/ovsmesh/linuxbridge"
+	"github.com/ovsmesh/ovsmesh/openflow"
+	"github.com/ovsmesh/ovsmesh/ovsdb"
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// statusReport is what `ovsmesh status` shows; -o json prints it as is.
+type statusReport struct {
+	OVS     ovsdb.Status           `json:"ovs"`
+	Flows   map[string]int         `json:"flows"` // bridge → flows with ovsmesh's cookie
+	Docker  *linuxbridge.LinkState `json:"docker,omitempty"`
+	Port    *linuxbridge.LinkState `json:"docker_port,omitempty"`
+	Drift   []string               `json:"drift,omitempty"` // with a topology: what apply would change
+	Matches *bool                  `json:"matches_plan,omitempty"`
+	Errors  []string               `json:"errors,omitempty"`
+}
+
+func newStatus() *cobra.Command {
+	var host, db, output, dockerBridge, interfaces, daemonJSON string
+	c := &cobra.Command{
+		Use:   "status [TOPOLOGY]",
+		Short: "Show what is applied now: bridge, tunnels, flows, docker0 (and, with a topology, the drift from the plan)",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{fmt.Errorf("want at most one topology file, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			}
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			}
+			f := applyFlags{host: host, db: db, interfaces: interfaces, daemonJSON: daemonJSON, dryRun: true}
+			rep, err := collectStatus(cmd.Context(), path, f, dockerBridge)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if output == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				writeStatus(out, rep)
+			}
+			if rep.Matches != nil && !*rep.Matches {
+				return fmt.Errorf("the host does not match %s", path)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&host, "host", "", "with TOPOLOGY: this host's name (default: the machine's hostname)")
+	c.Flags().StringVar(&db, "db", "", "OVSDB address (default unix:$OVS_RUNDIR/db.sock)")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVar(&dockerBridge, "docker-bridge", topology.DefaultDockerBridge, "without TOPOLOGY: the Linux bridge to show")
+	c.Flags().StringVar(&interfaces, "interfaces", "/etc/network/interfaces", "with TOPOLOGY: interfaces file to compare with the plan")
+	c.Flags().StringVar(&daemonJSON, "daemon-json", "/etc/docker/daemon.json", "with TOPOLOGY: daemon.json to compare with the plan")
+	return c
+}
+
+func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge string) (*statusReport, error) {
+	host, db := f.host, f.db
+	log, _ := newLogger(io.Discard, "text", "error")
+	var want *topology.HostState
+	if path != "" {
+		_, s, err := loadHost(path, host)
+		if err != nil {
+			return nil, err
+		}
+		want, f.host = &s, s.Host
+	}
+	endpoint := db
+	if endpoint == "" {
+		endpoint = ovsdb.DefaultEndpoint()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	client, err := ovsdb.Connect(cctx, endpoint, log)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	rep := &statusReport{Flows: map[string]int{}}
+	if rep.OVS, err = client.State(ctx); err != nil {
+		return nil, err
+	}
+	for _, b := range rep.OVS.Bridges {
+		n, err := openflow.New(b.Name, log).Count(ctx)
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+			continue
+		}
+		rep.Flows[b.Name] = n
+	}
+	nl, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	defer nl.Close()
+	port := topology.DefaultBridge
+	if want != nil {
+		dockerBridge, port = want.Docker.Name, want.Docker.Port
+	} else if len(rep.OVS.Bridges) == 1 {
+		port = rep.OVS.Bridges[0].Name
+	}
+	br, p, err := linuxbridge.New(nl, log).State(ctx, dockerBridge, port)
+	if err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("read %s: %v", dockerBridge, err))
+	} else {
+		rep.Docker, rep.Port = &br, &p
+	}
+	if path != "" {
+		// The drift is exactly what a dry-run pass would change.
+		r, _, closeAll, err := newReconciler(ctx, path, f, log)
+		if err != nil {
+			return nil, err
+		}
+		defer closeAll()
+		res := r.Once(ctx, true)
+		for _, s := range res.Steps {
+			for _, ch := range s.Changes {
+				rep.Drift = append(rep.Drift, s.Name+": "+ch)
+			}
+			if s.Err != nil {
+				rep.Errors = append(rep.Errors, s.Name+": "+s.Err.Error())
+			}
+		}
+		ok := len(rep.Drift) == 0 && res.Err() == nil
+		rep.Matches = &ok
+	}
+	return rep, nil
+}
+
+func writeStatus(w io.Writer, rep *statusReport) {
+	if len(rep.OVS.Bridges) == 0 {
+		fmt.Fprintln(w, "no bridge carries ovsmesh's owner mark")
+	}
+	for _, b := range rep.OVS.Bridges {
+		stp := "off"
+		if b.STP {
+			stp = "stp"
+		} else if b.RSTP {
+			stp = "rstp"
+		}
+		mtu := 0
+		var tunnels, foreign []ovsdb.PortStatus
+		for _, p := range b.Ports {
+			switch {
+			case p.Name == b.Name:
+				mtu = p.MTU
+			case p.Owned && (p.Type == "gre" || p.Type == "vxlan"):
+				tunnels = append(tunnels, p)
+			case !p.Owned:
+				foreign = append(foreign, p)
+			}
+		}
+		fmt.Fprintf(w, "bridge %s  owner=%s datapath=%s fail_mode=%s stp=%s mtu=%d flows=%d  (ovs %s, cfg %d/%d)\n",
+			b.Name, b.Owner, orDash(b.DatapathType), orDash(b.FailMode), stp, mtu, rep.Flows[b.Name], orDash(rep.OVS.OVSVersion), rep.OVS.CurCfg, rep.OVS.NextCfg)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TUNNEL\tTYPE\tREMOTE\tOPTIONS\tOFPORT\tLINK\tBFD\tSTP\tERROR")
+		for _, p := range tunnels {
+			var opts []string
+			for k, v := range p.Options {
+				if k != "remote_ip" {
+					opts = append(opts, k+"="+v)
+				}
+			}
+			sort.Strings(opts)
+			bfd := "-"
+			if p.BFD["enable"] == "true" {
+				bfd = orDash(p.BFDStatus["state"])
+			}
+			stpState := "-"
+			if s := p.STPStatus["stp_state"]; s != "" {
+				stpState = p.STPStatus["stp_role"] + "/" + s
+			} else if s := p.RSTPStatus["rstp_port_state"]; s != "" {
+				stpState = p.RSTPStatus["rstp_port_role"] + "/" + s
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.Type, p.Options["remote_ip"],
+				orDash(strings.Join(opts, ",")), p.OFPort, orDash(p.LinkState), bfd, stpState, orDash(p.Error))
+		}
+		tw.Flush()
+		for _, p := range foreign {
+			fmt.Fprintf(w, "  foreign port %s (type %s): not ovsmesh's, left alone\n", p.Name, orDash(p.Type))
+		}
+	}
+	if d := rep.Docker; d != nil {
+		if !d.Exists {
+			fmt.Fprintf(w, "%s: missing\n", d.Name)
+		} else {
+			fmt.Fprintf(w, "%s: %s mtu=%d up=%v addresses=%v; port %s: master=%s mtu=%d up=%v\n",
+				d.Name, d.Type, d.MTU, d.Up, d.Addrs, rep.Port.Name, orDash(rep.Port.Master), rep.Port.MTU, rep.Port.Up)
+		}
+	}
+	if rep.Matches != nil {
+		if *rep.Matches {
+			fmt.Fprintln(w, "drift: none, the host matches the plan")
+		} else {
+			fmt.Fprintf(w, "drift: %d changes would be made by apply:\n", len(rep.Drift))
+			for _, d := range rep.Drift {
+				fmt.Fprintf(w, "  %s\n", d)
+			}
+		}
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
