@@ -14,6 +14,7 @@ type pkg struct {
 	ImportPath string
 	Doc        string
 	Deps       []string
+	Imports    []string
 	GoFiles    []string
 	Name       string
 }
@@ -40,23 +41,50 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-// TestImports enforces the dependency graph topology ← {adapters, controller} ←
-// cmd: topology reaches no project package, no OVSDB, netlink or process
-// execution; controller reaches no adapter.
+// layers says, for each package, which ovsmesh packages it may reach (directly or
+// not) and which outside code it must never reach: the dependency graph
+// topology ← {adapters, controller} ← {metrics} ← cli ← cmd.
+var layers = map[string]struct {
+	project   []string // ovsmesh packages it may reach, besides itself
+	forbidden []string // substrings of packages it must not reach
+}{
+	"topology":    {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "net/http", "prometheus"}},
+	"ovsdb":       {[]string{"topology", "ovsdb/vswitchd"}, []string{"vishvananda", "go-openvswitch", "os/exec"}},
+	"openflow":    {[]string{"topology"}, []string{"libovsdb", "vishvananda"}},
+	"linuxbridge": {[]string{"topology"}, []string{"libovsdb", "go-openvswitch", "os/exec"}},
+	"ifupdown":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
+	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus"}},
+	"metrics":     {[]string{"controller", "topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
+}
+
+// TestImports enforces layers, and that ovsdb is the only package that imports
+// libovsdb itself.
 func TestImports(t *testing.T) {
-	rules := map[string][]string{
-		module + "topology":   {module, "libovsdb", "vishvananda", "go-openvswitch", "os/exec"},
-		module + "controller": {module + "ovsdb", module + "openflow", module + "linuxbridge", module + "ifupdown", "libovsdb", "vishvananda", "go-openvswitch", "os/exec"},
-		module + "ifupdown":   {"libovsdb", "vishvananda", "go-openvswitch", "os/exec"},
-	}
 	for _, p := range listPackages(t) {
+		name := strings.TrimPrefix(p.ImportPath, module)
+		for _, imp := range p.Imports {
+			if strings.Contains(imp, "libovsdb") && name != "ovsdb" && name != "ovsdb/vswitchd" {
+				t.Errorf("%s imports %s: only ovsdb may", name, imp)
+			}
+		}
+		rule, ok := layers[name]
+		if !ok {
+			continue
+		}
+	deps:
 		for _, dep := range p.Deps {
-			for _, bad := range rules[p.ImportPath] {
-				if strings.HasPrefix(dep, bad) || strings.Contains(dep, "/"+bad) || dep == bad {
-					if dep == module+"topology" && p.ImportPath != module+"topology" {
-						continue
+			if rel, ours := strings.CutPrefix(dep, module); ours {
+				for _, allowed := range rule.project {
+					if rel == allowed {
+						continue deps
 					}
-					t.Errorf("%s must not depend on %s", p.ImportPath, dep)
+				}
+				t.Errorf("%s must not depend on %s", name, rel)
+				continue
+			}
+			for _, bad := range rule.forbidden {
+				if strings.Contains(dep, bad) {
+					t.Errorf("%s must not depend on %s", name, dep)
 				}
 			}
 		}
