@@ -150,6 +150,18 @@ func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
 // fields walks a mapping node, calling the handler of each known key with the value
 // node and its field path; unknown and repeated keys are problems.
 func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(*yaml.Node, string)) {
+	known := make([]string, 0, len(handlers))
+	for name := range handlers {
+		known = append(known, name)
+	}
+	slices.Sort(known)
+	d.keys(n, path, known, func(key string, v *yaml.Node, p string) { handlers[key](v, p) })
+}
+
+// keys walks a mapping node whose allowed keys are known (sorted), calling handle
+// for each of them with the value node and its field path; unknown and repeated
+// keys are problems. Unlike fields it allocates no map: it serves every list item.
+func (d *decoder) keys(n *yaml.Node, path string, known []string, handle func(key string, v *yaml.Node, path string)) {
 	if n.Kind != yaml.MappingNode {
 		d.problem(n, path, "want a mapping, got %s", kindName(n))
 		return
@@ -160,13 +172,7 @@ func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(*ya
 		if path != "" {
 			p = path + "." + k.Value
 		}
-		h, ok := handlers[k.Value]
-		if !ok {
-			known := make([]string, 0, len(handlers))
-			for name := range handlers {
-				known = append(known, name)
-			}
-			slices.Sort(known)
+		if _, ok := slices.BinarySearch(known, k.Value); !ok {
 			d.problem(k, p, "unknown key (known keys: %s)", strings.Join(known, ", "))
 			continue
 		}
@@ -175,7 +181,7 @@ func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(*ya
 			continue
 		}
 		d.t.pos[p] = Pos{v.Line, v.Column}
-		h(v, p)
+		handle(k.Value, v, p)
 	}
 }
 
@@ -278,6 +284,8 @@ func (d *decoder) network(n *yaml.Node, path string) {
 	})
 }
 
+var hostKeys = []string{"address", "index", "name"}
+
 func (d *decoder) hosts(n *yaml.Node, path string) {
 	if n.Kind != yaml.SequenceNode {
 		d.problem(n, path, "want a list of hosts, got %s", kindName(n))
@@ -286,25 +294,30 @@ func (d *decoder) hosts(n *yaml.Node, path string) {
 	d.t.Hosts = make([]Host, len(n.Content))
 	for i, item := range n.Content {
 		h := &d.t.Hosts[i]
-		p := fmt.Sprintf("%s[%d]", path, i)
+		p := path + "[" + strconv.Itoa(i) + "]"
 		d.t.pos[p] = Pos{item.Line, item.Column}
-		d.fields(item, p, map[string]func(*yaml.Node, string){
-			"name":  d.str(&h.Name),
-			"index": d.integer(&h.Index),
-			"address": func(n *yaml.Node, p string) {
-				if !d.scalar(n, p, "an IP address") {
+		d.keys(item, p, hostKeys, func(key string, v *yaml.Node, p string) {
+			switch key {
+			case "name":
+				d.str(&h.Name)(v, p)
+			case "index":
+				d.integer(&h.Index)(v, p)
+			case "address":
+				if !d.scalar(v, p, "an IP address") {
 					return
 				}
-				a, err := netip.ParseAddr(n.Value)
+				a, err := netip.ParseAddr(v.Value)
 				if err != nil || a.Zone() != "" {
-					d.problem(n, p, "%q is not an IP address", n.Value)
+					d.problem(v, p, "%q is not an IP address", v.Value)
 					return
 				}
 				h.Address = a.Unmap()
-			},
+			}
 		})
 	}
 }
+
+var linkKeys = []string{"a", "b", "cost"}
 
 func (d *decoder) links(n *yaml.Node, path string) {
 	d.t.linksOK = true
@@ -315,12 +328,17 @@ func (d *decoder) links(n *yaml.Node, path string) {
 	d.t.Links = make([]Link, len(n.Content))
 	for i, item := range n.Content {
 		l := &d.t.Links[i]
-		p := fmt.Sprintf("%s[%d]", path, i)
+		p := path + "[" + strconv.Itoa(i) + "]"
 		d.t.pos[p] = Pos{item.Line, item.Column}
-		d.fields(item, p, map[string]func(*yaml.Node, string){
-			"a":    d.str(&l.A),
-			"b":    d.str(&l.B),
-			"cost": d.integer(&l.Cost),
+		d.keys(item, p, linkKeys, func(key string, v *yaml.Node, p string) {
+			switch key {
+			case "a":
+				d.str(&l.A)(v, p)
+			case "b":
+				d.str(&l.B)(v, p)
+			case "cost":
+				d.integer(&l.Cost)(v, p)
+			}
 		})
 	}
 }

@@ -330,8 +330,9 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	if n.Encap == EncapVXLAN && n.VXLANPort != DefaultVXLANPort {
 		dstPort = n.VXLANPort
 	}
-	var tunnels []Tunnel
-	for _, e := range t.neighbours(name) {
+	edges := t.neighbours(name)
+	tunnels := make([]Tunnel, 0, len(edges))
+	for _, e := range edges {
 		peer := e.B
 		if peer == name {
 			peer = e.A
