@@ -26,9 +26,11 @@ type (
 	Bridge interface {
 		Apply(ctx context.Context, want topology.DockerBridge, dryRun bool) ([]string, error)
 	}
-	// Flows installs the flow table of the named OVS bridge.
+	// Flows installs the flow table of the named OVS bridge, and empties the
+	// bridge's MAC learning table on demand.
 	Flows interface {
 		Apply(ctx context.Context, bridge string, want []topology.Flow, dryRun bool) ([]string, error)
+		FlushMACs(ctx context.Context, bridge string) error
 	}
 	Files interface {
 		Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error)
@@ -86,6 +88,16 @@ func (r Result) Changed() bool {
 	return false
 }
 
+// changes returns the changes of the named step.
+func (r Result) changes(step string) []string {
+	for _, s := range r.Steps {
+		if s.Name == step {
+			return s.Changes
+		}
+	}
+	return nil
+}
+
 // Err joins the errors of every step.
 func (r Result) Err() error {
 	var errs []error
@@ -139,7 +151,18 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 	// and the tunnel ports the flows refer to.
 	run(StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
 	run(StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
-	run(StepFlows, func() ([]string, error) { return r.Flows.Apply(ctx, want.OVS.Bridge, want.Flows, dryRun) })
+	run(StepFlows, func() ([]string, error) {
+		ch, err := r.Flows.Apply(ctx, want.OVS.Bridge, want.Flows, dryRun)
+		if want.Mode == topology.ModeTree && len(res.changes(StepOVSDB)) > 0 {
+			// The tree's tunnels changed: MACs learned behind a tunnel that stays may
+			// now live behind another one (see Flows.FlushMACs).
+			ch = append(ch, "flush learned MAC addresses of "+want.OVS.Bridge+": the tree's tunnels changed")
+			if !dryRun {
+				err = errors.Join(err, r.Flows.FlushMACs(ctx, want.OVS.Bridge))
+			}
+		}
+		return ch, err
+	})
 	run(StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) })
 	res.Duration = time.Since(start)
 	if !res.Changed() && res.Err() == nil {

@@ -155,6 +155,10 @@ func (ft flowTables) Apply(ctx context.Context, bridge string, want []topology.F
 	return openflow.New(bridge, ft.log).Apply(ctx, want, dryRun)
 }
 
+func (ft flowTables) FlushMACs(ctx context.Context, bridge string) error {
+	return openflow.New(bridge, ft.log).FlushMACs(ctx)
+}
+
 // printResult prints a pass's changes, one line each under its step, and a summary.
 func printResult(w io.Writer, res controller.Result) {
 	verb := "changed"
