@@ -39,7 +39,8 @@ func New(h *netlink.Handle, log *slog.Logger) *Bridge {
 //   - adds want.Address, then deletes the addresses that clash with the address
 //     plan (see diffAddrs), logging each with its reason; other addresses stay;
 //   - sets the MTU of the OVS bridge's internal interface want.Port, enslaves it to
-//     the bridge and sets it up; it is an error if want.Port does not exist yet;
+//     the bridge and sets it up; it is an error if want.Port does not exist yet
+//     (in a dry run, a change that says so);
 //   - sets the bridge up.
 //
 // With dryRun it only reads and returns what it would change. On error it returns
@@ -231,6 +232,13 @@ func (p *pass) port(br netlink.Link, want topology.DockerBridge) error {
 	l, err := p.link(want.Port)
 	if err != nil {
 		return err
+	}
+	if l == nil && p.dry {
+		// A dry run on a host whose OVS bridge does not exist yet: the real pass
+		// creates it in its OVSDB step before this one; list what the real pass will do.
+		// ovs-vswitchd creates it with the planned MTU (its mtu_request).
+		p.changes = append(p.changes, fmt.Sprintf("attach %s to %s", want.Port, want.Name), fmt.Sprintf("set %s up", want.Port))
+		return nil
 	}
 	if l == nil {
 		return fmt.Errorf("port %q of docker bridge %q: no such link (ovs-vswitchd has not created the OVS bridge's internal interface yet)", want.Port, want.Name)
