@@ -102,6 +102,10 @@ func (m *Metrics) LoadError(error) { m.loadErrors.Inc() }
 func (m *Metrics) Pass(ctx context.Context, res controller.Result) {
 	m.passes.Inc()
 	m.duration.Observe(res.Duration.Seconds())
+	if m.tunnels != nil {
+		// Outside m.mu: reading OVSDB must never hold up /healthz.
+		m.observeTunnels(ctx)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, s := range res.Steps {
@@ -123,12 +127,9 @@ func (m *Metrics) Pass(ctx context.Context, res controller.Result) {
 	if res.Topology != nil {
 		m.desired.Set(float64(len(res.Want.OVS.Tunnels)))
 	}
-	if m.tunnels != nil {
-		m.observeTunnels(ctx, res)
-	}
 }
 
-func (m *Metrics) observeTunnels(ctx context.Context, res controller.Result) {
+func (m *Metrics) observeTunnels(ctx context.Context) {
 	ts, err := m.tunnels(ctx)
 	if err != nil {
 		return // the OVSDB step of the pass reports why

@@ -34,7 +34,7 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 	if want.Bridge == "" || want.Owner == "" {
 		return nil, fmt.Errorf("apply ovs state: bridge %q and owner %q must both be set", want.Bridge, want.Owner)
 	}
-	if !c.ovs.Connected() {
+	if !c.connected() {
 		return nil, fmt.Errorf("apply bridge %q: not connected to ovsdb-server at %s (reconnecting)", want.Bridge, c.endpoint)
 	}
 	t, err := c.readTables(ctx)

@@ -27,6 +27,9 @@ const DefaultVSwitchdTimeout = 10 * time.Second
 // reconnectTimeout bounds each reconnection attempt after the server went away.
 const reconnectTimeout = 10 * time.Second
 
+// maxReconnectInterval caps the backoff between reconnection attempts.
+const maxReconnectInterval = 5 * time.Second
+
 // DefaultEndpoint returns the database address the OVS tools use:
 // unix:$OVS_RUNDIR/db.sock, with OVS_RUNDIR defaulting to /var/run/openvswitch.
 func DefaultEndpoint() string {
@@ -95,6 +98,9 @@ func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Opt
 	// MaxElapsedTime 0: keep retrying; the default (15 min) would give up for good.
 	bo := backoff.NewExponentialBackOff()
 	bo.MaxElapsedTime = 0
+	// Cap the wait between attempts (default 60 s, ±50%), so that the loop
+	// converges soon after a long outage ends.
+	bo.MaxInterval = maxReconnectInterval
 	lg := logr.FromSlogHandler(log.With("component", "libovsdb").Handler())
 	c.ovs, err = client.NewOVSDBClient(dbModel,
 		client.WithEndpoint(endpoint),
@@ -161,6 +167,14 @@ func (c *Client) notify() {
 	case c.changed <- struct{}{}:
 	default:
 	}
+}
+
+// connected reports whether the client has a live connection. libovsdb's
+// Connected stays true after the server dropped the connection (it turns false
+// only on Disconnect or Close), and reading the cache then waits for the
+// reconnection: the endpoint it is connected to is cleared at once, though.
+func (c *Client) connected() bool {
+	return c.ovs.Connected() && c.ovs.CurrentEndpoint() != ""
 }
 
 // Changed receives a value (coalesced) after any change to the monitored tables,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ovsmesh/ovsmesh/ovsdb/vswitchd"
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -21,6 +22,10 @@ type tables struct {
 // readTables copies the cache. libovsdb locks each table on its own, so an update
 // can land between two reads; a copy with dangling references is read again.
 func (c *Client) readTables(ctx context.Context) (tables, error) {
+	// The cache answers at once while connected; a connection lost between the
+	// caller's check and here would make List wait for the reconnection.
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	var t tables
 	for range 5 {
 		var err error
@@ -33,6 +38,9 @@ func (c *Client) readTables(ctx context.Context) (tables, error) {
 	}
 	return t, nil // still moving: diff works on what it has, the next pass corrects
 }
+
+// readTimeout bounds a read of the cache.
+const readTimeout = 5 * time.Second
 
 func (c *Client) readTablesOnce(ctx context.Context) (tables, error) {
 	var (

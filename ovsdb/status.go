@@ -3,6 +3,7 @@ package ovsdb
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -56,6 +57,9 @@ type PortStatus struct {
 // State returns the bridges that carry ovsmesh's owner mark, read from the cache
 // (it sends nothing to the server).
 func (c *Client) State(ctx context.Context) (Status, error) {
+	if !c.connected() {
+		return Status{}, fmt.Errorf("read state: not connected to ovsdb-server at %s (reconnecting)", c.endpoint)
+	}
 	t, err := c.readTables(ctx)
 	if err != nil {
 		return Status{}, err
