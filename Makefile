@@ -26,6 +26,8 @@ test-short:
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./topology/
+	$(GO) build -o bin/ovsmesh-bench ./cmd/ovsmesh-bench
+	@bash scripts/bench.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./topology/

@@ -1,0 +1,59 @@
+// Command ovsmesh-bench is the end-to-end benchmark of `make bench` (see package
+// internal/bench): in one lab host it times the ovsmesh binary against ovs-vsctl
+// and ovs-ofctl for one host of an N-host GRE mesh and prints markdown tables.
+// It needs root and Open vSwitch's userspace tools.
+//
+//	ovsmesh-bench [--ovsmesh bin/ovsmesh] [--sizes 100,1000] [--runs 5] [--slow-runs 3] [--slow-after 20s] [-q]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ovsmesh-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ovsmesh-bench", flag.ContinueOnError)
+	bin := fs.String("ovsmesh", "bin/ovsmesh", "the ovsmesh binary")
+	sizes := fs.String("sizes", "100,1000", "mesh sizes N (hosts), comma-separated")
+	runs := fs.Int("runs", 5, "runs per figure (the table shows the median)")
+	slowRuns := fs.Int("slow-runs", 3, "runs of a case whose first run takes longer than --slow-after")
+	slowAfter := fs.Duration("slow-after", 20*time.Second, "see --slow-runs")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg := bench.Config{Binary: *bin, Runs: *runs, SlowRuns: *slowRuns, SlowAfter: *slowAfter, Progress: os.Stderr}
+	if *quiet {
+		cfg.Progress = nil
+	}
+	for s := range strings.SplitSeq(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("--sizes: %q is not a number", s)
+		}
+		cfg.Sizes = append(cfg.Sizes, n)
+	}
+	return bench.Run(ctx, cfg, os.Stdout)
+}
