@@ -3,7 +3,7 @@
 // and ovs-ofctl for one host of an N-host GRE mesh and prints markdown tables.
 // It needs root and Open vSwitch's userspace tools.
 //
-//	ovsmesh-bench [--ovsmesh bin/ovsmesh] [--sizes 100,1000] [--runs 5] [--slow-runs 3] [--slow-after 20s] [-q]
+//	ovsmesh-bench [--ovsmesh bin/ovsmesh] [--sizes 100,1000] [--runs 5] [--slow-runs 3] [--slow-after 20s] [--skip-per-port] [-q]
 package main
 
 import (
@@ -38,13 +38,15 @@ func run(ctx context.Context, args []string) error {
 	slowRuns := fs.Int("slow-runs", 3, "runs of a case whose first run takes longer than --slow-after")
 	slowAfter := fs.Duration("slow-after", 20*time.Second, "see --slow-runs")
 	quiet := fs.Bool("q", false, "no progress on stderr")
+	skipPerPort := fs.Bool("skip-per-port", false, "leave out case (b), one ovs-vsctl per tunnel (minutes at N=1000)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := bench.Config{Binary: *bin, Runs: *runs, SlowRuns: *slowRuns, SlowAfter: *slowAfter, Progress: os.Stderr}
+	cfg := bench.Config{Binary: *bin, Runs: *runs, SlowRuns: *slowRuns, SlowAfter: *slowAfter,
+		SkipPerPort: *skipPerPort, Progress: os.Stderr}
 	if *quiet {
 		cfg.Progress = nil
 	}

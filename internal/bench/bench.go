@@ -35,6 +35,9 @@ type Config struct {
 	// SlowAfter (the per-tunnel ovs-vsctl at N=1000 takes over a minute).
 	SlowRuns  int
 	SlowAfter time.Duration
+	// SkipPerPort leaves case (b) out (over a minute a run at N=1000): for quick
+	// iterations on the other figures; the table then shows no b.
+	SkipPerPort bool
 	// Progress receives one line per run; nil for none.
 	Progress io.Writer
 }

@@ -441,6 +441,10 @@ func (s *session) bulkVsctl(ctx context.Context, m *mesh, r *result) (err error)
 
 // (b) add-br, then one ovs-vsctl per tunnel, as ifupdown runs its stanzas.
 func (s *session) perPortVsctl(ctx context.Context, m *mesh, r *result) (err error) {
+	if s.cfg.SkipPerPort {
+		s.logf("   (b) skipped (--skip-per-port)")
+		return nil
+	}
 	r.perPort, err = s.repeat(ctx, "(b) one ovs-vsctl per tunnel", func() error { return s.reset(ctx, m) }, func() (time.Duration, error) {
 		start := time.Now()
 		if _, _, err := s.vsctl(ctx, m.addBridge()...); err != nil {

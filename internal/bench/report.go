@@ -98,6 +98,9 @@ func report(w io.Writer, m machine, rs []*result, cfg Config, took time.Duration
 		return cell(scaled(r.perFlow, r.flows, r.perFlowN)) + fmt.Sprintf(", measured %s for %d", fmtDur(median(r.perFlow)), r.perFlowN)
 	})
 	row("a/b (b/a)", func(r *result) string {
+		if len(r.perPort) == 0 {
+			return "– (b skipped)"
+		}
 		return fmt.Sprintf("%.3f (%.0f×)", ratio(r.first, r.perPort), ratio(r.perPort, r.first))
 	})
 	row("a/c", func(r *result) string { return fmt.Sprintf("%.2f", ratio(r.first, r.bulk)) })
@@ -110,7 +113,11 @@ func report(w io.Writer, m machine, rs []*result, cfg Config, took time.Duration
 	p("|---|---|---|")
 	a, c, d := median(big.first), median(big.bulk), median(big.noop)
 	p("| a ≤ c | a = %s, c = %s | %s |", fmtDur(a), fmtDur(c), yesNo(a <= c))
-	p("| b/a ≥ 40 | %.0f× | %s |", ratio(big.perPort, big.first), yesNo(ratio(big.perPort, big.first) >= 40))
+	if len(big.perPort) == 0 {
+		p("| b/a ≥ 40 | not measured (--skip-per-port) | – |")
+	} else {
+		p("| b/a ≥ 40 | %.0f× | %s |", ratio(big.perPort, big.first), yesNo(ratio(big.perPort, big.first) >= 40))
+	}
 	p("| d < 100 ms | %s | %s |", fmtDur(d), yesNo(d < 100*time.Millisecond))
 	for _, r := range rs {
 		e := median(r.flowApply)
