@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -165,7 +166,11 @@ func (ft flowTables) FlushMACs(ctx context.Context, bridge string) error {
 }
 
 // printResult prints a pass's changes, one line each under its step, and a summary.
-func printResult(w io.Writer, res controller.Result) {
+// The lines go out through one buffer: a first apply at N=1000 prints 11,000 of
+// them, one write(2) each without it (30 ms).
+func printResult(out io.Writer, res controller.Result) {
+	w := bufio.NewWriterSize(out, 64<<10)
+	defer w.Flush()
 	verb := "changed"
 	if res.DryRun {
 		verb = "would change"
