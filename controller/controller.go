@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -26,25 +27,32 @@ type (
 	Bridge interface {
 		Apply(ctx context.Context, want topology.DockerBridge, dryRun bool) ([]string, error)
 	}
-	// Flows installs the flow table of the named OVS bridge, and empties the
-	// bridge's MAC learning table on demand.
+	// Flows reads and installs the flow table of the named OVS bridge, and empties
+	// the bridge's MAC learning table on demand.
 	Flows interface {
-		Apply(ctx context.Context, bridge string, want []topology.Flow, dryRun bool) ([]string, error)
+		// Read reads the flows ovsmesh owns on the bridge. A bridge that does not
+		// exist reads as an empty table (a dry run on a fresh host reports every
+		// flow as added; a real install then fails clearly).
+		Read(ctx context.Context, bridge string) (FlowTable, error)
 		FlushMACs(ctx context.Context, bridge string) error
+	}
+	// FlowTable is one reading of a bridge's flows. Apply makes them want,
+	// starting from that reading; it sends nothing when they already match.
+	FlowTable interface {
+		Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error)
 	}
 	Files interface {
 		Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error)
 	}
 )
 
-// Subsystem names, in the order a pass applies them.
+// Subsystem names, in the order a pass reports them.
 const (
-	StepOVSDB   = "ovsdb"
-	StepBridge  = "docker0"
-	StepFlows   = "openflow"
-	StepFiles   = "files"
-	StepLoad    = "topology"
-	stepsInPass = 4
+	StepOVSDB  = "ovsdb"
+	StepBridge = "docker0"
+	StepFlows  = "openflow"
+	StepFiles  = "files"
+	StepLoad   = "topology"
 )
 
 // Reconciler makes one host match the topology file. Its fields are set once; a
@@ -126,6 +134,13 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 // ApplyTopology runs one reconcile pass with an already loaded topology. Every step
 // runs even when an earlier one failed (a later step then usually reports why), so
 // that one broken subsystem does not keep the others from converging.
+//
+// The steps that do not depend on each other run at the same time: OVSDB first
+// and docker0 after it (OVSDB creates the bridge's internal interface that docker0
+// enslaves), the files alongside, and the flow table is read meanwhile. The flows
+// are installed once OVSDB is done (it creates the bridge and the tunnel ports the
+// flows name), from that reading when OVSDB changed nothing, else from a new one:
+// a bridge created or reconfigured by the OVSDB step may hold other flows by then.
 func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
 	start := time.Now()
 	res := Result{Host: r.Host, DryRun: dryRun, Topology: t}
@@ -135,25 +150,34 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		return res
 	}
 	res.Want = want
-	res.Steps = make([]Step, 0, stepsInPass)
-	run := func(name string, apply func() ([]string, error)) {
-		if ctx.Err() != nil {
-			res.Steps = append(res.Steps, Step{Name: name, Err: ctx.Err()})
-			return
-		}
-		ch, err := apply()
-		res.Steps = append(res.Steps, Step{Name: name, Changes: ch, Err: err})
-		for _, c := range ch {
-			r.Log.Info("change", "host", r.Host, "step", name, "change", c, "dry_run", dryRun)
+	var ovs, bridge, flows, files Step
+	run := func(step *Step, name string, apply func() ([]string, error)) {
+		step.Name = name
+		if step.Err = ctx.Err(); step.Err == nil {
+			step.Changes, step.Err = apply()
 		}
 	}
-	// OVSDB first: it creates the bridge whose internal interface docker0 enslaves
-	// and the tunnel ports the flows refer to.
-	run(StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
-	run(StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
-	run(StepFlows, func() ([]string, error) {
-		ch, err := r.Flows.Apply(ctx, want.OVS.Bridge, want.Flows, dryRun)
-		if want.Mode == topology.ModeTree && len(res.changes(StepOVSDB)) > 0 {
+	var (
+		wg      sync.WaitGroup
+		read    FlowTable
+		readErr error
+	)
+	wg.Go(func() {
+		run(&ovs, StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
+		run(&bridge, StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
+	})
+	wg.Go(func() { run(&files, StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) }) })
+	wg.Go(func() { read, readErr = r.Flows.Read(ctx, want.OVS.Bridge) })
+	wg.Wait()
+	run(&flows, StepFlows, func() ([]string, error) {
+		if len(ovs.Changes) > 0 || ovs.Err != nil || readErr != nil {
+			read, readErr = r.Flows.Read(ctx, want.OVS.Bridge)
+		}
+		if readErr != nil {
+			return nil, readErr
+		}
+		ch, err := read.Apply(ctx, want.Flows, dryRun)
+		if want.Mode == topology.ModeTree && len(ovs.Changes) > 0 {
 			// The tree's tunnels changed: MACs learned behind a tunnel that stays may
 			// now live behind another one (see Flows.FlushMACs).
 			ch = append(ch, "flush learned MAC addresses of "+want.OVS.Bridge+": the tree's tunnels changed")
@@ -163,7 +187,12 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		}
 		return ch, err
 	})
-	run(StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) })
+	res.Steps = []Step{ovs, bridge, flows, files}
+	for _, s := range res.Steps {
+		for _, c := range s.Changes {
+			r.Log.Info("change", "host", r.Host, "step", s.Name, "change", c, "dry_run", dryRun)
+		}
+	}
 	res.Duration = time.Since(start)
 	if !res.Changed() && res.Err() == nil {
 		r.Log.Debug("converged", "host", r.Host, "duration", res.Duration)

@@ -89,7 +89,10 @@ func (f *fakeBridge) Apply(_ context.Context, want topology.DockerBridge, dry bo
 	return []string{"set docker0"}, nil
 }
 
-func (f *fakeFlows) Apply(_ context.Context, _ string, want []topology.Flow, dry bool) ([]string, error) {
+// Read returns the fake itself: it reads the state when applying.
+func (f *fakeFlows) Read(context.Context, string) (FlowTable, error) { return f, nil }
+
+func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]string, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
 	if len(f.s.flows) == len(want) {
@@ -218,5 +221,52 @@ func TestTreeFlushesMACsWhenTunnelsChange(t *testing.T) {
 	m.Once(context.Background(), false)
 	if ms.flushes != 0 {
 		t.Errorf("mesh pass flushed %d times", ms.flushes)
+	}
+}
+
+// readCounter counts the readings of the flow table and can fail the first one.
+type readCounter struct {
+	*fakeFlows
+	reads   int
+	failOne bool
+}
+
+func (c *readCounter) Read(ctx context.Context, bridge string) (FlowTable, error) {
+	c.s.mu.Lock()
+	c.reads++
+	fail := c.failOne && c.reads == 1
+	c.s.mu.Unlock()
+	if fail {
+		return nil, errors.New("bridge not ready")
+	}
+	return c.fakeFlows.Read(ctx, bridge)
+}
+
+// TestFlowsReadAgainAfterOVSDBChanged: the flow table read while OVSDB is brought
+// to the plan is used only when OVSDB changed nothing; otherwise (and when that
+// reading failed) the pass reads the table again before installing.
+func TestFlowsReadAgainAfterOVSDBChanged(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	rc := &readCounter{fakeFlows: &fakeFlows{s}}
+	r.Flows = rc
+	if res := r.Once(context.Background(), false); res.Err() != nil || !res.Changed() {
+		t.Fatalf("first pass: changed=%v err=%v", res.Changed(), res.Err())
+	}
+	if rc.reads != 2 {
+		t.Errorf("first pass (OVSDB changed): %d readings of the flow table, want 2", rc.reads)
+	}
+	rc.reads = 0
+	if res := r.Once(context.Background(), false); res.Err() != nil || res.Changed() {
+		t.Fatalf("second pass: changed=%v err=%v", res.Changed(), res.Err())
+	}
+	if rc.reads != 1 {
+		t.Errorf("converged pass: %d readings of the flow table, want 1", rc.reads)
+	}
+	rc.reads, rc.failOne = 0, true
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatalf("pass whose early reading failed: %v", res.Err())
+	}
+	if rc.reads != 2 {
+		t.Errorf("pass whose early reading failed: %d readings, want 2", rc.reads)
 	}
 }

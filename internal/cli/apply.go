@@ -107,7 +107,12 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	if _, err := t.Host(f.host); err != nil {
 		return err
 	}
-	r, _, closeAll, err := newReconciler(ctx, path, f, log)
+	// The connection to ovsdb-server (a monitor of four tables: a tenth of a
+	// second with 1000 tunnels) is made while the pass writes the files and reads
+	// the flow table.
+	db := connectInBackground(ctx, dbEndpoint(f), log)
+	defer db.Close()
+	r, closeAll, err := newReconciler(path, f, log, db)
 	if err != nil {
 		return err
 	}
@@ -120,33 +125,78 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	return nil
 }
 
-// newReconciler connects the real adapters. closeAll releases them.
-func newReconciler(ctx context.Context, path string, f applyFlags, log *slog.Logger) (*controller.Reconciler, *ovsdb.Client, func(), error) {
-	endpoint := f.db
-	if endpoint == "" {
-		endpoint = ovsdb.DefaultEndpoint()
+func dbEndpoint(f applyFlags) string {
+	if f.db != "" {
+		return f.db
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	return ovsdb.DefaultEndpoint()
+}
+
+// connectTimeout bounds the connection to ovsdb-server and its first monitor reply.
+const connectTimeout = 10 * time.Second
+
+// connect connects to ovsdb-server (see ovsdb.Connect), within connectTimeout.
+func connect(ctx context.Context, endpoint string, log *slog.Logger) (*ovsdb.Client, error) {
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	db, err := ovsdb.Connect(cctx, endpoint, log)
-	if err != nil {
-		return nil, nil, nil, err
+	return ovsdb.Connect(cctx, endpoint, log)
+}
+
+// pendingDB is the OVSDB adapter of a single pass: it connects in the background
+// and its Apply waits for the connection. A failed connection is the OVSDB step's
+// error; the other steps of the pass still run, as with any failing step.
+type pendingDB struct {
+	done chan struct{}
+	db   *ovsdb.Client
+	err  error
+}
+
+func connectInBackground(ctx context.Context, endpoint string, log *slog.Logger) *pendingDB {
+	p := &pendingDB{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.db, p.err = connect(ctx, endpoint, log)
+	}()
+	return p
+}
+
+func (p *pendingDB) Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error) {
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p.db.Apply(ctx, want, dryRun)
+}
+
+// Close waits for the connection attempt and closes what it opened.
+func (p *pendingDB) Close() {
+	<-p.done
+	if p.db != nil {
+		p.db.Close()
+	}
+}
+
+// newReconciler wires the real adapters around the given OVSDB adapter. closeAll
+// releases what it opened (not ovs).
+func newReconciler(path string, f applyFlags, log *slog.Logger, ovs controller.OVS) (*controller.Reconciler, func(), error) {
 	nl, err := netlink.NewHandle()
 	if err != nil {
-		db.Close()
-		return nil, nil, nil, fmt.Errorf("open netlink: %w", err)
+		return nil, nil, fmt.Errorf("open netlink: %w", err)
 	}
 	r := &controller.Reconciler{
 		Path:   path,
 		Host:   f.host,
-		OVS:    db,
+		OVS:    ovs,
 		Bridge: linuxbridge.New(nl, log),
 		Flows:  flowTables{log: log},
 		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Log:    log,
 	}
-	return r, db, func() { nl.Close(); db.Close() }, nil
+	return r, nl.Close, nil
 }
 
 // flowTimeout bounds each ovs-ofctl run. A bundle of 10,000 flows takes about half
@@ -157,8 +207,16 @@ const flowTimeout = 10 * time.Second
 // flowTables reaches the flow table of whichever bridge the topology names.
 type flowTables struct{ log *slog.Logger }
 
-func (ft flowTables) Apply(ctx context.Context, bridge string, want []topology.Flow, dryRun bool) ([]string, error) {
-	return openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout)).Apply(ctx, want, dryRun)
+// Read returns the bridge's table; it is read (one ovs-ofctl dump-flows) when
+// applied.
+func (ft flowTables) Read(_ context.Context, bridge string) (controller.FlowTable, error) {
+	return flowTable{openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout))}, nil
+}
+
+type flowTable struct{ t *openflow.Table }
+
+func (f flowTable) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
+	return f.t.Apply(ctx, want, dryRun)
 }
 
 func (ft flowTables) FlushMACs(ctx context.Context, bridge string) error {

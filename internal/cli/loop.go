@@ -28,7 +28,12 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 			return fmt.Errorf("find this host's name (use --host): %w", err)
 		}
 	}
-	r, db, closeAll, err := newReconciler(ctx, path, f, log)
+	db, err := connect(ctx, dbEndpoint(f), log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, closeAll, err := newReconciler(path, f, log, db)
 	if err != nil {
 		return err
 	}

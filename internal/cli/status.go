@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
@@ -94,9 +93,7 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	if endpoint == "" {
 		endpoint = ovsdb.DefaultEndpoint()
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	client, err := ovsdb.Connect(cctx, endpoint, log)
+	client, err := connect(ctx, endpoint, log)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +129,7 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	}
 	if path != "" {
 		// The drift is exactly what a dry-run pass would change.
-		r, _, closeAll, err := newReconciler(ctx, path, f, log)
+		r, closeAll, err := newReconciler(path, f, log, client)
 		if err != nil {
 			return nil, err
 		}
