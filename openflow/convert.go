@@ -308,6 +308,9 @@ func normField(kv string) string {
 // for a host, the masked prefix otherwise. Anything else (a bare address, a
 // dotted mask) is returned as it is.
 func normIPv4(v string) string {
+	if strings.IndexByte(v, '/') < 0 {
+		return v // a bare address (and no error value to allocate)
+	}
 	p, err := netip.ParsePrefix(v)
 	if err != nil || !p.Addr().Is4() {
 		return v

@@ -56,35 +56,43 @@ type plan struct {
 	add     []entry // the flows the bundle adds
 }
 
-// diff compares the desired table with the installed one.
+// diff compares the desired table with the installed one. The identities are
+// only looked at when some installed flow must go, so an up-to-date table costs
+// one map.
 func diff(want, have []entry) plan {
-	wantText := make(map[string]bool, len(want))
-	wantID := make(map[string]bool, len(want))
+	const wanted, installed = 1, 2
+	text := make(map[string]uint8, len(want))
 	for _, e := range want {
-		wantText[e.text] = true
-		wantID[e.id] = true
+		text[e.text] = wanted
 	}
-	haveText := make(map[string]bool, len(have))
-	haveID := make(map[string]int, len(have))
 	var p plan
 	for _, e := range have {
-		haveID[e.id]++
-		if wantText[e.text] && !haveText[e.text] {
-			haveText[e.text] = true
+		if text[e.text] == wanted {
+			text[e.text] = installed
 			continue
 		}
-		// A text seen twice means two installed flows differ only in what
-		// canonicalization drops or normalizes: that flow must go too.
+		// A wanted text seen twice means two installed flows differ only in
+		// what canonicalization drops or normalizes: that flow must go too.
 		p.stale = append(p.stale, e)
 	}
 	for _, e := range want {
-		if !haveText[e.text] {
+		if text[e.text] != installed {
 			p.missing = append(p.missing, e)
 		}
 	}
-	for _, e := range p.stale {
-		if !wantID[e.id] || haveID[e.id] > 1 {
-			p.replace = true
+	if len(p.stale) > 0 {
+		wantID := make(map[string]bool, len(want))
+		for _, e := range want {
+			wantID[e.id] = true
+		}
+		haveID := make(map[string]int, len(have))
+		for _, e := range have {
+			haveID[e.id]++
+		}
+		for _, e := range p.stale {
+			if !wantID[e.id] || haveID[e.id] > 1 {
+				p.replace = true
+			}
 		}
 	}
 	p.add = p.missing
