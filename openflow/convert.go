@@ -2,8 +2,8 @@ package openflow
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -13,8 +13,8 @@ import (
 )
 
 // toOVS converts one flow of the desired table into go-openvswitch's form, with
-// ovsmesh's cookie. It fails on a protocol or action it does not know, so that a
-// flow is never installed with a part silently missing.
+// ovsmesh's cookie, for the bundle. It fails on a protocol or action it does not
+// know, so that a flow is never installed with a part silently missing.
 func toOVS(f topology.Flow) (*ovs.Flow, error) {
 	o := &ovs.Flow{Table: f.Table, Priority: f.Priority, Cookie: topology.FlowCookie}
 	switch f.Proto {
@@ -71,100 +71,261 @@ func toAction(s string) (ovs.Action, error) {
 	case topology.ActionLocal:
 		return ovs.Local(), nil
 	}
-	if p, ok := strings.CutPrefix(s, "output:"); ok {
-		n, err := strconv.Atoi(p)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("action %q: invalid port", s)
+	if n, ok, err := outputPort(s); ok {
+		if err != nil {
+			return nil, err
 		}
 		return ovs.Output(n), nil
 	}
-	if t, ok := strings.CutPrefix(s, "resubmit(,"); ok && strings.HasSuffix(t, ")") {
-		n, err := strconv.Atoi(strings.TrimSuffix(t, ")"))
-		if err != nil || n <= 0 {
-			// resubmit(,0) would need Resubmit(0, 0), which go-openvswitch refuses.
-			return nil, fmt.Errorf("action %q: invalid table", s)
+	if n, ok, err := resubmitTable(s); ok {
+		if err != nil {
+			return nil, err
 		}
 		return ovs.Resubmit(0, n), nil
 	}
 	return nil, fmt.Errorf("unknown action %q", s)
 }
 
-// canonical returns a flow's identity (table, priority and match: what OpenFlow
-// uses to tell flows apart) and its full text (identity and actions), in one form
-// for flows we convert and flows go-openvswitch parsed from ovs-ofctl dump-flows:
+// outputPort parses "output:N": ok tells whether s has that form at all.
+func outputPort(s string) (n int, ok bool, err error) {
+	p, ok := strings.CutPrefix(s, "output:")
+	if !ok {
+		return 0, false, nil
+	}
+	n, err = strconv.Atoi(p)
+	if err != nil || n <= 0 {
+		return 0, true, fmt.Errorf("action %q: invalid port", s)
+	}
+	return n, true, nil
+}
+
+// resubmitTable parses "resubmit(,N)": ok tells whether s has that form at all.
+func resubmitTable(s string) (n int, ok bool, err error) {
+	t, ok := strings.CutPrefix(s, "resubmit(,")
+	if !ok || !strings.HasSuffix(t, ")") {
+		return 0, false, nil
+	}
+	n, err = strconv.Atoi(strings.TrimSuffix(t, ")"))
+	if err != nil || n <= 0 {
+		// resubmit(,0) would need Resubmit(0, 0), which go-openvswitch refuses.
+		return 0, true, fmt.Errorf("action %q: invalid table", s)
+	}
+	return n, true, nil
+}
+
+// canonical returns a wanted flow's identity (table, priority and match: what
+// OpenFlow uses to tell flows apart) and its full text (identity and actions),
+// in the form dumpEntries gives the flows ovs-vswitchd prints:
 //
 //	table=1,priority=100,ip,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,nw_dst=172.17.0.2,actions=output:32770
 //
-// For every flow topology computes, the text equals topology.Flow.String(). It
-// normalizes what ovs-vswitchd rewrites: a /32 IPv4 mask is
-// dropped (vswitchd 3.1 prints nw_src=10.1.2.3 for nw_src=10.1.2.3/32), host bits
-// under a mask are cleared, an all-ones MAC mask is dropped, and the actions local
-// and normal (go-openvswitch's spelling) become LOCAL and NORMAL (ovs-ofctl's).
-// Match fields are sorted, since a match is a set.
-func canonical(f *ovs.Flow) (id, text string, err error) {
-	var fields []string
-	for _, m := range f.Matches {
-		b, err := m.MarshalText()
-		if err != nil {
-			return "", "", err
-		}
-		fields = append(fields, normField(string(b)))
-	}
-	slices.Sort(fields)
-	head := []string{"table=" + strconv.Itoa(f.Table), "priority=" + strconv.Itoa(f.Priority)}
-	if f.Protocol != "" {
-		head = append(head, string(f.Protocol))
+// That is table, priority, protocol and in_port, then the other match fields
+// sorted (a match is a set), then the actions. It accepts exactly the flows toOVS
+// and go-openvswitch accept and writes each value the way ovs-vswitchd prints it
+// back: a /32 IPv4 prefix as a bare address, host bits under a mask cleared, MAC
+// addresses in lower case and an all-ones MAC mask dropped. For every flow
+// topology computes, the text equals topology.Flow.String() (tested), and id is a
+// prefix of text.
+func canonical(f *topology.Flow) (id, text string, err error) {
+	b := make([]byte, 0, 128)
+	b = append(b, "table="...)
+	b = strconv.AppendInt(b, int64(f.Table), 10)
+	b = append(b, ",priority="...)
+	b = strconv.AppendInt(b, int64(f.Priority), 10)
+	switch f.Proto {
+	case "":
+	case "ip", "arp":
+		b = append(b, ',')
+		b = append(b, f.Proto...)
+	default:
+		return "", "", fmt.Errorf("flow %q: unknown protocol %q", f, f.Proto)
 	}
 	switch {
-	case f.InPort == ovs.PortLOCAL:
-		head = append(head, "in_port=LOCAL")
+	case f.InPort == topology.PortLocal:
+		b = append(b, ",in_port=LOCAL"...)
+	case f.InPort > 0:
+		b = append(b, ",in_port="...)
+		b = strconv.AppendInt(b, int64(f.InPort), 10)
 	case f.InPort != 0:
-		head = append(head, "in_port="+strconv.Itoa(f.InPort))
+		return "", "", fmt.Errorf("flow %q: invalid in_port %d", f, f.InPort)
 	}
-	if f.IdleTimeout != 0 {
-		head = append(head, "idle_timeout="+strconv.Itoa(f.IdleTimeout))
-	}
-	id = strings.Join(append(head, fields...), ",")
-	var actions []string
-	for _, a := range f.Actions {
-		b, err := a.MarshalText()
-		if err != nil {
-			return "", "", err
+	// The other match fields in sorted order (a match is a set; no key is a
+	// prefix of another, so sorting "key=value" sorts by key).
+	for _, m := range [...]struct {
+		key, val string
+		mac      bool
+	}{
+		{"arp_spa", f.ArpSPA, false}, {"arp_tpa", f.ArpTPA, false}, {"dl_dst", f.DlDst, true},
+		{"nw_dst", f.NwDst, false}, {"nw_src", f.NwSrc, false},
+	} {
+		if m.val == "" {
+			continue
 		}
-		actions = append(actions, normAction(string(b)))
+		b = append(b, ',')
+		b = append(b, m.key...)
+		b = append(b, '=')
+		if m.mac {
+			b, err = appendMAC(b, m.val)
+		} else {
+			b, err = appendIPv4(b, m.val)
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("flow %q: %s: %w", f, m.key, err)
+		}
 	}
-	return id, id + ",actions=" + strings.Join(actions, ","), nil
+	idLen := len(b)
+	b = append(b, ",actions="...)
+	for i, s := range f.Actions {
+		a, err := canonicalAction(s)
+		if err != nil {
+			return "", "", fmt.Errorf("flow %q: %w", f, err)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, a...)
+	}
+	text = string(b)
+	return text[:idLen], text, nil
 }
 
-// normField normalizes one key=value match field (see canonical).
+// canonicalAction validates an action of topology's vocabulary as toAction does
+// and returns it as ovs-ofctl prints it.
+func canonicalAction(s string) (string, error) {
+	switch s {
+	case topology.ActionDrop, topology.ActionNormal, topology.ActionLocal:
+		return s, nil
+	}
+	if n, ok, err := outputPort(s); ok {
+		if err != nil {
+			return "", err
+		}
+		return reprint(s, "output:", n, ""), nil
+	}
+	if n, ok, err := resubmitTable(s); ok {
+		if err != nil {
+			return "", err
+		}
+		return reprint(s, "resubmit(,", n, ")"), nil
+	}
+	return "", fmt.Errorf("unknown action %q", s)
+}
+
+// reprint returns prefix+n+suffix, which is s itself unless s wrote n
+// differently ("output:+7", "output:007").
+func reprint(s, prefix string, n int, suffix string) string {
+	if d := s[len(prefix) : len(s)-len(suffix)]; len(d) > 0 && d[0] != '0' && d[0] != '+' {
+		return s
+	}
+	return prefix + strconv.Itoa(n) + suffix
+}
+
+// appendIPv4 accepts an IPv4 address or ADDR/LEN and appends it as ovs-ofctl
+// prints it: a bare address for a host, the masked prefix otherwise. A dotted
+// mask is refused, as go-openvswitch refuses it.
+func appendIPv4(b []byte, v string) ([]byte, error) {
+	if strings.IndexByte(v, '/') >= 0 {
+		if p, err := netip.ParsePrefix(v); err == nil && p.Addr().Is4() {
+			if p.Bits() == 32 {
+				return p.Addr().AppendTo(b), nil
+			}
+			return p.Masked().AppendTo(b), nil
+		}
+	} else if a, err := netip.ParseAddr(v); err == nil && a.Is4() {
+		return append(b, v...), nil // netip takes only the dotted-decimal form it prints
+	}
+	return b, fmt.Errorf("%q is not an IPv4 address or prefix", v)
+}
+
+// appendMAC accepts a MAC address or ADDR/MASK in any form net.ParseMAC takes
+// (as go-openvswitch does) and appends it as ovs-ofctl prints it: lower case,
+// colons, no all-ones mask.
+func appendMAC(b []byte, v string) ([]byte, error) {
+	addr, mask, masked := strings.Cut(v, "/")
+	if printedMAC(addr) && (!masked || printedMAC(mask) && mask != "ff:ff:ff:ff:ff:ff") {
+		return append(b, v...), nil // already as printed (topology.Unicast)
+	}
+	a, err := net.ParseMAC(addr)
+	if err != nil || len(a) != 6 {
+		return b, fmt.Errorf("%q is not a MAC address", v)
+	}
+	b = append(b, a.String()...)
+	if masked {
+		m, err := net.ParseMAC(mask)
+		if err != nil || len(m) != 6 {
+			return b, fmt.Errorf("%q: invalid MAC mask", v)
+		}
+		if s := m.String(); s != "ff:ff:ff:ff:ff:ff" {
+			b = append(b, '/')
+			b = append(b, s...)
+		}
+	}
+	return b, nil
+}
+
+// printedMAC reports whether s is a MAC address as ovs-ofctl prints it
+// (aa:bb:cc:dd:ee:ff).
+func printedMAC(s string) bool {
+	if len(s) != 17 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+		} else if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// normField normalizes one key=value match field of a dump (see dumpEntries),
+// returning kv itself when it is already in canonical form.
 func normField(kv string) string {
 	k, v, ok := strings.Cut(kv, "=")
 	if !ok {
 		return kv
 	}
+	var n string
 	switch k {
 	case "nw_src", "nw_dst", "arp_spa", "arp_tpa":
-		return k + "=" + normIPv4(v)
+		n = normIPv4(v)
 	case "dl_src", "dl_dst":
-		return k + "=" + strings.TrimSuffix(strings.ToLower(v), "/ff:ff:ff:ff:ff:ff")
+		n = strings.TrimSuffix(strings.ToLower(v), "/ff:ff:ff:ff:ff:ff")
+	default:
+		return kv
 	}
-	return kv
+	if n == v {
+		return kv
+	}
+	return k + "=" + n
 }
 
-// normIPv4 writes an IPv4 address or ADDR/LEN the way ovs-ofctl prints it: a
-// bare address for a host, the masked prefix otherwise. (go-openvswitch refuses
-// dotted masks, so none reach here.)
+// normIPv4 writes an IPv4 ADDR/LEN the way ovs-ofctl prints it: a bare address
+// for a host, the masked prefix otherwise. Anything else (a bare address, a
+// dotted mask) is returned as it is.
 func normIPv4(v string) string {
-	if p, err := netip.ParsePrefix(v); err == nil && p.Addr().Is4() {
-		if p.Bits() == 32 {
-			return p.Addr().String()
-		}
-		return p.Masked().String()
+	if strings.IndexByte(v, '/') < 0 {
+		return v // a bare address (and no error value to allocate)
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil || !p.Addr().Is4() {
+		return v
+	}
+	if p.Bits() == 32 {
+		return p.Addr().String()
+	}
+	if m := p.Masked(); m != p {
+		return m.String()
 	}
 	return v
 }
 
-// normAction writes an action the way ovs-ofctl prints it.
+// normAction writes one action the way ovs-ofctl prints it (go-openvswitch's
+// local and normal are ovs-ofctl's LOCAL and NORMAL).
 func normAction(a string) string {
 	switch a {
 	case "local", "output:LOCAL":

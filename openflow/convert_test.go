@@ -1,13 +1,10 @@
 package openflow
 
 import (
-	"bufio"
-	"os"
-	"slices"
+	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/digitalocean/go-openvswitch/ovs"
 
 	"github.com/ovsmesh/ovsmesh/topology"
 )
@@ -80,86 +77,120 @@ func TestToOVS(t *testing.T) {
 			if string(b) != tt.text {
 				t.Errorf("MarshalText:\n got %s\nwant %s", b, tt.text)
 			}
-			if _, text, err := canonical(o); err != nil || text != tt.flow.String() {
-				t.Errorf("canonical = %q, %v; want %q", text, err, tt.flow.String())
+			checkCanonicalIsString(t, tt.flow)
+			// The former canonicalization, through go-openvswitch's values,
+			// gives the same text.
+			if _, text, err := oldCanonical(o); err != nil || text != tt.flow.String() {
+				t.Errorf("oldCanonical = %q, %v; want %q", text, err, tt.flow.String())
 			}
 		})
 	}
 }
 
-func TestToOVSErrors(t *testing.T) {
+// checkCanonicalIsString checks that the canonical text of a flow is its String()
+// (as documented) and that its identity is the text without the actions.
+func checkCanonicalIsString(t *testing.T, f topology.Flow) {
+	t.Helper()
+	id, text, err := canonical(&f)
+	if err != nil || text != f.String() {
+		t.Errorf("canonical = %q, %v; want %q", text, err, f.String())
+	}
+	if want, _, _ := strings.Cut(f.String(), ",actions="); id != want {
+		t.Errorf("canonical id = %q, want %q", id, want)
+	}
+}
+
+// TestCanonicalIsStringForEveryTopologyFlow checks topology's documented promise
+// on every flow of every host of every example and of meshes in each mode.
+func TestCanonicalIsStringForEveryTopologyFlow(t *testing.T) {
+	paths, err := filepath.Glob("../examples/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("examples: %v, %v", paths, err)
+	}
+	var tops []*topology.Topology
+	for _, p := range paths {
+		top, err := topology.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tops = append(tops, top)
+	}
+	for _, mode := range []string{topology.ModeMesh, topology.ModeTree, topology.ModeSTP} {
+		tops = append(tops, compileMesh(t, 12, mode))
+	}
+	n := 0
+	for _, top := range tops {
+		for _, h := range top.Hosts {
+			for _, f := range desired(t, top, h.Name) {
+				checkCanonicalIsString(t, f)
+				n++
+			}
+		}
+	}
+	t.Logf("%d flows", n)
+}
+
+func TestCanonicalErrors(t *testing.T) {
 	tests := []struct {
 		flow topology.Flow
 		want string
+		ovs  bool // toOVS fails too (go-openvswitch fails on the others later)
 	}{
-		{topology.Flow{Priority: 1, Proto: "ipv6", Actions: []string{"drop"}}, `unknown protocol "ipv6"`},
-		{topology.Flow{Priority: 1, InPort: -7, Actions: []string{"drop"}}, "invalid in_port -7"},
-		{topology.Flow{Priority: 1, Actions: []string{"flood"}}, `unknown action "flood"`},
-		{topology.Flow{Priority: 1, Actions: []string{"output:x"}}, `action "output:x": invalid port`},
-		{topology.Flow{Priority: 1, Actions: []string{"resubmit(,0)"}}, `action "resubmit(,0)": invalid table`},
+		{topology.Flow{Priority: 1, Proto: "ipv6", Actions: []string{"drop"}}, `unknown protocol "ipv6"`, true},
+		{topology.Flow{Priority: 1, InPort: -7, Actions: []string{"drop"}}, "invalid in_port -7", true},
+		{topology.Flow{Priority: 1, Actions: []string{"flood"}}, `unknown action "flood"`, true},
+		{topology.Flow{Priority: 1, Actions: []string{"local"}}, `unknown action "local"`, true},
+		{topology.Flow{Priority: 1, Actions: []string{"output:x"}}, `action "output:x": invalid port`, true},
+		{topology.Flow{Priority: 1, Actions: []string{"output:0"}}, `action "output:0": invalid port`, true},
+		{topology.Flow{Priority: 1, Actions: []string{"resubmit(,0)"}}, `action "resubmit(,0)": invalid table`, true},
+		{topology.Flow{Priority: 1, Proto: "ip", NwSrc: "10.0.0.300", Actions: []string{"drop"}}, `nw_src: "10.0.0.300" is not an IPv4 address`, false},
+		{topology.Flow{Priority: 1, Proto: "ip", NwDst: "10.0.0.0/255.0.0.0", Actions: []string{"drop"}}, `nw_dst: "10.0.0.0/255.0.0.0" is not an IPv4 address`, false},
+		{topology.Flow{Priority: 1, Proto: "arp", ArpTPA: "fe80::1", Actions: []string{"drop"}}, `arp_tpa: "fe80::1" is not an IPv4 address`, false},
+		{topology.Flow{Priority: 1, Proto: "arp", ArpSPA: "10.0.0.0/33", Actions: []string{"drop"}}, `arp_spa: "10.0.0.0/33" is not an IPv4 address`, false},
+		{topology.Flow{Priority: 1, DlDst: "00:00:00:00:00", Actions: []string{"drop"}}, `dl_dst: "00:00:00:00:00" is not a MAC address`, false},
+		{topology.Flow{Priority: 1, DlDst: "00:00:00:00:00:00/01", Actions: []string{"drop"}}, `invalid MAC mask`, false},
 	}
 	for _, tt := range tests {
-		_, err := toOVS(tt.flow)
+		_, err := wantEntries([]topology.Flow{tt.flow})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("wantEntries(%s) = %v, want an error containing %q", tt.flow, err, tt.want)
+		}
+		// The former path failed on the same flows.
+		if _, err := oldWantEntries([]topology.Flow{tt.flow}); err == nil {
+			t.Errorf("oldWantEntries(%s) accepted it", tt.flow)
+		}
+		if _, err := toOVS(tt.flow); tt.ovs && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("toOVS(%s) = %v, want an error containing %q", tt.flow, err, tt.want)
 		}
 	}
 }
 
-// TestCanonicalOfDump parses what ovs-vswitchd 3.1.0 really printed for the flows
-// of kinds (testdata/kinds.dump, see TestRealDumpText for how to refresh it) with
-// go-openvswitch and checks that the canonical texts are exactly the flows'
-// String(): the dump of an installed table compares equal to the table, so a
-// second Apply sends nothing.
-func TestCanonicalOfDump(t *testing.T) {
-	var want []string
-	for _, k := range kinds {
-		want = append(want, k.flow.String())
+// TestCanonicalAgreesWithOld checks that canonical writes the text the former
+// canonicalization (through go-openvswitch's values) wrote, also for flows
+// topology never computes, with values vswitchd rewrites.
+func TestCanonicalAgreesWithOld(t *testing.T) {
+	flows := []topology.Flow{
+		{Table: 3, Priority: 9, Proto: "ip", NwSrc: "10.1.2.3/32", Actions: []string{"drop"}},
+		{Table: 3, Priority: 10, Proto: "ip", NwSrc: "10.1.2.3/24", NwDst: "10.9.8.7", Actions: []string{"output:7", "LOCAL", "NORMAL"}},
+		{Table: 3, Priority: 11, Proto: "arp", ArpSPA: "10.1.2.3/8", ArpTPA: "0.0.0.0", Actions: []string{"output:+7", "output:007"}},
+		{Table: 3, Priority: 12, DlDst: "AA:BB:CC:00:00:01/FF:FF:FF:FF:FF:FF", Actions: []string{"resubmit(,07)"}},
+		{Table: 3, Priority: 13, DlDst: "aa-bb-cc-00-00-01/01-00-00-00-00-00", Actions: []string{"resubmit(,7)"}},
+		{Table: 3, Priority: 14, InPort: 5, Proto: "ip", DlDst: topology.Unicast, NwSrc: "192.0.2.0/24", NwDst: "198.51.100.1/16", Actions: []string{"output:5"}},
+		{Table: 3, Priority: 32768, InPort: topology.PortLocal, Actions: nil},
 	}
-	slices.Sort(want)
-
-	var have []string
-	for _, f := range readDump(t, "testdata/kinds.dump") {
-		_, text, err := canonical(f)
+	flows = append(flows, genFlows(rand.New(rand.NewPCG(1, 2)), 500)...)
+	for _, f := range flows {
+		o, err := toOVS(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		have = append(have, text)
-	}
-	slices.Sort(have)
-	if !slices.Equal(have, want) {
-		t.Errorf("canonical dump:\n%s\nwant:\n%s", strings.Join(have, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-// TestCanonicalNormalizes checks the rewrites ovs-vswitchd makes: the dump line
-// (as go-openvswitch parses it) and the flow as written must compare equal.
-func TestCanonicalNormalizes(t *testing.T) {
-	tests := []struct{ written, dumped string }{
-		// vswitchd 3.1 prints a /32 as a bare host address.
-		{"priority=5,ip,nw_src=10.1.2.3/32,table=3,actions=drop",
-			"cookie=0x6f76736d657368, duration=0.028s, table=3, n_packets=0, n_bytes=0, priority=5,ip,nw_src=10.1.2.3 actions=drop"},
-		// Host bits under the mask are cleared.
-		{"priority=5,ip,nw_src=10.1.2.3/24,table=3,actions=drop",
-			"cookie=0x6f76736d657368, duration=0.028s, table=3, n_packets=0, n_bytes=0, priority=5,ip,nw_src=10.1.2.0/24 actions=drop"},
-		// Actions: go-openvswitch writes local and normal, ovs-ofctl prints them in capitals.
-		{"priority=6,ip,nw_src=10.1.2.3,table=3,actions=local,normal",
-			"cookie=0x6f76736d657368, duration=0.028s, table=3, n_packets=0, n_bytes=0, priority=6,ip,nw_src=10.1.2.3 actions=LOCAL,NORMAL"},
-		{"priority=6,dl_dst=AA:BB:CC:00:00:01/ff:ff:ff:ff:ff:ff,table=3,actions=drop",
-			"cookie=0x6f76736d657368, duration=0.028s, table=3, n_packets=0, n_bytes=0, priority=6,dl_dst=aa:bb:cc:00:00:01 actions=drop"},
-	}
-	for _, tt := range tests {
-		var w, d ovs.Flow
-		if err := w.UnmarshalText([]byte(tt.written)); err != nil {
-			t.Fatalf("%s: %v", tt.written, err)
+		oid, otext, err := oldCanonical(o)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := d.UnmarshalText([]byte(tt.dumped)); err != nil {
-			t.Fatalf("%s: %v", tt.dumped, err)
-		}
-		_, wt, err1 := canonical(&w)
-		_, dt, err2 := canonical(&d)
-		if err1 != nil || err2 != nil || wt != dt {
-			t.Errorf("written %s\n  -> %q (%v)\ndumped  %s\n  -> %q (%v)", tt.written, wt, err1, tt.dumped, dt, err2)
+		id, text, err := canonical(&f)
+		if err != nil || id != oid || text != otext {
+			t.Errorf("%s:\ncanonical    %q, %q, %v\noldCanonical %q, %q", f, id, text, err, oid, otext)
 		}
 	}
 }
@@ -176,29 +207,4 @@ func labFlows(t testing.TB, host string) []topology.Flow {
 		t.Fatal(err)
 	}
 	return st.Flows
-}
-
-// readDump parses an ovs-ofctl dump-flows output file with go-openvswitch,
-// skipping comment lines and the reply header.
-func readDump(t *testing.T, path string) []*ovs.Flow {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var flows []*ovs.Flow
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		line := s.Text()
-		if strings.HasPrefix(line, "#") || strings.Contains(line, "ST_FLOW reply") {
-			continue
-		}
-		fl := new(ovs.Flow)
-		if err := fl.UnmarshalText([]byte(line)); err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
-		flows = append(flows, fl)
-	}
-	return flows
 }

@@ -4,58 +4,37 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/digitalocean/go-openvswitch/ovs"
-
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// entry is one flow in canonical form (see canonical) with the value
-// go-openvswitch marshals for ovs-ofctl.
+// entry is one flow in canonical form (see canonical and dumpEntries).
 type entry struct {
 	id   string // table, priority, match
 	text string // id and actions
-	flow *ovs.Flow
+	// flow is the wanted flow (nil for a dumped one): only the flows a bundle
+	// adds are converted to go-openvswitch's form.
+	flow *topology.Flow
 }
 
-// wantEntries converts the desired table. Two flows with the same table, priority
-// and match are an error: OpenFlow keeps only one of them, so the table would
-// never converge.
+// wantEntries canonicalizes the desired table; the entries point into want. Two
+// flows with the same table, priority and match are an error: OpenFlow keeps only
+// one of them, so the table would never converge.
 func wantEntries(want []topology.Flow) ([]entry, error) {
 	out := make([]entry, 0, len(want))
 	seen := make(map[string]bool, len(want))
-	for _, f := range want {
-		o, err := toOVS(f)
+	for i := range want {
+		f := &want[i]
+		id, text, err := canonical(f)
 		if err != nil {
 			return nil, err
-		}
-		id, text, err := canonical(o)
-		if err != nil {
-			return nil, fmt.Errorf("flow %q: %w", f, err)
 		}
 		if seen[id] {
 			return nil, fmt.Errorf("flow %q: another flow has the same table, priority and match", f)
 		}
 		seen[id] = true
-		out = append(out, entry{id: id, text: text, flow: o})
-	}
-	return out, nil
-}
-
-// haveEntries canonicalizes the flows dumped from the bridge. A flow it cannot
-// canonicalize gets an identity no wanted flow has, so Apply replaces it.
-func haveEntries(have []*ovs.Flow) []entry {
-	out := make([]entry, 0, len(have))
-	for _, f := range have {
-		id, text, err := canonical(f)
-		if err != nil {
-			// go-openvswitch parsed a field it cannot write back (a dotted
-			// netmask, say): a flow ovsmesh never wrote, so it is stale.
-			id = fmt.Sprintf("table=%d,priority=%d,unreadable(%v)", f.Table, f.Priority, err)
-			text = id
-		}
 		out = append(out, entry{id: id, text: text, flow: f})
 	}
-	return out
+	return out, nil
 }
 
 // plan is what one Apply sends in its bundle.
@@ -77,35 +56,43 @@ type plan struct {
 	add     []entry // the flows the bundle adds
 }
 
-// diff compares the desired table with the installed one.
+// diff compares the desired table with the installed one. The identities are
+// only looked at when some installed flow must go, so an up-to-date table costs
+// one map.
 func diff(want, have []entry) plan {
-	wantText := make(map[string]bool, len(want))
-	wantID := make(map[string]bool, len(want))
+	const wanted, installed = 1, 2
+	text := make(map[string]uint8, len(want))
 	for _, e := range want {
-		wantText[e.text] = true
-		wantID[e.id] = true
+		text[e.text] = wanted
 	}
-	haveText := make(map[string]bool, len(have))
-	haveID := make(map[string]int, len(have))
 	var p plan
 	for _, e := range have {
-		haveID[e.id]++
-		if wantText[e.text] && !haveText[e.text] {
-			haveText[e.text] = true
+		if text[e.text] == wanted {
+			text[e.text] = installed
 			continue
 		}
-		// A text seen twice means the dump parser lost a field that tells two
-		// installed flows apart: that flow must go too.
+		// A wanted text seen twice means two installed flows differ only in
+		// what canonicalization drops or normalizes: that flow must go too.
 		p.stale = append(p.stale, e)
 	}
 	for _, e := range want {
-		if !haveText[e.text] {
+		if text[e.text] != installed {
 			p.missing = append(p.missing, e)
 		}
 	}
-	for _, e := range p.stale {
-		if !wantID[e.id] || haveID[e.id] > 1 {
-			p.replace = true
+	if len(p.stale) > 0 {
+		wantID := make(map[string]bool, len(want))
+		for _, e := range want {
+			wantID[e.id] = true
+		}
+		haveID := make(map[string]int, len(have))
+		for _, e := range have {
+			haveID[e.id]++
+		}
+		for _, e := range p.stale {
+			if !wantID[e.id] || haveID[e.id] > 1 {
+				p.replace = true
+			}
 		}
 	}
 	p.add = p.missing

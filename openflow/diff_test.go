@@ -2,11 +2,8 @@ package openflow
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/digitalocean/go-openvswitch/ovs"
 
 	"github.com/ovsmesh/ovsmesh/topology"
 )
@@ -21,28 +18,14 @@ var (
 	fSpoof  = topology.Flow{Table: 0, Priority: 100, InPort: 32771, Proto: "ip", NwSrc: "172.17.0.3", Actions: []string{"resubmit(,2)"}}
 )
 
-// dumped returns the flows as go-openvswitch parses them from vswitchd's dump.
-func dumped(t *testing.T, lines ...string) []*ovs.Flow {
-	t.Helper()
-	var out []*ovs.Flow
-	for _, l := range lines {
-		f := new(ovs.Flow)
-		if err := f.UnmarshalText([]byte(l)); err != nil {
-			t.Fatalf("%s: %v", l, err)
-		}
-		out = append(out, f)
-	}
-	return out
+// dumped canonicalizes dump lines as Apply does.
+func dumped(lines ...string) []entry {
+	return dumpEntries([]byte(strings.Join(lines, "\n")))
 }
 
-// dumpLine is how ovs-vswitchd 3.1 prints a flow of ours (see testdata/kinds.dump).
-func dumpLine(f topology.Flow) string {
-	head := "cookie=0x6f76736d657368, duration=3.5s, table=" + strconv.Itoa(f.Table) + ", n_packets=0, n_bytes=0, priority=" + strconv.Itoa(f.Priority)
-	if m := f.Match(); m != "" {
-		head += "," + m
-	}
-	return head + " actions=" + strings.Join(f.Actions, ",")
-}
+// dumpLine is how ovs-vswitchd 3.1 prints a flow of ours (see
+// testdata/kinds.dump).
+func dumpLine(f topology.Flow) string { return vswitchdLine(f, true) }
 
 func TestDiff(t *testing.T) {
 	tests := []struct {
@@ -94,26 +77,43 @@ func TestDiff(t *testing.T) {
 			replace: true,
 		},
 		{
-			// ovs-ofctl add-flow without -O prints "reset_counts" before the
-			// priority in an OpenFlow 1.4 dump, and go-openvswitch then loses the
-			// priority: such a flow is replaced by ours.
+			// ovs-ofctl add-flow without -O sets reset_counts, a flag ovsmesh
+			// never sets: the flow is replaced by ours.
 			name:    "a hand-added flow with our cookie",
 			want:    []topology.Flow{fDrop},
 			have:    []string{"cookie=0x6f76736d657368, duration=1.2s, table=0, n_packets=0, n_bytes=0, reset_counts priority=1 actions=drop"},
-			changes: []string{"add flow " + fDrop.String(), "delete flow table=0,priority=0,actions=drop"},
+			changes: []string{"add flow " + fDrop.String(), "delete flow table=0,priority=1,reset_counts,actions=drop"},
 			replace: true,
 			add:     []string{fDrop.String()},
 		},
 		{
-			// go-openvswitch skips match fields it does not know: two installed
-			// flows then look the same, and both must go.
-			name: "a flow that differs only in a field the parser skips",
+			// A match field ovsmesh never writes is part of the identity: the
+			// flow is not ours as wanted, and goes.
+			name: "a flow that differs only in a field ovsmesh never writes",
 			want: []topology.Flow{fARP},
 			have: []string{dumpLine(fARP),
-				"cookie=0x6f76736d657368, duration=1.2s, table=1, n_packets=0, n_bytes=0, priority=100,arp,arp_tpa=172.17.0.2,pkt_mark=0x1 actions=output:32770"},
+				"cookie=0x6f76736d657368, duration=1.2s, table=1, n_packets=0, n_bytes=0, priority=100,pkt_mark=0x1,arp,arp_tpa=172.17.0.2 actions=output:32770"},
+			changes: []string{"delete flow table=1,priority=100,arp,arp_tpa=172.17.0.2,pkt_mark=0x1,actions=output:32770"},
+			replace: true,
+			add:     []string{fARP.String()},
+		},
+		{
+			// Two installed flows that canonicalize alike (here the same flow
+			// twice, which vswitchd never prints): the second one goes.
+			name:    "the same text twice",
+			want:    []topology.Flow{fARP},
+			have:    []string{dumpLine(fARP), dumpLine(fARP)},
 			changes: []string{"delete flow " + fARP.String()},
 			replace: true,
 			add:     []string{fARP.String()},
+		},
+		{
+			name:    "an unreadable line is replaced",
+			want:    []topology.Flow{fDrop},
+			have:    []string{dumpLine(fDrop), "garbage"},
+			changes: []string{"delete flow unreadable(garbage)"},
+			replace: true,
+			add:     []string{fDrop.String()},
 		},
 	}
 	for _, tt := range tests {
@@ -122,7 +122,7 @@ func TestDiff(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := diff(want, haveEntries(dumped(t, tt.have...)))
+			p := diff(want, dumped(tt.have...))
 			if got := p.changes(); !slices.Equal(got, tt.changes) {
 				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.changes, "\n"))
 			}
@@ -132,6 +132,9 @@ func TestDiff(t *testing.T) {
 			var add []string
 			for _, e := range p.add {
 				add = append(add, e.text)
+				if e.flow == nil || e.flow.String() != e.text {
+					t.Errorf("add %q carries flow %v", e.text, e.flow)
+				}
 			}
 			if !slices.Equal(add, tt.add) {
 				t.Errorf("adds:\n%s\nwant:\n%s", strings.Join(add, "\n"), strings.Join(tt.add, "\n"))

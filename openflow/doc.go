@@ -1,13 +1,14 @@
 // Package openflow owns ovsmesh's part of the OpenFlow table of the OVS bridge:
 // every flow that carries the cookie topology.FlowCookie, and nothing else. Table
-// installs the flows of topology.HostState.Flows with go-openvswitch's ovs package
-// (which runs ovs-ofctl): it dumps the flows carrying the cookie, compares them with
-// the wanted ones in a canonical text form, and sends the difference as one atomic
-// OpenFlow bundle, or nothing at all when the table already matches. Flows with
-// another cookie are never modified or deleted.
+// installs the flows of topology.HostState.Flows: it dumps the flows carrying the
+// cookie (ovs-ofctl dump-flows), compares them with the wanted ones in a canonical
+// text form, and sends the difference as one atomic OpenFlow bundle with
+// go-openvswitch's ovs package (which runs ovs-ofctl), or nothing at all when the
+// table already matches. Flows with another cookie are never modified or deleted.
 //
-// The conversion and the diff (convert.go, diff.go) are pure; table.go does the I/O
-// through a one-method Runner.
+// The canonicalization of wanted flows and of the dump's text, and the diff
+// (convert.go, dump.go, diff.go) are pure; table.go does the I/O through a
+// one-method Runner.
 //
 // It imports topology and go-openvswitch only: never libovsdb, netlink or another
 // ovsmesh package (deps_test.go enforces this).

@@ -117,8 +117,9 @@ func (o *testOVS) ofctl(t testing.TB, args ...string) string {
 	return o.run(t, append([]string{"ovs-ofctl", "-O", "OpenFlow14"}, args...)...)
 }
 
-// dumpLine matches one line of ovs-ofctl dump-flows (OpenFlow 1.4).
-var dumpLineRE = regexp.MustCompile(`^\s*cookie=(0x[0-9a-f]+), duration=([0-9.]+)s, table=(\d+), n_packets=\d+, n_bytes=\d+, (?:idle_age=\d+, )?(?:reset_counts )?priority=(\d+)(,\S+)? actions=(\S+)$`)
+// dumpLineRE matches one line of ovs-ofctl dump-flows (OpenFlow 1.4): the
+// match, with the priority unless it is the default 32768, is the fourth group.
+var dumpLineRE = regexp.MustCompile(`^\s*cookie=(0x[0-9a-f]+), duration=([0-9.]+)s, table=(\d+), n_packets=\d+, n_bytes=\d+,(?: idle_age=\d+,)?(?: reset_counts)?(?: (\S+))? actions=(\S+)$`)
 
 // dumpedFlow is a flow of br0 as text in topology.Flow.String() form, with the
 // cookie and the age of the flow.
@@ -139,8 +140,12 @@ func (o *testOVS) flows(t testing.TB) []dumpedFlow {
 			t.Fatalf("unexpected dump-flows line %q", l)
 		}
 		d, _ := strconv.ParseFloat(m[2], 64)
+		match := m[4]
+		if !strings.HasPrefix(match, "priority=") {
+			match = strings.TrimSuffix("priority=32768,"+match, ",")
+		}
 		out = append(out, dumpedFlow{cookie: m[1], duration: d,
-			text: "table=" + m[3] + ",priority=" + m[4] + m[5] + ",actions=" + m[6]})
+			text: "table=" + m[3] + "," + match + ",actions=" + m[5]})
 	}
 	return out
 }

@@ -26,7 +26,7 @@ const (
 	partWait     = "OVSDB: wait until ovs-vswitchd applied it (cur_cfg), re-read"
 	partBridge   = "docker0 (netlink)"
 	partOfctl    = "flows: the `ovs-ofctl` processes (dump-flows; when adding, `--bundle add-flow` of every flow)"
-	partFlowsGo  = "flows in Go: convert the plan, parse the dump (go-openvswitch), canonicalize, diff, write the bundle"
+	partFlowsGo  = "flows in Go: canonicalize the plan and the dump, diff, write the bundle (go-openvswitch)"
 	partFiles    = "files: read, render, write when changed (interfaces, daemon.json)"
 	partClose    = "OVSDB: close"
 	partPrint    = "print one line per change (one write(2) each)"
