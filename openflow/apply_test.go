@@ -217,13 +217,24 @@ func desired(t testing.TB, top *topology.Topology, host string) []topology.Flow 
 }
 
 // TestApplyUnreachableBridge checks the error names the bridge and carries
-// ovs-ofctl's message.
+// ovs-ofctl's message, and that a missing bridge reads as an empty table: a dry
+// run reports every flow as added.
 func TestApplyUnreachableBridge(t *testing.T) {
 	requireRealOVS(t)
 	t.Setenv("OVS_RUNDIR", t.TempDir())
-	_, err := New("br0", testLogger(t), WithTimeout(5*time.Second)).Apply(context.Background(), labFlows(t, "docker1"), false)
+	tbl := New("br0", testLogger(t), WithTimeout(5*time.Second))
+	want := labFlows(t, "docker1")
+	_, err := tbl.Apply(context.Background(), want, false)
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), `bridge "br0"`) || !strings.Contains(err.Error(), "br0 is not a bridge or a socket") {
 		t.Errorf("err = %v", err)
+	}
+	r, err := tbl.Read(context.Background())
+	if err != nil {
+		t.Fatalf("read a missing bridge: %v", err)
+	}
+	dry, err := r.Apply(context.Background(), want, true)
+	if err != nil || len(dry) != len(want) {
+		t.Errorf("dry run on a missing bridge: %d changes for %d flows, err %v", len(dry), len(want), err)
 	}
 }

@@ -107,29 +107,62 @@ func (t *Table) client(ctx context.Context) *ovs.Client {
 //
 //	add flow table=1,priority=100,arp,arp_tpa=172.17.0.2,actions=output:32770
 //
-// It reads the installed flows (one ovs-ofctl dump-flows) and, when they differ,
-// sends one atomic bundle (see plan for what it holds); when they match it sends no
-// flow modification at all. Flows with another cookie are never touched, but a
-// wanted flow with the same table, priority and match as a foreign one replaces it,
-// as any OpenFlow add does. With dryRun it only reads and returns what it would
-// change.
+// It reads the installed flows (Read: one ovs-ofctl dump-flows) and, when they
+// differ, sends one atomic bundle (see plan for what it holds); when they match it
+// sends no flow modification at all. Flows with another cookie are never touched,
+// but a wanted flow with the same table, priority and match as a foreign one
+// replaces it, as any OpenFlow add does. With dryRun it only reads and returns
+// what it would change.
 func (t *Table) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
-	wantE, err := wantEntries(want)
+	r, err := t.Read(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
+		return nil, err
 	}
+	return r.Apply(ctx, want, dryRun)
+}
+
+// Reading is the flows with ovsmesh's cookie on a bridge at the moment Read
+// dumped them.
+type Reading struct {
+	t    *Table
+	have []entry
+	// noBridge is the dump's error when the bridge does not exist: a dry run then
+	// reports every flow as added, a real Apply fails with it.
+	noBridge error
+}
+
+// Read dumps the flows with ovsmesh's cookie (one ovs-ofctl dump-flows). A bridge
+// that does not exist yet reads as empty (see Reading.Apply). Reading the table
+// apart from applying it lets a pass read while it brings OVSDB to the plan; the
+// reading is only as fresh as the moment of the dump, so the caller reads again
+// after anything that may have changed the flows.
+func (t *Table) Read(ctx context.Context) (*Reading, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out, err := t.dump(ctx)
-	if err != nil && dryRun && strings.Contains(err.Error(), "is not a bridge or a socket") {
-		// A dry run on a host whose bridge does not exist yet (the real pass
-		// creates it first): every flow would be added.
-		out, err = nil, nil
+	if err != nil && strings.Contains(err.Error(), "is not a bridge or a socket") {
+		return &Reading{t: t, noBridge: fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)
 	}
-	p := diff(wantE, dumpEntries(out))
+	return &Reading{t: t, have: dumpEntries(out)}, nil
+}
+
+// Apply makes the read flows want (see Table.Apply): it sends one bundle when
+// they differ, nothing when they match, and only returns the changes with dryRun.
+func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
+	t := r.t
+	wantE, err := wantEntries(want)
+	if err != nil {
+		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
+	}
+	if r.noBridge != nil && !dryRun {
+		return nil, r.noBridge
+	}
+	// A dry run on a host whose bridge does not exist yet (the real pass creates
+	// it first) finds no flows: every flow would be added.
+	p := diff(wantE, r.have)
 	changes := p.changes()
 	if len(changes) == 0 {
 		t.log.Debug("flow table up to date", "bridge", t.bridge, "flows", len(wantE))
@@ -138,6 +171,8 @@ func (t *Table) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([
 	if dryRun {
 		return changes, nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if err := t.client(ctx).OpenFlow.AddFlowBundle(t.bridge, p.fill); err != nil {
 		return nil, fmt.Errorf("install %d flows on bridge %q in one bundle: %w", len(p.add), t.bridge, err)
 	}

@@ -207,16 +207,13 @@ const flowTimeout = 10 * time.Second
 // flowTables reaches the flow table of whichever bridge the topology names.
 type flowTables struct{ log *slog.Logger }
 
-// Read returns the bridge's table; it is read (one ovs-ofctl dump-flows) when
-// applied.
-func (ft flowTables) Read(_ context.Context, bridge string) (controller.FlowTable, error) {
-	return flowTable{openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout))}, nil
-}
-
-type flowTable struct{ t *openflow.Table }
-
-func (f flowTable) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
-	return f.t.Apply(ctx, want, dryRun)
+// Read reads the bridge's flows (one ovs-ofctl dump-flows).
+func (ft flowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
+	r, err := openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout)).Read(ctx)
+	if err != nil {
+		return nil, err // not a nil *Reading in a non-nil interface
+	}
+	return r, nil
 }
 
 func (ft flowTables) FlushMACs(ctx context.Context, bridge string) error {
