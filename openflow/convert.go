@@ -120,8 +120,9 @@ func resubmitTable(s string) (n int, ok bool, err error) {
 //	table=1,priority=100,ip,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,nw_dst=172.17.0.2,actions=output:32770
 //
 // That is table, priority, protocol and in_port, then the other match fields
-// sorted (a match is a set), then the actions. It accepts exactly the flows toOVS
-// and go-openvswitch accept and writes each value the way ovs-vswitchd prints it
+// sorted (a match is a set), then the actions. It accepts the flows toOVS and
+// go-openvswitch accept (except IPv4 in IPv6 forms such as ::ffff:10.0.0.1,
+// which netip refuses) and writes each value the way ovs-vswitchd prints it
 // back: a /32 IPv4 prefix as a bare address, host bits under a mask cleared, MAC
 // addresses in lower case and an all-ones MAC mask dropped. For every flow
 // topology computes, the text equals topology.Flow.String() (tested), and id is a
