@@ -208,10 +208,10 @@ func (c *checker) hosts() {
 		c.at("hosts", "no hosts: list every host of the cluster")
 	}
 	slots := t.Slots()
-	names := map[string]int{}
-	addrs := map[netip.Addr]int{}
-	indexes := map[int]int{}
-	ports := map[string]int{}
+	names := make(map[string]int, len(t.Hosts))
+	addrs := make(map[netip.Addr]int, len(t.Hosts))
+	indexes := make(map[int]int, len(t.Hosts))
+	ports := make(map[string]int, len(t.Hosts))
 	for i, h := range t.Hosts {
 		switch {
 		case h.Name == "":
@@ -259,11 +259,14 @@ func (c *checker) hosts() {
 
 func (c *checker) links() {
 	t := c.t
-	known := map[string]bool{}
+	if !t.linksOK {
+		return // no links key, no links: every pair is a candidate
+	}
+	known := make(map[string]bool, len(t.Hosts))
 	for _, h := range t.Hosts {
 		known[h.Name] = true
 	}
-	pairs := map[[2]string]int{}
+	pairs := make(map[[2]string]int, len(t.Links))
 	ok := true
 	for i, l := range t.Links {
 		for _, end := range []struct{ field, name string }{{"a", l.A}, {"b", l.B}} {
@@ -289,7 +292,7 @@ func (c *checker) links() {
 		}
 		pairs[key] = i
 	}
-	if !ok || !t.linksOK || t.Network.Mode == ModeMesh || len(t.Hosts) < 2 || len(known) != len(t.Hosts) {
+	if !ok || t.Network.Mode == ModeMesh || len(t.Hosts) < 2 || len(known) != len(t.Hosts) {
 		return
 	}
 	if comps := t.components(t.linkEdges()); len(comps) > 1 {
