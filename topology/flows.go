@@ -127,8 +127,19 @@ type ingress struct {
 // Flows share their Actions slices: treat the result as read-only.
 func flowTable(mode string, slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	mesh := mode == ModeMesh
+	nports := 1 // LOCAL, and in a mesh every tunnel
+	if mesh {
+		nports += len(tunnels)
+	}
+	// Allocate the table before building the ports. For a 10,000-host mesh it is
+	// 100,000 flows, 14 MB: an allocation that usually starts a garbage collection,
+	// which must stop this goroutine once to scan its stack. It can do that at any
+	// call in the ports loop. The loops that fill the table call nothing, and while a
+	// collection's write barriers are on they spend most of their time in barrier
+	// sequences, where Go cannot preempt them: the collector would spin until they end.
+	flows := make([]Flow, 0, 6*nports+4*len(tunnels)+6)
 	drop := []string{ActionDrop}
-	ports := make([]ingress, 1, 1+len(tunnels))
+	ports := make([]ingress, 1, nports)
 	ports[0] = ingress{port: PortLocal, allowed: [2]string{slice.String(), gw.String()}, pass: []string{ActionNormal}}
 	var outputs []string // per tunnel: its output action
 	if mesh {
@@ -140,7 +151,6 @@ func flowTable(mode string, slice netip.Prefix, gw netip.Addr, tunnels []Tunnel)
 			outputs[i] = Output(t.OFPort)
 		}
 	}
-	flows := make([]Flow, 0, 6*len(ports)+4*len(tunnels)+6)
 	for _, p := range ports {
 		for _, src := range p.allowed {
 			flows = append(flows,
