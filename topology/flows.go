@@ -127,19 +127,30 @@ type ingress struct {
 // Flows share their Actions slices: treat the result as read-only.
 func flowTable(mode string, slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	mesh := mode == ModeMesh
+	nports := 1 // LOCAL, and in a mesh every tunnel
+	if mesh {
+		nports += len(tunnels)
+	}
+	// Allocate the table before building the ports. For a 10,000-host mesh it is
+	// 100,000 flows, 14 MB: an allocation that usually starts a garbage collection,
+	// which must stop this goroutine once to scan its stack. It can do that at any
+	// call in the ports loop. The loops that fill the table call nothing, and while a
+	// collection's write barriers are on they spend most of their time in barrier
+	// sequences, where Go cannot preempt them: the collector would spin until they end.
+	flows := make([]Flow, 0, 6*nports+4*len(tunnels)+6)
 	drop := []string{ActionDrop}
-	ports := []ingress{{port: PortLocal, allowed: [2]string{slice.String(), gw.String()}, pass: []string{ActionNormal}}}
-	var out [][]string // per tunnel: its output action
+	ports := make([]ingress, 1, nports)
+	ports[0] = ingress{port: PortLocal, allowed: [2]string{slice.String(), gw.String()}, pass: []string{ActionNormal}}
+	var outputs []string // per tunnel: its output action
 	if mesh {
 		ports[0].pass = []string{Resubmit(TableFromLocal)}
 		fromTunnel := []string{Resubmit(TableFromTunnel)}
-		out = make([][]string, len(tunnels))
+		outputs = make([]string, len(tunnels))
 		for i, t := range tunnels {
 			ports = append(ports, ingress{port: t.OFPort, allowed: [2]string{t.PeerSlice.String(), t.PeerGW.String()}, pass: fromTunnel})
-			out[i] = []string{Output(t.OFPort)}
+			outputs[i] = Output(t.OFPort)
 		}
 	}
-	flows := make([]Flow, 0, 6*len(ports)+4*len(tunnels)+6)
 	for _, p := range ports {
 		for _, src := range p.allowed {
 			flows = append(flows,
@@ -168,15 +179,15 @@ func flowTable(mode string, slice netip.Prefix, gw netip.Addr, tunnels []Tunnel)
 	// Anything from a port ovsmesh does not manage goes nowhere: in a full mesh
 	// without STP, NORMAL on an unknown port could loop frames between tunnels.
 	flows = append(flows, Flow{Table: TableClassify, Priority: 1, Actions: drop})
-	all := make([]string, 0, len(tunnels))
 	for i, p := range ports[1:] {
+		out := outputs[i : i+1 : i+1] // the tunnel's own action, sliced from the flood's
 		for _, dst := range p.allowed {
 			flows = append(flows,
-				Flow{Table: TableFromLocal, Priority: 100, Proto: "arp", ArpTPA: dst, Actions: out[i]},
-				Flow{Table: TableFromLocal, Priority: 100, Proto: "ip", DlDst: Unicast, NwDst: dst, Actions: out[i]})
+				Flow{Table: TableFromLocal, Priority: 100, Proto: "arp", ArpTPA: dst, Actions: out},
+				Flow{Table: TableFromLocal, Priority: 100, Proto: "ip", DlDst: Unicast, NwDst: dst, Actions: out})
 		}
-		all = append(all, out[i][0])
 	}
+	all := outputs // flood: every tunnel
 	if len(all) == 0 {
 		all = drop
 	}

@@ -148,20 +148,44 @@ func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
 }
 
 // fields walks a mapping node, calling the handler of each known key with the value
-// node and its field path; unknown and repeated keys are problems.
+// node and its field path; unknown and repeated keys are problems. It records where
+// each key's value is under its field path.
 func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(*yaml.Node, string)) {
 	known := make([]string, 0, len(handlers))
 	for name := range handlers {
 		known = append(known, name)
 	}
 	slices.Sort(known)
-	d.keys(n, path, known, func(key string, v *yaml.Node, p string) { handlers[key](v, p) })
+	record := func(_ int, p string, v *yaml.Node) bool {
+		if _, dup := d.t.pos[p]; dup {
+			return false
+		}
+		d.t.pos[p] = Pos{v.Line, v.Column}
+		return true
+	}
+	d.keys(n, path, known, record, func(key string, v *yaml.Node, p string) { handlers[key](v, p) })
 }
 
-// keys walks a mapping node whose allowed keys are known (sorted), calling handle
-// for each of them with the value node and its field path; unknown and repeated
-// keys are problems. Unlike fields it allocates no map: it serves every list item.
-func (d *decoder) keys(n *yaml.Node, path string, known []string, handle func(key string, v *yaml.Node, path string)) {
+// item walks list item n, a mapping whose allowed keys are known (sorted), like
+// fields, but records where the item and its keys are in at. Unlike fields it
+// allocates no map: it serves every list item.
+func (d *decoder) item(n *yaml.Node, path string, known []string, at *itemPos, handle func(key string, v *yaml.Node, path string)) {
+	at.item = Pos{n.Line, n.Column}
+	record := func(key int, _ string, v *yaml.Node) bool {
+		if at.keys[key] != (Pos{}) {
+			return false
+		}
+		at.keys[key] = Pos{v.Line, v.Column}
+		return true
+	}
+	d.keys(n, path, known, record, handle)
+}
+
+// keys walks a mapping node whose allowed keys are known (sorted). For each of them
+// it calls record with the key's index in known, its field path and the value node
+// (record returns false if the key was already seen), then handle with the key, the
+// value node and the field path; unknown and repeated keys are problems.
+func (d *decoder) keys(n *yaml.Node, path string, known []string, record func(key int, path string, v *yaml.Node) bool, handle func(key string, v *yaml.Node, path string)) {
 	if n.Kind != yaml.MappingNode {
 		d.problem(n, path, "want a mapping, got %s", kindName(n))
 		return
@@ -172,15 +196,15 @@ func (d *decoder) keys(n *yaml.Node, path string, known []string, handle func(ke
 		if path != "" {
 			p = path + "." + k.Value
 		}
-		if _, ok := slices.BinarySearch(known, k.Value); !ok {
+		j, ok := slices.BinarySearch(known, k.Value)
+		if !ok {
 			d.problem(k, p, "unknown key (known keys: %s)", strings.Join(known, ", "))
 			continue
 		}
-		if _, dup := d.t.pos[p]; dup {
+		if !record(j, p, v) {
 			d.problem(k, p, "repeated key")
 			continue
 		}
-		d.t.pos[p] = Pos{v.Line, v.Column}
 		handle(k.Value, v, p)
 	}
 }
@@ -284,6 +308,7 @@ func (d *decoder) network(n *yaml.Node, path string) {
 	})
 }
 
+// hostKeys are the keys of a host, sorted: itemPos.keys follows this order.
 var hostKeys = []string{"address", "index", "name"}
 
 func (d *decoder) hosts(n *yaml.Node, path string) {
@@ -292,11 +317,11 @@ func (d *decoder) hosts(n *yaml.Node, path string) {
 		return
 	}
 	d.t.Hosts = make([]Host, len(n.Content))
+	d.t.hostPos = make([]itemPos, len(n.Content))
 	for i, item := range n.Content {
 		h := &d.t.Hosts[i]
 		p := path + "[" + strconv.Itoa(i) + "]"
-		d.t.pos[p] = Pos{item.Line, item.Column}
-		d.keys(item, p, hostKeys, func(key string, v *yaml.Node, p string) {
+		d.item(item, p, hostKeys, &d.t.hostPos[i], func(key string, v *yaml.Node, p string) {
 			switch key {
 			case "name":
 				d.str(&h.Name)(v, p)
@@ -317,6 +342,7 @@ func (d *decoder) hosts(n *yaml.Node, path string) {
 	}
 }
 
+// linkKeys are the keys of a link, sorted: itemPos.keys follows this order.
 var linkKeys = []string{"a", "b", "cost"}
 
 func (d *decoder) links(n *yaml.Node, path string) {
@@ -326,11 +352,11 @@ func (d *decoder) links(n *yaml.Node, path string) {
 		return
 	}
 	d.t.Links = make([]Link, len(n.Content))
+	d.t.linkPos = make([]itemPos, len(n.Content))
 	for i, item := range n.Content {
 		l := &d.t.Links[i]
 		p := path + "[" + strconv.Itoa(i) + "]"
-		d.t.pos[p] = Pos{item.Line, item.Column}
-		d.keys(item, p, linkKeys, func(key string, v *yaml.Node, p string) {
+		d.item(item, p, linkKeys, &d.t.linkPos[i], func(key string, v *yaml.Node, p string) {
 			switch key {
 			case "a":
 				d.str(&l.A)(v, p)

@@ -103,25 +103,39 @@ func (t *Topology) Edges() []Edge {
 	return t.allPairs()
 }
 
-// neighbours returns the edges of Edges that touch the named host, without building
-// the N² edges of a full mesh.
-func (t *Topology) neighbours(name string) []Edge {
-	var edges []Edge
+// peer is the host at the other end of one of a host's edges, and the edge's cost.
+type peer struct {
+	Host
+	cost int
+}
+
+// peers returns the hosts at the other end of the edges of Edges that touch the
+// named host. In a full mesh they are simply all the other hosts: it builds neither
+// the N² edges nor an index of the hosts by name.
+func (t *Topology) peers(name string) []peer {
 	if t.Network.Mode == ModeMesh || (t.Network.Mode == ModeSTP && !t.linksOK) {
-		edges = make([]Edge, 0, len(t.Hosts)-1)
+		peers := make([]peer, 0, len(t.Hosts))
 		for _, h := range t.Hosts {
 			if h.Name != name {
-				edges = append(edges, Edge{A: min(name, h.Name), B: max(name, h.Name), Cost: DefaultLinkCost})
+				peers = append(peers, peer{Host: h, cost: DefaultLinkCost})
 			}
 		}
-		return edges
+		return peers
 	}
+	byName := make(map[string]Host, len(t.Hosts))
+	for _, h := range t.Hosts {
+		byName[h.Name] = h
+	}
+	var peers []peer
 	for _, e := range t.Edges() {
-		if e.A == name || e.B == name {
-			edges = append(edges, e)
+		switch name {
+		case e.A:
+			peers = append(peers, peer{Host: byName[e.B], cost: e.Cost})
+		case e.B:
+			peers = append(peers, peer{Host: byName[e.A], cost: e.Cost})
 		}
 	}
-	return edges
+	return peers
 }
 
 // Candidates returns the candidate edges of stp and tree mode (links, else every
@@ -318,10 +332,6 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		return HostState{}, err
 	}
 	n := t.Network
-	byName := make(map[string]Host, len(t.Hosts))
-	for _, h := range t.Hosts {
-		byName[h.Name] = h
-	}
 	var key string
 	if n.Key != nil {
 		key = strconv.FormatUint(uint64(*n.Key), 10)
@@ -330,22 +340,17 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	if n.Encap == EncapVXLAN && n.VXLANPort != DefaultVXLANPort {
 		dstPort = n.VXLANPort
 	}
-	edges := t.neighbours(name)
-	tunnels := make([]Tunnel, 0, len(edges))
-	for _, e := range edges {
-		peer := e.B
-		if peer == name {
-			peer = e.A
-		}
-		p := byName[peer]
+	peers := t.peers(name)
+	tunnels := make([]Tunnel, 0, len(peers))
+	for _, p := range peers {
 		tu := Tunnel{
-			Name: PortName(n.Encap, peer), Peer: peer, PeerIndex: p.Index,
+			Name: PortName(n.Encap, p.Name), Peer: p.Name, PeerIndex: p.Index,
 			Type: n.Encap, RemoteIP: p.Address, Key: key, DstPort: dstPort, BFD: n.BFD,
 			OFPort:    TunnelOFPortBase + p.Index,
 			PeerSlice: t.Slice(p.Index), PeerGW: t.Gateway(p.Index).Addr(),
 		}
 		if n.Mode == ModeSTP && t.linksOK {
-			tu.STPCost = e.Cost
+			tu.STPCost = p.cost
 		}
 		tunnels = append(tunnels, tu)
 	}

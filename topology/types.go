@@ -39,7 +39,9 @@ type Topology struct {
 	// File is the name used in error messages ("topology.yaml").
 	File string `json:"-"`
 
-	pos     map[string]Pos  // field path ("hosts[2].address") → position of its value (or key)
+	pos     map[string]Pos  // field path of a top-level or network key ("network.mtu") → position of its value
+	hostPos []itemPos       // where hosts[i] and its keys are
+	linkPos []itemPos       // where links[i] and its keys are
 	bad     map[string]bool // field paths whose value failed to decode; Validate skips them
 	linksOK bool            // the file has a links key (an empty list still means "no candidates")
 }
@@ -79,4 +81,13 @@ type Link struct {
 type Pos struct {
 	Line int `json:"line"`
 	Col  int `json:"column"`
+}
+
+// itemPos is where a list item (a host or a link) and the values of its keys are in
+// the file. A 10,000-host file has 40,000 such positions: in an array per list
+// rather than the field-path map they cost no map entries, and hold no pointers
+// for the garbage collector to scan.
+type itemPos struct {
+	item Pos
+	keys [3]Pos // by the key's index in hostKeys or linkKeys; zero: the item lacks the key
 }

@@ -4,14 +4,34 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
+	"slices"
 	"strings"
 )
 
-// given reports whether the file set the field at path.
+// given reports whether the file set the top-level or network field at path.
 func (t *Topology) given(path string) bool {
 	_, ok := t.pos[path]
 	return ok
+}
+
+// itemPos returns where item i of list ("hosts" or "links") and its keys are, and
+// the list's keys in the order of itemPos.keys. The positions are zero if the
+// topology did not come from a file.
+func (t *Topology) itemPos(list string, i int) (itemPos, []string) {
+	items, keys := t.hostPos, hostKeys
+	if list == "links" {
+		items, keys = t.linkPos, linkKeys
+	}
+	if i >= len(items) {
+		return itemPos{}, keys
+	}
+	return items[i], keys
+}
+
+// itemGiven reports whether the file set key of item i of list.
+func (t *Topology) itemGiven(list string, i int, key string) bool {
+	at, keys := t.itemPos(list, i)
+	return at.keys[slices.Index(keys, key)] != (Pos{})
 }
 
 // Default fills in every value the file left out, in one visible step: the values
@@ -45,7 +65,7 @@ func (t *Topology) Default() {
 		n.MTU = t.MaxMTU()
 	}
 	for i := range t.Links {
-		if !t.given(fmt.Sprintf("links[%d].cost", i)) {
+		if !t.itemGiven("links", i, "cost") {
 			t.Links[i].Cost = DefaultLinkCost
 		}
 	}
@@ -75,7 +95,40 @@ func (c *checker) at(path, format string, args ...any) {
 	c.problems = append(c.problems, &Problem{File: c.t.File, Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-var hostName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+// atItem is at for key of item i of list ("hosts" or "links"), or for the item
+// itself if key is "". It builds the field path only when there is a problem.
+func (c *checker) atItem(list string, i int, key, format string, args ...any) {
+	path := list + "[" + itoa(i) + "]"
+	if key != "" {
+		path += "." + key
+	}
+	if c.t.bad[path] {
+		return
+	}
+	// A defaulted or missing key has no position: point at its item, else its list.
+	at, keys := c.t.itemPos(list, i)
+	pos := at.item
+	if k := slices.Index(keys, key); k >= 0 && at.keys[k] != (Pos{}) {
+		pos = at.keys[k]
+	} else if pos == (Pos{}) {
+		pos = c.t.pos[list]
+	}
+	c.problems = append(c.problems, &Problem{File: c.t.File, Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// isName reports whether s matches ^[A-Za-z0-9][A-Za-z0-9_.-]*$, the names of hosts
+// and interfaces. A loop rather than a regexp: it runs for every host.
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 // Validate checks a defaulted topology without changing it and returns every
 // problem found (see Problems), each naming its field and the accepted values.
@@ -104,7 +157,7 @@ func (c *checker) ifName(path, v string) {
 		c.at(path, "%q contains '.', which ifupdown reads as a VLAN interface", v)
 	case len(v) > maxIfName:
 		c.at(path, "%q is longer than %d bytes, the limit for a Linux interface name", v, maxIfName)
-	case !hostName.MatchString(v):
+	case !isName(v):
 		c.at(path, "%q is not a valid interface name (letters, digits, '-', '_', '.')", v)
 	}
 }
@@ -166,50 +219,49 @@ func (c *checker) hosts() {
 		c.at("hosts", "no hosts: list every host of the cluster")
 	}
 	slots := t.Slots()
-	names := map[string]int{}
-	addrs := map[netip.Addr]int{}
-	indexes := map[int]int{}
-	ports := map[string]int{}
+	names := make(map[string]int, len(t.Hosts))
+	addrs := make(map[netip.Addr]int, len(t.Hosts))
+	indexes := make(map[int]int, len(t.Hosts))
+	ports := make(map[string]int, len(t.Hosts))
 	for i, h := range t.Hosts {
-		p := fmt.Sprintf("hosts[%d]", i)
 		switch {
 		case h.Name == "":
-			c.at(p+".name", "missing: every host needs a name")
-		case len(h.Name) > 63 || !hostName.MatchString(h.Name):
-			c.at(p+".name", "%q is not a host name (letters, digits, '-', '_', '.'; at most 63 bytes)", h.Name)
+			c.atItem("hosts", i, "name", "missing: every host needs a name")
+		case len(h.Name) > 63 || !isName(h.Name):
+			c.atItem("hosts", i, "name", "%q is not a host name (letters, digits, '-', '_', '.'; at most 63 bytes)", h.Name)
 		default:
 			if j, dup := names[h.Name]; dup {
-				c.at(p+".name", "%q is also hosts[%d].name: names must be unique", h.Name, j)
+				c.atItem("hosts", i, "name", "%q is also hosts[%d].name: names must be unique", h.Name, j)
 			} else {
 				names[h.Name] = i
 				port := PortName(t.Network.Encap, h.Name)
 				if j, dup := ports[port]; dup {
-					c.at(p+".name", "tunnel port name %q is also that of hosts[%d]: rename one of them", port, j)
+					c.atItem("hosts", i, "name", "tunnel port name %q is also that of hosts[%d]: rename one of them", port, j)
 				}
 				ports[port] = i
 			}
 		}
 		switch {
 		case !h.Address.IsValid():
-			c.at(p+".address", "missing: every host needs its underlay IP address")
+			c.atItem("hosts", i, "address", "missing: every host needs its underlay IP address")
 		default:
 			if j, dup := addrs[h.Address]; dup {
-				c.at(p+".address", "%s is also hosts[%d].address: addresses must be unique", h.Address, j)
+				c.atItem("hosts", i, "address", "%s is also hosts[%d].address: addresses must be unique", h.Address, j)
 			}
 			addrs[h.Address] = i
 			if first := t.Hosts[0].Address; first.IsValid() && first.Is4() != h.Address.Is4() {
-				c.at(p+".address", "%s is not of the same IP version as hosts[0].address %s: tunnels need one underlay family", h.Address, first)
+				c.atItem("hosts", i, "address", "%s is not of the same IP version as hosts[0].address %s: tunnels need one underlay family", h.Address, first)
 			}
 		}
 		switch {
-		case !t.given(p + ".index"):
-			c.at(p+".index", "missing: every host needs a stable index from 1")
+		case !t.itemGiven("hosts", i, "index"):
+			c.atItem("hosts", i, "index", "missing: every host needs a stable index from 1")
 		case h.Index < 1 || (slots > 0 && h.Index > slots):
-			c.at(p+".index", "%d does not fit: subnet %s with slice_prefix %d allows %d hosts (indexes 1 to %d)",
+			c.atItem("hosts", i, "index", "%d does not fit: subnet %s with slice_prefix %d allows %d hosts (indexes 1 to %d)",
 				h.Index, t.Network.Subnet, t.Network.SlicePrefix, slots, slots)
 		default:
 			if j, dup := indexes[h.Index]; dup {
-				c.at(p+".index", "%d is also hosts[%d].index: indexes must be unique", h.Index, j)
+				c.atItem("hosts", i, "index", "%d is also hosts[%d].index: indexes must be unique", h.Index, j)
 			}
 			indexes[h.Index] = i
 		}
@@ -218,38 +270,40 @@ func (c *checker) hosts() {
 
 func (c *checker) links() {
 	t := c.t
-	known := map[string]bool{}
+	if !t.linksOK {
+		return // no links key, no links: every pair is a candidate
+	}
+	known := make(map[string]bool, len(t.Hosts))
 	for _, h := range t.Hosts {
 		known[h.Name] = true
 	}
-	pairs := map[[2]string]int{}
+	pairs := make(map[[2]string]int, len(t.Links))
 	ok := true
 	for i, l := range t.Links {
-		p := fmt.Sprintf("links[%d]", i)
 		for _, end := range []struct{ field, name string }{{"a", l.A}, {"b", l.B}} {
 			if !known[end.name] {
 				ok = false
 				if end.name == "" {
-					c.at(p+"."+end.field, "missing: a link names two hosts, a and b")
+					c.atItem("links", i, end.field, "missing: a link names two hosts, a and b")
 				} else {
-					c.at(p+"."+end.field, "%q is not a host of this file", end.name)
+					c.atItem("links", i, end.field, "%q is not a host of this file", end.name)
 				}
 			}
 		}
 		if l.A == l.B && l.A != "" {
 			ok = false
-			c.at(p+".b", "%q links a host to itself", l.B)
+			c.atItem("links", i, "b", "%q links a host to itself", l.B)
 		}
 		if l.Cost < 1 || l.Cost > 65535 {
-			c.at(p+".cost", "%d is out of range (1 to 65535)", l.Cost)
+			c.atItem("links", i, "cost", "%d is out of range (1 to 65535)", l.Cost)
 		}
 		key := [2]string{min(l.A, l.B), max(l.A, l.B)}
 		if j, dup := pairs[key]; dup {
-			c.at(p, "links %s and %s again, as links[%d] does", l.A, l.B, j)
+			c.atItem("links", i, "", "links %s and %s again, as links[%d] does", l.A, l.B, j)
 		}
 		pairs[key] = i
 	}
-	if !ok || !t.linksOK || t.Network.Mode == ModeMesh || len(t.Hosts) < 2 || len(known) != len(t.Hosts) {
+	if !ok || t.Network.Mode == ModeMesh || len(t.Hosts) < 2 || len(known) != len(t.Hosts) {
 		return
 	}
 	if comps := t.components(t.linkEdges()); len(comps) > 1 {

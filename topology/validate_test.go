@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -125,6 +126,25 @@ func TestMTU(t *testing.T) {
 		}
 		if topo.Network.MTU != c.want {
 			t.Errorf("%s %q over %s/%d: mtu %d, want %d", c.encap, c.key, c.addr, c.underlay, topo.Network.MTU, c.want)
+		}
+	}
+}
+
+// TestIsName checks isName against the regexp it stands for, on every byte in every
+// position of short names and on a few longer ones.
+func TestIsName(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	names := []string{"", "docker1", "rack9-very-long-hostname-42", "a.b_c-d", "a b", "é", "a\n", "\xff"}
+	for c := range 256 {
+		b := string(rune(c))
+		if c >= 0x80 {
+			b = string([]byte{byte(c)})
+		}
+		names = append(names, b, "a"+b, b+"a", "a"+b+"a")
+	}
+	for _, s := range names {
+		if got, want := isName(s), re.MatchString(s); got != want {
+			t.Errorf("isName(%q) = %v, the regexp says %v", s, got, want)
 		}
 	}
 }
