@@ -137,7 +137,7 @@ func profileTable(p func(string, ...any), r *result, cfg Config) {
 	p("")
 	p("### Where the time of an apply goes, N = %d", r.n)
 	p("")
-	p("Medians of %d runs. The process start is the binary's; every other part is the product's own package called as `ovsmesh apply` calls it, in the benchmark's process (warm: heap grown, code paged in) against the same host. The row \"cold start\" is the whole process minus the sum: what a fresh process pays on top (page faults as its heap grows, first-use costs, GC at a small heap) plus the CLI's wiring.", cfg.Runs)
+	p("Medians of %d runs. The process start is the binary's; every other part is the product's own package called as `ovsmesh apply` calls it, in the benchmark's process (warm: heap grown, code paged in) against the same host. The parts are timed one after the other, while a real pass runs some of them side by side (the OVSDB connection, the files and the flow dump; see \"What apply does on a host\" in the README). The row \"cold start\" is the whole process minus the sum: what a fresh process pays on top (page faults as its heap grows, first-use costs, GC at a small heap) plus the CLI's wiring, less what running side by side saves; it can be negative.", cfg.Runs)
 	p("")
 	p("| part | %s | %s | %s |", kindName[passFirst], kindName[passNoop], kindName[passFlows])
 	p("|---|---|---|---|")
