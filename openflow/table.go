@@ -18,9 +18,10 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// Runner runs one command (ovs-ofctl) to completion and returns its combined
-// output. stdin is nil for a command that reads nothing. The command must stop
-// when ctx is done.
+// Runner runs one command (ovs-ofctl) to completion and returns its output:
+// standard output when it succeeds, standard output and error when it fails (the
+// error's text is on stderr). stdin is nil for a command that reads nothing. The
+// command must stop when ctx is done.
 type Runner interface {
 	Run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error)
 }
@@ -31,14 +32,16 @@ type Runner interface {
 type ExecRunner struct{}
 
 // Run implements Runner. Its error names the command line; go-openvswitch adds
-// the output.
+// the output. A warning ovs-ofctl prints on stderr while succeeding is not part of
+// the output: in a dump it would read as a flow nobody wrote.
 func (ExecRunner) Run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdin = stdin
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	cmd.Stdout = &out
-	cmd.Stderr = &out
+	cmd.Stderr = &errOut
 	if err := cmd.Run(); err != nil {
+		out.Write(errOut.Bytes())
 		return out.Bytes(), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 	}
 	return out.Bytes(), nil
