@@ -141,6 +141,9 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 // are installed once OVSDB is done (it creates the bridge and the tunnel ports the
 // flows name), from that reading when OVSDB changed nothing, else from a new one:
 // a bridge created or reconfigured by the OVSDB step may hold other flows by then.
+// A failed OVSDB step that changed nothing does not call for a new reading: while
+// ovsdb-server is down, ovs-vswitchd may stop answering OpenFlow for seconds, and a
+// second dump would hold the pass (and the next pass's docker0 repair) that long.
 func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
 	start := time.Now()
 	res := Result{Host: r.Host, DryRun: dryRun, Topology: t}
@@ -170,7 +173,7 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 	wg.Go(func() { read, readErr = r.Flows.Read(ctx, want.OVS.Bridge) })
 	wg.Wait()
 	run(&flows, StepFlows, func() ([]string, error) {
-		if len(ovs.Changes) > 0 || ovs.Err != nil || readErr != nil {
+		if len(ovs.Changes) > 0 {
 			read, readErr = r.Flows.Read(ctx, want.OVS.Bridge)
 		}
 		if readErr != nil {

@@ -243,10 +243,11 @@ func (c *readCounter) Read(ctx context.Context, bridge string) (FlowTable, error
 }
 
 // TestFlowsReadAgainAfterOVSDBChanged: the flow table read while OVSDB is brought
-// to the plan is used only when OVSDB changed nothing; otherwise (and when that
-// reading failed) the pass reads the table again before installing.
+// to the plan is used only when OVSDB changed nothing; otherwise the pass reads the
+// table again before installing. A failed early reading with OVSDB unchanged is the
+// step's error (the next pass reads again), not a second reading in the same pass.
 func TestFlowsReadAgainAfterOVSDBChanged(t *testing.T) {
-	r, s, _ := newFake(t, "lab.yaml")
+	r, s, ovs := newFake(t, "lab.yaml")
 	rc := &readCounter{fakeFlows: &fakeFlows{s}}
 	r.Flows = rc
 	if res := r.Once(context.Background(), false); res.Err() != nil || !res.Changed() {
@@ -262,11 +263,19 @@ func TestFlowsReadAgainAfterOVSDBChanged(t *testing.T) {
 	if rc.reads != 1 {
 		t.Errorf("converged pass: %d readings of the flow table, want 1", rc.reads)
 	}
-	rc.reads, rc.failOne = 0, true
-	if res := r.Once(context.Background(), false); res.Err() != nil {
-		t.Fatalf("pass whose early reading failed: %v", res.Err())
+	rc.reads, ovs.err = 0, errors.New("not connected")
+	if res := r.Once(context.Background(), false); res.Err() == nil || res.Err().Error() != "ovsdb: not connected" {
+		t.Errorf("pass with OVSDB down: err %v, want only the OVSDB step's", res.Err())
 	}
-	if rc.reads != 2 {
-		t.Errorf("pass whose early reading failed: %d readings, want 2", rc.reads)
+	if rc.reads != 1 {
+		t.Errorf("pass with OVSDB down: %d readings, want 1", rc.reads)
+	}
+	rc.reads, rc.failOne, ovs.err = 0, true, nil
+	res := r.Once(context.Background(), false)
+	if err := res.Err(); err == nil || err.Error() != "openflow: bridge not ready" {
+		t.Errorf("pass whose early reading failed: err %v, want the reading's", err)
+	}
+	if rc.reads != 1 {
+		t.Errorf("pass whose early reading failed: %d readings, want 1", rc.reads)
 	}
 }
