@@ -117,6 +117,14 @@ func (r Result) Err() error {
 	return errors.Join(errs...)
 }
 
+// unavailable reports whether err says that a service could not be reached (an
+// error in its chain has an Unavailable method that says so), as opposed to a
+// refused change.
+func unavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}
+
 // Once runs one reconcile pass with the topology file at r.Path. An invalid or
 // unreadable file changes nothing and is the pass's only error.
 func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
@@ -141,7 +149,9 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 // are installed once OVSDB is done (it creates the bridge and the tunnel ports the
 // flows name), from that reading when OVSDB changed nothing, else from a new one:
 // a bridge created or reconfigured by the OVSDB step may hold other flows by then.
-// A failed OVSDB step that changed nothing does not call for a new reading: while
+// When ovsdb-server cannot be reached, the reading is abandoned and the flows are
+// not checked in that pass (see the flows step). A failed OVSDB step that changed
+// nothing does not call for a new reading either: while
 // ovsdb-server is down, ovs-vswitchd may stop answering OpenFlow for seconds, and a
 // second dump would hold the pass (and the next pass's docker0 repair) that long.
 func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
@@ -165,14 +175,25 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		read    FlowTable
 		readErr error
 	)
+	rctx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
 	wg.Go(func() {
 		run(&ovs, StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
+		if unavailable(ovs.Err) {
+			cancelRead() // see below
+		}
 		run(&bridge, StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
 	})
 	wg.Go(func() { run(&files, StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) }) })
-	wg.Go(func() { read, readErr = r.Flows.Read(ctx, want.OVS.Bridge) })
+	wg.Go(func() { read, readErr = r.Flows.Read(rctx, want.OVS.Bridge) })
 	wg.Wait()
 	run(&flows, StepFlows, func() ([]string, error) {
+		if unavailable(ovs.Err) {
+			// While ovsdb-server is unreachable, ovs-vswitchd may not answer OpenFlow
+			// until it is back (the userspace datapath's does not): a dump would
+			// hold the pass, and the next pass's repairs, for the whole timeout.
+			return nil, errors.New("not checked while ovsdb-server is unreachable")
+		}
 		if len(ovs.Changes) > 0 {
 			read, readErr = r.Flows.Read(ctx, want.OVS.Bridge)
 		}

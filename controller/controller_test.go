@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ovsmesh/ovsmesh/topology"
 )
@@ -277,5 +278,49 @@ func TestFlowsReadAgainAfterOVSDBChanged(t *testing.T) {
 	}
 	if rc.reads != 1 {
 		t.Errorf("pass whose early reading failed: %d readings, want 1", rc.reads)
+	}
+}
+
+// unreachable is the error of an adapter whose server is down.
+type unreachable struct{}
+
+func (unreachable) Error() string     { return "not connected" }
+func (unreachable) Unavailable() bool { return true }
+
+// blockingFlows is a flow table whose reading blocks until its context is done,
+// as ovs-ofctl does while ovs-vswitchd does not answer.
+type blockingFlows struct {
+	*fakeFlows
+	abandoned bool
+}
+
+func (b *blockingFlows) Read(ctx context.Context, _ string) (FlowTable, error) {
+	select {
+	case <-ctx.Done():
+		b.abandoned = true
+		return nil, ctx.Err()
+	case <-time.After(time.Minute):
+		return nil, errors.New("the reading was not abandoned")
+	}
+}
+
+// TestOVSDBUnreachableAbandonsFlows: with ovsdb-server unreachable the pass stops
+// reading the flow table (ovs-vswitchd may not answer) and still repairs docker0
+// and the files.
+func TestOVSDBUnreachableAbandonsFlows(t *testing.T) {
+	r, s, ovs := newFake(t, "lab.yaml")
+	ovs.err = fmt.Errorf("apply bridge %q: %w", "br0", unreachable{})
+	bf := &blockingFlows{fakeFlows: &fakeFlows{s}}
+	r.Flows = bf
+	res := r.Once(context.Background(), false)
+	if !bf.abandoned {
+		t.Error("the reading of the flow table was not abandoned")
+	}
+	want := "ovsdb: apply bridge \"br0\": not connected\nopenflow: not checked while ovsdb-server is unreachable"
+	if err := res.Err(); err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if s.bridge == nil || s.files == nil {
+		t.Errorf("docker0 or the files not repaired while OVSDB is unreachable: %s", s)
 	}
 }

@@ -35,7 +35,7 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 		return nil, fmt.Errorf("apply ovs state: bridge %q and owner %q must both be set", want.Bridge, want.Owner)
 	}
 	if !c.connected() {
-		return nil, fmt.Errorf("apply bridge %q: not connected to ovsdb-server at %s (reconnecting)", want.Bridge, c.endpoint)
+		return nil, fmt.Errorf("apply bridge %q: %w", want.Bridge, notConnected{c.endpoint})
 	}
 	t, err := c.readTables(ctx)
 	if err != nil {

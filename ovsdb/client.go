@@ -110,7 +110,7 @@ func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Opt
 		return nil, fmt.Errorf("ovsdb client for %s: %w", endpoint, err)
 	}
 	if err := c.ovs.Connect(ctx); err != nil {
-		return nil, fmt.Errorf("connect to ovsdb-server at %s: %w", endpoint, err)
+		return nil, connectError{endpoint, err}
 	}
 	if err := c.monitor(ctx); err != nil {
 		c.ovs.Close()
@@ -176,6 +176,30 @@ func (c *Client) notify() {
 func (c *Client) connected() bool {
 	return c.ovs.Connected() && c.ovs.CurrentEndpoint() != ""
 }
+
+// notConnected is the error of a call made while the client has no connection. It
+// says Unavailable, so that a reconcile pass can tell an unreachable server from a
+// refused change (see controller).
+type notConnected struct{ endpoint string }
+
+func (e notConnected) Error() string {
+	return fmt.Sprintf("not connected to ovsdb-server at %s (reconnecting)", e.endpoint)
+}
+
+// Unavailable reports that the server could not be reached.
+func (notConnected) Unavailable() bool { return true }
+
+// connectError is a failed first connection; it says Unavailable too.
+type connectError struct {
+	endpoint string
+	err      error
+}
+
+func (e connectError) Error() string {
+	return fmt.Sprintf("connect to ovsdb-server at %s: %v", e.endpoint, e.err)
+}
+func (e connectError) Unwrap() error   { return e.err }
+func (connectError) Unavailable() bool { return true }
 
 // Changed receives a value (coalesced) after any change to the monitored tables,
 // including the client's own transactions and ovs-vswitchd's status updates. A

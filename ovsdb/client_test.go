@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,12 @@ func TestConnectErrors(t *testing.T) {
 		}
 		if got := fmt.Sprint(err); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("Connect(%q): %s\nwant prefix: %s", tc.endpoint, got, tc.want)
+		}
+		// An unreachable server says so (the reconcile pass then skips the flow
+		// table); a malformed endpoint does not.
+		var u interface{ Unavailable() bool }
+		if got, want := errors.As(err, &u) && u.Unavailable(), strings.HasPrefix(tc.want, "connect to"); got != want {
+			t.Errorf("Connect(%q): Unavailable %v, want %v", tc.endpoint, got, want)
 		}
 	}
 }

@@ -39,7 +39,7 @@ func (c *Client) readTables(ctx context.Context) (tables, error) {
 func (c *Client) readTablesOnce(ctx context.Context) (tables, error) {
 	if !c.connected() {
 		// The cache of a lost connection is stale (and cleared on reconnection).
-		return tables{}, fmt.Errorf("not connected to ovsdb-server at %s", c.endpoint)
+		return tables{}, notConnected{c.endpoint}
 	}
 	if err := ctx.Err(); err != nil {
 		return tables{}, err

@@ -58,7 +58,7 @@ type PortStatus struct {
 // (it sends nothing to the server).
 func (c *Client) State(ctx context.Context) (Status, error) {
 	if !c.connected() {
-		return Status{}, fmt.Errorf("read state: not connected to ovsdb-server at %s (reconnecting)", c.endpoint)
+		return Status{}, fmt.Errorf("read state: %w", notConnected{c.endpoint})
 	}
 	t, err := c.readTables(ctx)
 	if err != nil {
