@@ -42,12 +42,8 @@ func addLines(flows []topology.Flow) []string {
 // drift is repaired, that a changed table is replaced in one bundle and that a
 // foreign flow is never touched.
 func TestApplyRealOVS(t *testing.T) {
-	o := startOVS(t)
+	o, rec, tbl, foreign := startWithForeignFlow(t)
 	ctx := t.Context()
-	rec := &recordingRunner{}
-	tbl := New("br0", testLogger(t), WithRunner(rec), WithTimeout(10*time.Second))
-	o.ofctl(t, "add-flow", "br0", "cookie=0x1,priority=5,actions=drop")
-	foreign := texts(o.flows(t), foreignCookie)
 	if want := []string{"table=0,priority=5,actions=drop"}; !slices.Equal(foreign, want) {
 		t.Fatalf("foreign flow = %q, want %q", foreign, want)
 	}
@@ -154,6 +150,17 @@ func TestApplyRealOVS(t *testing.T) {
 			t.Errorf("second Apply = %q, %v; want no changes", again, err)
 		}
 	})
+}
+
+// startWithForeignFlow starts an ovs-vswitchd whose br0 holds one flow with
+// another cookie (returned as dumped) and a Table on br0 that records its commands.
+func startWithForeignFlow(t *testing.T) (*testOVS, *recordingRunner, *Table, []string) {
+	t.Helper()
+	o := startOVS(t)
+	rec := &recordingRunner{}
+	tbl := New("br0", testLogger(t), WithRunner(rec), WithTimeout(10*time.Second))
+	o.ofctl(t, "add-flow", "br0", "cookie=0x1,priority=5,actions=drop")
+	return o, rec, tbl, texts(o.flows(t), foreignCookie)
 }
 
 // assertTable checks br0's flows as vswitchd prints them: ours are exactly want,

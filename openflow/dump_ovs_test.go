@@ -20,12 +20,8 @@ var update = flag.Bool("update", false, "rewrite testdata/kinds.nostats.dump fro
 // realLines and testdata are really vswitchd's, and randomly generated flows
 // round-trip too (vswitchd as the oracle of canonical's normalization).
 func TestDumpRealOVS(t *testing.T) {
-	o := startOVS(t)
+	o, rec, tbl, foreign := startWithForeignFlow(t)
 	ctx := t.Context()
-	rec := &recordingRunner{}
-	tbl := New("br0", testLogger(t), WithRunner(rec), WithTimeout(10*time.Second))
-	o.ofctl(t, "add-flow", "br0", "cookie=0x1,priority=5,actions=drop")
-	foreign := texts(o.flows(t), foreignCookie)
 
 	// roundTrip installs want from any state and checks that a second Apply
 	// finds nothing to do and runs nothing but the dump. With exact, vswitchd's
