@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -258,24 +257,6 @@ func (l *idemOVSDBLog) transacts(t *testing.T, mark int64) []string {
 	return tx
 }
 
-// idemBuffer is a bytes.Buffer safe for a command's output and a reader.
-type idemBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *idemBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *idemBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // idemPoll calls f every 50ms until it returns true or d has passed.
 func idemPoll(d time.Duration, f func() bool) bool {
 	deadline := time.Now().Add(d)
@@ -294,7 +275,7 @@ func idemPoll(d time.Duration, f func() bool) bool {
 // in the background.
 type idemWatcher struct {
 	cmd  *exec.Cmd
-	out  idemBuffer
+	out  syncBuffer
 	done chan struct{}
 }
 

@@ -43,26 +43,27 @@ const (
 type loopProc struct {
 	host  string
 	cmd   *exec.Cmd
-	out   *loopBuffer
+	out   *syncBuffer
 	http  *http.Client
 	start time.Time
 	done  chan struct{}
 	err   error // Wait's result, once done is closed
 }
 
-// loopBuffer collects the process's output; safe for concurrent use.
-type loopBuffer struct {
+// syncBuffer collects a process's output while a test reads it; safe for
+// concurrent use.
+type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *loopBuffer) Write(p []byte) (int, error) {
+func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *loopBuffer) String() string {
+func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
@@ -74,7 +75,7 @@ func (b *loopBuffer) String() string {
 func loopStart(t *testing.T, c *cluster, host string, extra ...string) *loopProc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	p := &loopProc{host: host, out: &loopBuffer{}, done: make(chan struct{})}
+	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{})}
 	args := []string{"--interval", loopInterval.String(), "--metrics-addr", loopMetricsAddr, "--log-format", "json"}
 	p.cmd = c.applyCmd(ctx, host, append(args, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
