@@ -30,6 +30,8 @@ func FuzzCompile(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		_ = topo.Edges()
+		if n, count := len(topo.Edges()), topo.EdgeCount(); n != count {
+			t.Fatalf("EdgeCount() = %d, len(Edges()) = %d", count, n)
+		}
 	})
 }

@@ -21,7 +21,7 @@ func newValidate() *cobra.Command {
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %d hosts, %s %s, mtu %d, %d tunnels\n",
-				args[0], len(t.Hosts), t.Network.Encap, t.Network.Mode, t.Network.MTU, len(t.Edges()))
+				args[0], len(t.Hosts), t.Network.Encap, t.Network.Mode, t.Network.MTU, t.EdgeCount())
 			return err
 		},
 	}
