@@ -103,10 +103,16 @@ func (t *Topology) Edges() []Edge {
 	return t.allPairs()
 }
 
+// everyPair reports whether Edges joins every pair of hosts: mesh mode, and stp
+// mode without links.
+func (t *Topology) everyPair() bool {
+	return t.Network.Mode == ModeMesh || (t.Network.Mode == ModeSTP && !t.linksOK)
+}
+
 // EdgeCount returns len(t.Edges()) without building the edges of a full mesh
 // (N(N-1)/2 of them: 50 million values for 10,000 hosts).
 func (t *Topology) EdgeCount() int {
-	if t.Network.Mode == ModeMesh || (t.Network.Mode == ModeSTP && !t.linksOK) {
+	if t.everyPair() {
 		n := len(t.Hosts)
 		return n * (n - 1) / 2
 	}
@@ -123,7 +129,7 @@ type peer struct {
 // named host. In a full mesh they are simply all the other hosts: it builds neither
 // the N² edges nor an index of the hosts by name.
 func (t *Topology) peers(name string) []peer {
-	if t.Network.Mode == ModeMesh || (t.Network.Mode == ModeSTP && !t.linksOK) {
+	if t.everyPair() {
 		peers := make([]peer, 0, len(t.Hosts))
 		for _, h := range t.Hosts {
 			if h.Name != name {
