@@ -92,6 +92,11 @@ func (c *checker) at(path, format string, args ...any) {
 		}
 		pos, ok = c.t.pos[p]
 	}
+	c.add(pos, path, format, args...)
+}
+
+// add records a problem at pos with the field at path.
+func (c *checker) add(pos Pos, path, format string, args ...any) {
 	c.problems = append(c.problems, &Problem{File: c.t.File, Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -113,7 +118,7 @@ func (c *checker) atItem(list string, i int, key, format string, args ...any) {
 	} else if pos == (Pos{}) {
 		pos = c.t.pos[list]
 	}
-	c.problems = append(c.problems, &Problem{File: c.t.File, Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...)})
+	c.add(pos, path, format, args...)
 }
 
 // isName reports whether s matches ^[A-Za-z0-9][A-Za-z0-9_.-]*$, the names of hosts
