@@ -45,6 +45,9 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 		return nil, fmt.Errorf("apply bridge %q: the database at %s has no Open_vSwitch row (run ovs-vsctl init)", want.Bridge, c.endpoint)
 	}
 	snap := snapshotOf(t, want.Bridge)
+	if err := ownership(want, snap, c.takeOver); err != nil {
+		return nil, err // nothing else is planned: the host may not be ours
+	}
 	p := diff(want, snap)
 	conflicts := errors.Join(p.Errs...)
 	if dryRun {
@@ -73,6 +76,21 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 		return p.Lines, errors.Join(conflicts, fmt.Errorf("check bridge %q: %w", want.Bridge, err))
 	}
 	return p.Lines, errors.Join(conflicts, errors.Join(healthErrors(snapshotOf(t, want.Bridge), want)...))
+}
+
+// Check reports whether Apply may change the bridge want names (see ownership): an
+// error wrapping ErrForeignBridge or ErrOtherOwner when it may not, one whose
+// Unavailable method reports true when ovsdb-server cannot be reached. It only
+// reads the cache.
+func (c *Client) Check(ctx context.Context, want topology.OVSState) error {
+	if !c.connected() {
+		return fmt.Errorf("check bridge %q: %w", want.Bridge, notConnected{c.endpoint})
+	}
+	t, err := c.readTables(ctx)
+	if err != nil {
+		return fmt.Errorf("check bridge %q: %w", want.Bridge, err)
+	}
+	return ownership(want, snapshotOf(t, want.Bridge), c.takeOver)
 }
 
 // transact sends one transaction and returns the next_cfg it set.

@@ -56,6 +56,13 @@ func WithoutVSwitchdWait() Option {
 	return func(c *Client) { c.vswitchdTimeout = 0 }
 }
 
+// WithTakeOver lets Apply change the topology's bridge although it carries no
+// owner mark or another host's (see ErrForeignBridge, ErrOtherOwner): the operator
+// asked for it, e.g. to migrate a bridge built by hand with the classic recipe.
+func WithTakeOver() Option {
+	return func(c *Client) { c.takeOver = true }
+}
+
 // Client is a connection to one ovsdb-server, with a cache of the four tables
 // ovsmesh manages (Open_vSwitch, Bridge, Port, Interface). It reconnects by itself
 // when the server restarts. Its methods are safe for concurrent use.
@@ -64,6 +71,7 @@ type Client struct {
 	log             *slog.Logger
 	ovs             client.Client
 	vswitchdTimeout time.Duration
+	takeOver        bool
 	transactions    atomic.Int64
 	applyMu         sync.Mutex // serializes Apply: each pass diffs against the previous one's result
 	changed         chan struct{}

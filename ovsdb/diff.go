@@ -30,8 +30,10 @@ type plan struct {
 	Bridge  bridgePlan
 	Ports   []portPlan   // ports to create or update, sorted by name
 	Deletes []portDelete // owned ports to remove from the bridge, sorted by name
-	Lines   []string     // one human-readable line per change, sorted
-	Errs    []error      // wanted objects that cannot be applied (name conflicts)
+	// DropBridges are this host's bridges the topology no longer names, sorted.
+	DropBridges []portDelete
+	Lines       []string // one human-readable line per change, sorted
+	Errs        []error  // wanted objects that cannot be applied (name conflicts)
 }
 
 func (p plan) empty() bool { return len(p.Lines) == 0 }
@@ -84,7 +86,20 @@ type portWant struct {
 // diff compares the desired OVS state with a snapshot of the database. It is pure.
 func diff(want topology.OVSState, have snapshot) plan {
 	var p plan
-	p.Bridge, p.Lines = diffBridge(want, have.Bridge)
+	for _, b := range staleBridges(want, have) {
+		p.DropBridges = append(p.DropBridges, portDelete{UUID: b.UUID, Name: b.Name})
+		p.Lines = append(p.Lines, fmt.Sprintf("delete bridge %s and its %d ports (this host's, no longer in the topology)", b.Name, len(b.Ports)))
+		// Its names are free again once the transaction deletes it.
+		have.Taken = maps.Clone(have.Taken)
+		for name, on := range have.TakenOn {
+			if on == b.Name {
+				delete(have.Taken, name)
+			}
+		}
+	}
+	var lines []string
+	p.Bridge, lines = diffBridge(want, have.Bridge)
+	p.Lines = append(p.Lines, lines...)
 	wanted := map[string]bool{}
 	for _, w := range wantedPorts(want) {
 		wanted[w.Port.Name] = true

@@ -14,8 +14,11 @@
 // the ovsmesh-owner key. Owned tunnel ports that the topology no longer wants are
 // removed; ports without the mark are never modified or removed, and a wanted
 // tunnel whose name is taken by such a port is reported as an error instead of
-// being taken over. The bridge named in the topology is the exception: the operator
-// named it, so ovsmesh adopts it (and its internal port) even when it was created
-// by hand, sets the columns it manages and adds its owner mark; the bridge's other
-// ports and the operator's external_ids keys are left alone.
+// being taken over. The bridge named in the topology is refused when it exists
+// without the mark (built by hand: often the host's own uplink) or with another
+// host's mark (a cloned machine, a wrong --host): Apply then changes nothing. Only
+// WithTakeOver adopts such a bridge: ovsmesh then sets the columns it manages and
+// its owner mark on it and its internal port; the bridge's other ports and the
+// operator's external_ids keys are left alone. Bridges this host owns that the
+// topology no longer names (network.bridge was renamed) are deleted.
 package ovsdb

@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -266,10 +267,10 @@ func addBridgeKey(t *testing.T, op client.Client, bridge, key, value string) {
 	mustTransact(t, op, ops, err)
 }
 
-// TestAdoptMemory checks that a bridge made by hand is adopted (columns and owner
-// mark set on it and its internal port) while its other port stays as it was, and
-// that a foreign port with the name of a wanted tunnel is reported, not taken
-// over, while the rest is applied.
+// TestAdoptMemory checks that a bridge made by hand is refused without a change,
+// and adopted with WithTakeOver (columns and owner mark set on it and its internal
+// port) while its other port stays as it was, and that a foreign port with the
+// name of a wanted tunnel is reported, not taken over, while the rest is applied.
 func TestAdoptMemory(t *testing.T) {
 	endpoint, op := memoryServer(t)
 	ctx := t.Context()
@@ -295,8 +296,17 @@ func TestAdoptMemory(t *testing.T) {
 	mustTransact(t, op, append(ops, o...), err)
 	addForeignPort(t, op, "br0", "gre-docker3")
 
-	c := connect(t, endpoint, WithoutVSwitchdWait())
-	lines, err := c.Apply(ctx, greState(2, 3), false)
+	refuse := connect(t, endpoint, WithoutVSwitchdWait())
+	before := dump(t, refuse)
+	lines, err := refuse.Apply(ctx, greState(2, 3), false)
+	if !errors.Is(err, ErrForeignBridge) || len(lines) > 0 || refuse.Transactions() != 0 {
+		t.Fatalf("apply without take-over: %q, %v, %d transactions; want a refusal and nothing sent", lines, err, refuse.Transactions())
+	}
+	checkText(t, "refusal", err.Error(), `bridge "br0" was not built by ovsmesh (no external_ids:ovsmesh-owner; its ports: gre-docker3): refusing to change it; pass --take-over to adopt it`)
+	checkText(t, "database after the refusal", dump(t, refuse), before)
+
+	c := connect(t, endpoint, WithoutVSwitchdWait(), WithTakeOver())
+	lines, err = c.Apply(ctx, greState(2, 3), false)
 	checkText(t, "error", fmt.Sprint(err), `create tunnel port "gre-docker3" to 198.18.0.3: port "gre-docker3" on bridge "br0" is not ovsmesh's (no external_ids:ovsmesh-owner), not taking it over`)
 	checkText(t, "adoption", strings.Join(lines, "\n"), strings.Join([]string{
 		"create port gre-docker2 type=gre remote_ip=198.18.0.2 ofport_request=32770",

@@ -52,6 +52,15 @@ func operations(api client.API, p plan, root string) ([]ovsdb.Operation, error) 
 			newPorts = append(newPorts, b.createPort(pp))
 		}
 	}
+	if len(p.DropBridges) > 0 {
+		uuids := make([]string, len(p.DropBridges))
+		for i, d := range p.DropBridges {
+			uuids[i] = d.UUID
+		}
+		r := &vswitchd.OpenvSwitch{UUID: root}
+		// OVSDB garbage-collects the bridge's ports and interfaces with it.
+		b.add(api.Where(r).Mutate(r, model.Mutation{Field: &r.Bridges, Mutator: ovsdb.MutateOperationDelete, Value: uuids}))
+	}
 	if p.Bridge.Create {
 		b.createBridge(p.Bridge, newPorts, root)
 	} else {

@@ -111,6 +111,11 @@ type snapshot struct {
 	// an interface of a port with another name) to a description of the user.
 	// OVSDB names are unique per table, so such a name cannot be created.
 	Taken map[string]string
+	// TakenOn maps each name of Taken that a port of another bridge uses to that
+	// bridge's name: a bridge diff deletes frees its names in the same transaction.
+	TakenOn map[string]string
+	// Others are the bridges other than Bridge, by name.
+	Others map[string]vswitchd.Bridge
 }
 
 // portRows is a Port and its Interfaces, sorted by name.
@@ -138,21 +143,31 @@ func owned(externalIDs map[string]string) bool {
 
 // snapshotOf extracts the bridge named bridge from a copy of the tables.
 func snapshotOf(t tables, bridge string) snapshot {
-	s := snapshot{Root: t.Root.UUID, Ports: map[string]portRows{}, Taken: map[string]string{}}
+	s := snapshot{Root: t.Root.UUID, Ports: map[string]portRows{}, Taken: map[string]string{},
+		TakenOn: map[string]string{}, Others: map[string]vswitchd.Bridge{}}
 	bridgeOf := map[string]string{} // port uuid → bridge name
 	for _, b := range t.Bridges {
 		for _, u := range b.Ports {
 			bridgeOf[u] = b.Name
 		}
-		if b.Name == bridge && slices.Contains(t.Root.Bridges, b.UUID) {
+		if !slices.Contains(t.Root.Bridges, b.UUID) {
+			continue
+		}
+		if b.Name == bridge {
 			s.Bridge = &b
+		} else {
+			s.Others[b.Name] = b
 		}
 	}
 	ifaceUsers := map[string]string{} // interfaces named unlike their port
+	ifaceOn := map[string]string{}    // ... on a port of another bridge: that bridge
 	for _, p := range t.Ports {
 		mine := s.Bridge != nil && bridgeOf[p.UUID] == s.Bridge.Name
 		if !mine {
 			s.Taken[p.Name] = describePort(p.Name, bridgeOf[p.UUID])
+			if on := bridgeOf[p.UUID]; on != "" {
+				s.TakenOn[p.Name] = on
+			}
 		}
 		rows := portRows{Port: p}
 		for _, u := range p.Interfaces {
@@ -163,6 +178,9 @@ func snapshotOf(t tables, bridge string) snapshot {
 			rows.Ifaces = append(rows.Ifaces, i)
 			if i.Name != p.Name {
 				ifaceUsers[i.Name] = fmt.Sprintf("interface %q of port %q", i.Name, p.Name)
+				if on := bridgeOf[p.UUID]; on != "" && !mine {
+					ifaceOn[i.Name] = on
+				}
 			}
 		}
 		slices.SortFunc(rows.Ifaces, func(a, b vswitchd.Interface) int { return cmp.Compare(a.Name, b.Name) })
@@ -173,6 +191,9 @@ func snapshotOf(t tables, bridge string) snapshot {
 	for name, user := range ifaceUsers {
 		if _, ok := s.Taken[name]; !ok {
 			s.Taken[name] = user // a port of that name describes it better
+			if on, ok := ifaceOn[name]; ok {
+				s.TakenOn[name] = on
+			}
 		}
 	}
 	return s
