@@ -44,6 +44,14 @@ type (
 	Files interface {
 		Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error)
 	}
+	// Guard checks, before a pass changes anything, that this machine is the host
+	// the plan is for and that everything the plan would change may be changed
+	// (the bridge is ovsmesh's and this host's, its internal interface carries no
+	// addresses, ...). An error whose Unavailable method reports true means it
+	// could not tell (ovsdb-server unreachable).
+	Guard interface {
+		Check(ctx context.Context, want topology.HostState) error
+	}
 )
 
 // Subsystem names, in the order a pass reports them.
@@ -53,6 +61,7 @@ const (
 	StepFlows  = "openflow"
 	StepFiles  = "files"
 	StepLoad   = "topology"
+	StepGuard  = "preflight"
 )
 
 // Reconciler makes one host match the topology file. Its fields are set once; a
@@ -64,7 +73,12 @@ type Reconciler struct {
 	Bridge Bridge
 	Flows  Flows
 	Files  Files
+	Guard  Guard // nil: no checks
 	Log    *slog.Logger
+
+	// verified remembers the bridge and owner the Guard last passed, so that a
+	// pass can go on repairing docker0 and the files while ovsdb-server is down.
+	verified string
 }
 
 // Step is what one subsystem did in a pass.
@@ -125,6 +139,43 @@ func unavailable(err error) bool {
 	return errors.As(err, &u) && u.Unavailable()
 }
 
+// check runs the Guard. When it cannot tell because ovsdb-server is unreachable,
+// the verdict of an earlier pass for the same bridge and owner stands: a loop then
+// still repairs docker0 and the files during an outage, while a first pass (one
+// that never saw the database) changes nothing.
+func (r *Reconciler) check(ctx context.Context, want topology.HostState) error {
+	if r.Guard == nil {
+		return nil
+	}
+	key := want.OVS.Bridge + "\x00" + want.OVS.Owner
+	err := r.Guard.Check(ctx, want)
+	switch {
+	case err == nil:
+		r.verified = key
+	case unavailable(err) && r.verified == key && !refused(err):
+		r.Log.Debug("preflight: ovsdb-server unreachable, keeping the last verdict", "host", r.Host, "err", err)
+		return nil
+	default:
+		r.verified = ""
+	}
+	return err
+}
+
+// refused reports whether err holds a refusal besides the unavailability: the
+// Guard joins the errors of several checks.
+func refused(err error) bool {
+	var multi interface{ Unwrap() []error }
+	if !errors.As(err, &multi) {
+		return false
+	}
+	for _, e := range multi.Unwrap() {
+		if !unavailable(e) {
+			return true
+		}
+	}
+	return false
+}
+
 // Once runs one reconcile pass with the topology file at r.Path. An invalid or
 // unreadable file changes nothing and is the pass's only error.
 func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
@@ -163,6 +214,11 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		return res
 	}
 	res.Want = want
+	if err := r.check(ctx, want); err != nil {
+		// Refused: nothing of the plan is applied, not even the files.
+		res.Steps = []Step{{Name: StepGuard, Err: err}}
+		return res
+	}
 	var ovs, bridge, flows, files Step
 	run := func(step *Step, name string, apply func() ([]string, error)) {
 		step.Name = name

@@ -247,6 +247,10 @@ func (p *pass) port(br netlink.Link, want topology.DockerBridge) error {
 		return err
 	}
 	if br == nil || l.Attrs().MasterIndex != br.Attrs().Index {
+		// Never enslave an interface that carries addresses, even with --take-over.
+		if err := p.b.checkPort(want); err != nil {
+			return err
+		}
 		change := fmt.Sprintf("attach %s to %s", want.Port, want.Name)
 		if m := l.Attrs().MasterIndex; m != 0 {
 			change += fmt.Sprintf(" (was attached to ifindex %d)", m)

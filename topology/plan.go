@@ -374,7 +374,7 @@ func (t *Topology) Desired(name string) (HostState, error) {
 
 	slice, gw := t.Slice(me.Index), t.Gateway(me.Index)
 	s := HostState{
-		Host: name, Index: me.Index, Mode: n.Mode,
+		Host: name, Index: me.Index, Address: me.Address, Mode: n.Mode,
 		OVS: OVSState{
 			Owner: name, Bridge: n.Bridge, Datapath: n.Datapath,
 			STP:       n.Mode == ModeSTP && !n.RSTP,

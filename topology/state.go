@@ -29,13 +29,15 @@ var OpenFlowProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14", "Open
 // HostState is everything one host must look like according to the topology: the
 // value every adapter applies. It is a plain value: compare with Equal.
 type HostState struct {
-	Host   string       `json:"host"`
-	Index  int          `json:"index"`
-	Mode   string       `json:"mode"`
-	OVS    OVSState     `json:"ovs"`
-	Docker DockerBridge `json:"docker"`
-	Flows  []Flow       `json:"flows"`
-	Daemon DaemonConfig `json:"daemon_json"`
+	Host  string `json:"host"`
+	Index int    `json:"index"`
+	// Address is the host's underlay address: it must be one of this machine's.
+	Address netip.Addr   `json:"address"`
+	Mode    string       `json:"mode"`
+	OVS     OVSState     `json:"ovs"`
+	Docker  DockerBridge `json:"docker"`
+	Flows   []Flow       `json:"flows"`
+	Daemon  DaemonConfig `json:"daemon_json"`
 }
 
 // OVSState is the part of HostState that lives in OVSDB.
@@ -107,7 +109,7 @@ type DaemonConfig struct {
 
 // Equal reports whether two host states are the same.
 func (s HostState) Equal(o HostState) bool {
-	return s.Host == o.Host && s.Index == o.Index && s.Mode == o.Mode &&
+	return s.Host == o.Host && s.Index == o.Index && s.Address == o.Address && s.Mode == o.Mode &&
 		s.OVS.Equal(o.OVS) && s.Docker == o.Docker && s.Daemon == o.Daemon &&
 		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ovsmesh/ovsmesh/controller"
 	"github.com/ovsmesh/ovsmesh/ifupdown"
+	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
 	"github.com/ovsmesh/ovsmesh/openflow"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
@@ -29,6 +31,8 @@ type applyFlags struct {
 	logFormat, logLevel              string
 	interval                         time.Duration
 	metricsAddr                      string
+	takeOver, skipAddressCheck       bool
+	lock                             string
 }
 
 func newApply() *cobra.Command {
@@ -70,6 +74,9 @@ func newApply() *cobra.Command {
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (default warn for a single pass)")
 	fl.DurationVar(&f.interval, "interval", 0, "keep reconciling: a pass every DURATION (e.g. 30s) and on every change")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "with --interval: serve /metrics and /healthz on ADDR (e.g. 127.0.0.1:9474)")
+	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge although ovsmesh did not build it, or another host's name is on it")
+	fl.BoolVar(&f.skipAddressCheck, "skip-address-check", false, "do not require the host's address from the topology on this machine (e.g. behind NAT)")
+	fl.StringVar(&f.lock, "lock", "", "lock file that makes this ovsmesh the only writer (default: ovsmesh.lock beside the OVSDB socket)")
 	return c
 }
 
@@ -107,10 +114,17 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	if _, err := t.Host(f.host); err != nil {
 		return err
 	}
+	if !f.dryRun { // a dry run changes nothing: it needs no lock
+		lock, err := hostlock.Acquire(lockPath(f))
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
 	// The connection to ovsdb-server (a monitor of four tables: a tenth of a
 	// second with 1000 tunnels) is made while the pass writes the files and reads
 	// the flow table.
-	db := connectInBackground(ctx, dbEndpoint(f), log)
+	db := connectInBackground(ctx, dbEndpoint(f), log, f.ovsdbOptions()...)
 	defer db.Close()
 	r, closeAll, err := newReconciler(path, f, log, db)
 	if err != nil {
@@ -132,14 +146,34 @@ func dbEndpoint(f applyFlags) string {
 	return ovsdb.DefaultEndpoint()
 }
 
+// lockPath is --lock, else ovsmesh.lock in the directory of a unix OVSDB socket
+// (one lock per Open vSwitch instance), else /run/ovsmesh.lock.
+func lockPath(f applyFlags) string {
+	if f.lock != "" {
+		return f.lock
+	}
+	if p, ok := strings.CutPrefix(dbEndpoint(f), "unix:"); ok {
+		return filepath.Join(filepath.Dir(p), "ovsmesh.lock")
+	}
+	return "/run/ovsmesh.lock"
+}
+
+// ovsdbOptions are the ovsdb.Client options the flags ask for.
+func (f applyFlags) ovsdbOptions() []ovsdb.Option {
+	if f.takeOver {
+		return []ovsdb.Option{ovsdb.WithTakeOver()}
+	}
+	return nil
+}
+
 // connectTimeout bounds the connection to ovsdb-server and its first monitor reply.
 const connectTimeout = 10 * time.Second
 
 // connect connects to ovsdb-server (see ovsdb.Connect), within connectTimeout.
-func connect(ctx context.Context, endpoint string, log *slog.Logger) (*ovsdb.Client, error) {
+func connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...ovsdb.Option) (*ovsdb.Client, error) {
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	return ovsdb.Connect(cctx, endpoint, log)
+	return ovsdb.Connect(cctx, endpoint, log, opts...)
 }
 
 // pendingDB is the OVSDB adapter of a single pass: it connects in the background
@@ -151,23 +185,36 @@ type pendingDB struct {
 	err  error
 }
 
-func connectInBackground(ctx context.Context, endpoint string, log *slog.Logger) *pendingDB {
+func connectInBackground(ctx context.Context, endpoint string, log *slog.Logger, opts ...ovsdb.Option) *pendingDB {
 	p := &pendingDB{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		p.db, p.err = connect(ctx, endpoint, log)
+		p.db, p.err = connect(ctx, endpoint, log, opts...)
 	}()
 	return p
 }
 
-func (p *pendingDB) Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error) {
+// wait waits for the connection; it returns its error.
+func (p *pendingDB) wait(ctx context.Context) error {
 	select {
 	case <-p.done:
+		return p.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	if p.err != nil {
-		return nil, p.err
+}
+
+// Check waits for the connection and checks the bridge (ovsdb.Client.Check).
+func (p *pendingDB) Check(ctx context.Context, want topology.OVSState) error {
+	if err := p.wait(ctx); err != nil {
+		return err
+	}
+	return p.db.Check(ctx, want)
+}
+
+func (p *pendingDB) Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error) {
+	if err := p.wait(ctx); err != nil {
+		return nil, err
 	}
 	return p.db.Apply(ctx, want, dryRun)
 }
@@ -182,16 +229,18 @@ func (p *pendingDB) Close() {
 
 // newReconciler wires the real adapters around the given OVSDB adapter. closeAll
 // releases what it opened (not ovs).
-func newReconciler(path string, f applyFlags, log *slog.Logger, ovs controller.OVS) (*controller.Reconciler, func(), error) {
+func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) (*controller.Reconciler, func(), error) {
 	nl, err := netlink.NewHandle()
 	if err != nil {
 		return nil, nil, fmt.Errorf("open netlink: %w", err)
 	}
+	br := linuxbridge.New(nl, log)
 	r := &controller.Reconciler{
 		Path:   path,
 		Host:   f.host,
 		OVS:    ovs,
-		Bridge: linuxbridge.New(nl, log),
+		Guard:  hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck},
+		Bridge: br,
 		Flows:  flowTables{log: log},
 		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Log:    log,

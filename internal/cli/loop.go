@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
@@ -28,7 +29,12 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 			return fmt.Errorf("find this host's name (use --host): %w", err)
 		}
 	}
-	db, err := connect(ctx, dbEndpoint(f), log)
+	lock, err := hostlock.Acquire(lockPath(f))
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	db, err := connect(ctx, dbEndpoint(f), log, f.ovsdbOptions()...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,65 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// fakeGuard answers Check with err.
+type fakeGuard struct{ err error }
+
+var _ Guard = (*fakeGuard)(nil)
+
+func (g *fakeGuard) Check(context.Context, topology.HostState) error { return g.err }
+
+// TestGuardRefusalChangesNothing: a refused pass runs no step at all, in a dry
+// run too, and the refusal is its only error, under the preflight step.
+func TestGuardRefusalChangesNothing(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		r, s, _ := newFake(t, "lab.yaml")
+		r.Guard = &fakeGuard{err: errors.New(`bridge "br0" was not built by ovsmesh`)}
+		res := r.Once(context.Background(), dry)
+		if err := res.Err(); err == nil || err.Error() != `preflight: bridge "br0" was not built by ovsmesh` {
+			t.Errorf("dry=%v: err = %v", dry, err)
+		}
+		if res.Changed() || s.writeCount() != 0 || s.String() != "flows 0\n" {
+			t.Errorf("dry=%v: refused pass changed=%v, %d writes, state %q", dry, res.Changed(), s.writeCount(), s)
+		}
+	}
+}
+
+// TestGuardUnavailable: while ovsdb-server cannot be reached, a first pass
+// changes nothing (it never verified the bridge), a later one keeps the earlier
+// verdict and repairs the rest, and a refusal joined to the outage still refuses.
+func TestGuardUnavailable(t *testing.T) {
+	r, s, ovs := newFake(t, "lab.yaml")
+	g := &fakeGuard{err: fmt.Errorf("check bridge %q: %w", "br0", unreachable{})}
+	r.Guard = g
+	if res := r.Once(context.Background(), false); res.Err() == nil || s.writeCount() != 0 {
+		t.Fatalf("first pass while unreachable: err %v, %d writes; want a refusal and none", res.Err(), s.writeCount())
+	}
+	g.err = nil
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatalf("verified pass: %v", res.Err())
+	}
+	g.err, ovs.err = unreachable{}, unreachable{}
+	s.mu.Lock()
+	s.bridge = nil // docker0 lost during the outage
+	s.mu.Unlock()
+	res := r.Once(context.Background(), false)
+	if s.bridge == nil {
+		t.Errorf("docker0 not repaired while ovsdb-server is unreachable: %v", res.Err())
+	}
+	g.err = errors.Join(unreachable{}, errors.New(`interface "br0" carries IP addresses`))
+	writes := s.writeCount()
+	s.mu.Lock()
+	s.bridge = nil
+	s.mu.Unlock()
+	if res := r.Once(context.Background(), false); res.Err() == nil || s.writeCount() != writes {
+		t.Errorf("refusal during an outage: err %v, writes %d -> %d; want refused, none", res.Err(), writes, s.writeCount())
+	}
+}
