@@ -56,4 +56,3 @@ func TestAcquireAfterHolderDied(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
