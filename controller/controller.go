@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -176,6 +177,106 @@ func refused(err error) bool {
 	return false
 }
 
+// run runs one step unless the pass is abandoned.
+func run(ctx context.Context, step *Step, name string, apply func() ([]string, error)) {
+	step.Name = name
+	if step.Err = ctx.Err(); step.Err == nil {
+		step.Changes, step.Err = apply()
+	}
+}
+
+// guardsItself reports whether a flow table keeps the bridge loop-free on any set
+// of tunnels by itself: it never hands a frame to NORMAL (mesh's split horizon).
+// Such a table goes in before OVSDB changes the bridge, so that turning STP off
+// or adding tunnels never runs under the old NORMAL table, not even briefly.
+func guardsItself(flows []topology.Flow) bool {
+	for _, f := range flows {
+		if slices.Contains(f.Actions, topology.ActionNormal) {
+			return false
+		}
+	}
+	return len(flows) > 0
+}
+
+// earlyReadWait bounds how long OVSDB waits for the reading a self-guarding table
+// is installed from. ovs-vswitchd answers in milliseconds when it is healthy; when it
+// does not (ovsdb-server down: the userspace datapath stops answering OpenFlow),
+// OVSDB goes first, which changes nothing then anyway.
+const earlyReadWait = 2 * time.Second
+
+// steps runs the four steps of a pass (see ApplyTopology).
+func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun bool) []Step {
+	var (
+		ovs, bridge, files Step
+		wg                 sync.WaitGroup
+		read               FlowTable
+		readErr            error
+		early              Step // flows installed before OVSDB (guardsItself)
+	)
+	readDone := make(chan struct{})
+	rctx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
+	first := !dryRun && guardsItself(want.Flows)
+	wg.Go(func() {
+		if first {
+			select {
+			case <-readDone:
+			case <-time.After(earlyReadWait):
+				first = false // see earlyReadWait
+			case <-ctx.Done():
+			}
+			if first && readErr == nil {
+				// Errors wait for the flows step (the bridge may not exist yet).
+				run(ctx, &early, StepFlows, func() ([]string, error) { return read.Apply(ctx, want.Flows, false) })
+			}
+		}
+		run(ctx, &ovs, StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
+		if unavailable(ovs.Err) {
+			cancelRead() // see the flows step
+		}
+		run(ctx, &bridge, StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
+	})
+	wg.Go(func() {
+		run(ctx, &files, StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) })
+	})
+	wg.Go(func() { read, readErr = r.Flows.Read(rctx, want.OVS.Bridge); close(readDone) })
+	wg.Wait()
+	// A table installed early, or a bridge OVSDB changed, needs a new reading.
+	reread := len(ovs.Changes) > 0 || len(early.Changes) > 0 || (first && early.Err != nil)
+	var flows Step
+	run(ctx, &flows, StepFlows, func() ([]string, error) {
+		ch, err := r.flows(ctx, want, dryRun, ovs, reread, read, readErr)
+		return append(early.Changes, ch...), err
+	})
+	return []Step{ovs, bridge, flows, files}
+}
+
+// flows is the flows step: it installs the table once OVSDB is done.
+func (r *Reconciler) flows(ctx context.Context, want topology.HostState, dryRun bool, ovs Step, reread bool, read FlowTable, readErr error) ([]string, error) {
+	if unavailable(ovs.Err) {
+		// While ovsdb-server is unreachable, ovs-vswitchd may not answer OpenFlow
+		// until it is back (the userspace datapath's does not): a dump would
+		// hold the pass, and the next pass's repairs, for the whole timeout.
+		return nil, errors.New("not checked while ovsdb-server is unreachable")
+	}
+	if reread {
+		read, readErr = r.Flows.Read(ctx, want.OVS.Bridge)
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	ch, err := read.Apply(ctx, want.Flows, dryRun)
+	if want.Mode == topology.ModeTree && len(ovs.Changes) > 0 {
+		// The tree's tunnels changed: MACs learned behind a tunnel that stays may
+		// now live behind another one (see Flows.FlushMACs).
+		ch = append(ch, "flush learned MAC addresses of "+want.OVS.Bridge+": the tree's tunnels changed")
+		if !dryRun {
+			err = errors.Join(err, r.Flows.FlushMACs(ctx, want.OVS.Bridge))
+		}
+	}
+	return ch, err
+}
+
 // Once runs one reconcile pass with the topology file at r.Path. An invalid or
 // unreadable file changes nothing and is the pass's only error.
 func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
@@ -219,55 +320,7 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		res.Steps = []Step{{Name: StepGuard, Err: err}}
 		return res
 	}
-	var ovs, bridge, flows, files Step
-	run := func(step *Step, name string, apply func() ([]string, error)) {
-		step.Name = name
-		if step.Err = ctx.Err(); step.Err == nil {
-			step.Changes, step.Err = apply()
-		}
-	}
-	var (
-		wg      sync.WaitGroup
-		read    FlowTable
-		readErr error
-	)
-	rctx, cancelRead := context.WithCancel(ctx)
-	defer cancelRead()
-	wg.Go(func() {
-		run(&ovs, StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
-		if unavailable(ovs.Err) {
-			cancelRead() // see below
-		}
-		run(&bridge, StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
-	})
-	wg.Go(func() { run(&files, StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) }) })
-	wg.Go(func() { read, readErr = r.Flows.Read(rctx, want.OVS.Bridge) })
-	wg.Wait()
-	run(&flows, StepFlows, func() ([]string, error) {
-		if unavailable(ovs.Err) {
-			// While ovsdb-server is unreachable, ovs-vswitchd may not answer OpenFlow
-			// until it is back (the userspace datapath's does not): a dump would
-			// hold the pass, and the next pass's repairs, for the whole timeout.
-			return nil, errors.New("not checked while ovsdb-server is unreachable")
-		}
-		if len(ovs.Changes) > 0 {
-			read, readErr = r.Flows.Read(ctx, want.OVS.Bridge)
-		}
-		if readErr != nil {
-			return nil, readErr
-		}
-		ch, err := read.Apply(ctx, want.Flows, dryRun)
-		if want.Mode == topology.ModeTree && len(ovs.Changes) > 0 {
-			// The tree's tunnels changed: MACs learned behind a tunnel that stays may
-			// now live behind another one (see Flows.FlushMACs).
-			ch = append(ch, "flush learned MAC addresses of "+want.OVS.Bridge+": the tree's tunnels changed")
-			if !dryRun {
-				err = errors.Join(err, r.Flows.FlushMACs(ctx, want.OVS.Bridge))
-			}
-		}
-		return ch, err
-	})
-	res.Steps = []Step{ovs, bridge, flows, files}
+	res.Steps = r.steps(ctx, want, dryRun)
 	for _, s := range res.Steps {
 		for _, c := range s.Changes {
 			r.Log.Info("change", "host", r.Host, "step", s.Name, "change", c, "dry_run", dryRun)

@@ -25,6 +25,7 @@ type fakeState struct {
 	files   *topology.DaemonConfig
 	writes  int
 	flushes int
+	order   []string // the subsystems written, in order
 }
 
 func (s *fakeState) String() string {
@@ -73,6 +74,7 @@ func (f *fakeOVS) Apply(_ context.Context, want topology.OVSState, dry bool) ([]
 	if !dry {
 		f.s.ovs = &want
 		f.s.writes++
+		f.s.order = append(f.s.order, "ovsdb")
 	}
 	return []string{"set ovs"}, nil
 }
@@ -102,6 +104,7 @@ func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]
 	if !dry {
 		f.s.flows = want
 		f.s.writes++
+		f.s.order = append(f.s.order, "flows")
 	}
 	return []string{"set flows"}, nil
 }

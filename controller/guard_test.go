@@ -63,3 +63,25 @@ func TestGuardUnavailable(t *testing.T) {
 		t.Errorf("refusal during an outage: err %v, writes %d -> %d; want refused, none", res.Err(), writes, s.writeCount())
 	}
 }
+
+// TestSelfGuardingTableGoesFirst: a mesh table (no NORMAL) is installed before
+// OVSDB changes the bridge, so that a switch from stp never runs the old NORMAL
+// table without STP; a NORMAL table (stp, or a switch to it) goes after OVSDB,
+// which turns STP on first.
+func TestSelfGuardingTableGoesFirst(t *testing.T) {
+	for _, tc := range []struct {
+		example string
+		order   string
+	}{
+		{"lab.yaml", "flows ovsdb"},         // mesh
+		{"classic-gre.yaml", "ovsdb flows"}, // stp
+	} {
+		r, s, _ := newFake(t, tc.example)
+		if res := r.Once(context.Background(), false); res.Err() != nil {
+			t.Fatalf("%s: %v", tc.example, res.Err())
+		}
+		if got := fmt.Sprint(s.order); got != "["+tc.order+"]" {
+			t.Errorf("%s: writes in the order %s, want [%s]", tc.example, got, tc.order)
+		}
+	}
+}
