@@ -28,14 +28,12 @@ type (
 	Bridge interface {
 		Apply(ctx context.Context, want topology.DockerBridge, dryRun bool) ([]string, error)
 	}
-	// Flows reads and installs the flow table of the named OVS bridge, and empties
-	// the bridge's MAC learning table on demand.
+	// Flows reads and installs the flow table of the named OVS bridge.
 	Flows interface {
 		// Read reads the flows ovsmesh owns on the bridge. A bridge that does not
 		// exist reads as an empty table (a dry run on a fresh host reports every
 		// flow as added; a real install then fails clearly).
 		Read(ctx context.Context, bridge string) (FlowTable, error)
-		FlushMACs(ctx context.Context, bridge string) error
 	}
 	// FlowTable is one reading of a bridge's flows. Apply makes them want,
 	// starting from that reading; it sends nothing when they already match.
@@ -265,16 +263,7 @@ func (r *Reconciler) flows(ctx context.Context, want topology.HostState, dryRun 
 	if readErr != nil {
 		return nil, readErr
 	}
-	ch, err := read.Apply(ctx, want.Flows, dryRun)
-	if want.Mode == topology.ModeTree && len(ovs.Changes) > 0 {
-		// The tree's tunnels changed: MACs learned behind a tunnel that stays may
-		// now live behind another one (see Flows.FlushMACs).
-		ch = append(ch, "flush learned MAC addresses of "+want.OVS.Bridge+": the tree's tunnels changed")
-		if !dryRun {
-			err = errors.Join(err, r.Flows.FlushMACs(ctx, want.OVS.Bridge))
-		}
-	}
-	return ch, err
+	return read.Apply(ctx, want.Flows, dryRun)
 }
 
 // Once runs one reconcile pass with the topology file at r.Path. An invalid or

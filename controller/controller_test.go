@@ -18,14 +18,13 @@ import (
 
 // fakeState is a host's state held by the fakes, rendered as text by String.
 type fakeState struct {
-	mu      sync.Mutex // the loop tests read the state while passes run
-	ovs     *topology.OVSState
-	bridge  *topology.DockerBridge
-	flows   []topology.Flow
-	files   *topology.DaemonConfig
-	writes  int
-	flushes int
-	order   []string // the subsystems written, in order
+	mu     sync.Mutex // the loop tests read the state while passes run
+	ovs    *topology.OVSState
+	bridge *topology.DockerBridge
+	flows  []topology.Flow
+	files  *topology.DaemonConfig
+	writes int
+	order  []string // the subsystems written, in order
 }
 
 func (s *fakeState) String() string {
@@ -107,13 +106,6 @@ func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]
 		f.s.order = append(f.s.order, "flows")
 	}
 	return []string{"set flows"}, nil
-}
-
-func (f *fakeFlows) FlushMACs(context.Context, string) error {
-	f.s.mu.Lock()
-	defer f.s.mu.Unlock()
-	f.s.flushes++
-	return nil
 }
 
 func (f *fakeFiles) Apply(_ context.Context, want topology.HostState, dry bool) ([]string, error) {
@@ -203,28 +195,6 @@ func TestInvalidTopologyChangesNothing(t *testing.T) {
 	res = r.Once(context.Background(), false)
 	if res.Err() == nil || !strings.Contains(res.Err().Error(), `host "nosuchhost" is not in`) || s.writes != 0 {
 		t.Errorf("unknown host: err=%v writes=%d", res.Err(), s.writes)
-	}
-}
-
-// TestTreeFlushesMACsWhenTunnelsChange: in tree mode a pass whose OVSDB step
-// changed the tunnels empties the MAC table (stale entries would blackhole traffic
-// to hosts that moved behind another tunnel); a converged pass and mesh mode never
-// flush.
-func TestTreeFlushesMACsWhenTunnelsChange(t *testing.T) {
-	r, s, _ := newFake(t, "tree.yaml")
-	r.Host = "rack1-a"
-	res := r.Once(context.Background(), false)
-	if s.flushes != 1 || !strings.Contains(strings.Join(res.changes(StepFlows), "\n"), "flush learned MAC addresses of br0") {
-		t.Errorf("first tree pass: %d flushes, flow changes %q", s.flushes, res.changes(StepFlows))
-	}
-	r.Once(context.Background(), false)
-	if s.flushes != 1 {
-		t.Errorf("converged tree pass flushed (%d flushes)", s.flushes)
-	}
-	m, ms, _ := newFake(t, "lab.yaml")
-	m.Once(context.Background(), false)
-	if ms.flushes != 0 {
-		t.Errorf("mesh pass flushed %d times", ms.flushes)
 	}
 }
 

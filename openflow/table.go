@@ -256,17 +256,3 @@ func flowCount(out []byte) (int, error) {
 	}
 	return 0, fmt.Errorf("no flow_count in ovs-ofctl's reply %q", bytes.TrimSpace(out))
 }
-
-// FlushMACs empties the bridge's MAC learning table (ovs-appctl fdb/flush), which
-// the NORMAL action fills. OVS forgets the MACs learned on a port it deletes, but
-// not those behind a port that stays: when a spanning tree is rebuilt, frames to
-// hosts now behind another tunnel would follow the stale entries until they age out.
-// ovs-appctl finds ovs-vswitchd through $OVS_RUNDIR, as ovs-ofctl does.
-func (t *Table) FlushMACs(ctx context.Context) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, err := t.runner.Run(ctx, nil, "ovs-appctl", "fdb/flush", t.bridge); err != nil {
-		return fmt.Errorf("flush the MAC table of bridge %q: %w", t.bridge, err)
-	}
-	return nil
-}

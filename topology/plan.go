@@ -24,7 +24,7 @@ func (t *Topology) Overhead() int {
 	n := overheadVXLAN
 	if t.Network.Encap == EncapGRE {
 		n = overheadGRE
-		if t.Network.Key != nil {
+		if t.Network.Key != nil || t.Network.Mode == ModeTree { // tree mode keys every tunnel (treeKey)
 			n += overheadKey
 		}
 	}
@@ -200,9 +200,17 @@ func (t *Topology) linkEdges() []Edge {
 	return slices.CompactFunc(edges, func(x, y Edge) bool { return x.A == y.A && x.B == y.B })
 }
 
-// spanningTree is Kruskal's algorithm over the candidate edges ordered by (cost, A,
-// B), so that every host computes the same tree.
+// spanningTree is Kruskal's algorithm over the candidate links ordered by (cost,
+// A, B), so that every host computes the same tree; without links, a star (see
+// star).
 func (t *Topology) spanningTree() []Edge {
+	if !t.linksOK {
+		// Every pair at equal cost: a star around the host of the lowest index.
+		// Indexes are stable (never renumbered), so a new host becomes a leaf
+		// of the same centre instead of moving the whole tree, as centring on the
+		// alphabetically first name would.
+		return t.star()
+	}
 	names := t.sortedNames()
 	id := make(map[string]int, len(names))
 	for i, n := range names {
@@ -210,32 +218,16 @@ func (t *Topology) spanningTree() []Edge {
 	}
 	uf := newUnionFind(len(names))
 	tree := make([]Edge, 0, max(len(names)-1, 0))
-	if !t.linksOK {
-		// Every pair at equal cost: in (cost, A, B) order the first host's edges
-		// come first and already connect everything, a star around it. Generating
-		// that order lazily keeps this O(N) instead of sorting N² edges.
-		for i, a := range names {
-			for _, b := range names[i+1:] {
-				if len(tree) == len(names)-1 {
-					break
-				}
-				if uf.union(i, id[b]) {
-					tree = append(tree, Edge{A: a, B: b, Cost: DefaultLinkCost})
-				}
-			}
+	cand := t.linkEdges()
+	slices.SortFunc(cand, func(x, y Edge) int {
+		return cmp.Or(cmp.Compare(x.Cost, y.Cost), cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B))
+	})
+	for _, e := range cand {
+		if len(tree) == len(names)-1 {
+			break
 		}
-	} else {
-		cand := t.linkEdges()
-		slices.SortFunc(cand, func(x, y Edge) int {
-			return cmp.Or(cmp.Compare(x.Cost, y.Cost), cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B))
-		})
-		for _, e := range cand {
-			if len(tree) == len(names)-1 {
-				break
-			}
-			if uf.union(id[e.A], id[e.B]) {
-				tree = append(tree, e)
-			}
+		if uf.union(id[e.A], id[e.B]) {
+			tree = append(tree, e)
 		}
 	}
 	slices.SortFunc(tree, func(x, y Edge) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
@@ -352,6 +344,11 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	if n.Key != nil {
 		key = strconv.FormatUint(uint64(*n.Key), 10)
 	}
+	var tree []Edge
+	if n.Mode == ModeTree {
+		tree = t.Edges()
+		key = strconv.FormatUint(uint64(t.treeKey(tree)), 10) // see treeKey
+	}
 	dstPort := 0
 	if n.Encap == EncapVXLAN && n.VXLANPort != DefaultVXLANPort {
 		dstPort = n.VXLANPort
@@ -389,10 +386,16 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		},
 		Daemon: DaemonConfig{Bridge: n.DockerBridge, FixedCIDR: slice.String(), MTU: n.MTU},
 	}
-	if n.Mode == ModeMesh {
+	switch n.Mode {
+	case ModeMesh:
 		s.OVS.FailMode = "secure"
+		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
+	case ModeTree:
+		s.OVS.FailMode = "secure" // the table relays by itself; see treeFlowTable
+		s.Flows = treeFlowTable(slice, gw.Addr(), tunnels, t.treeRoutes(name, tree, tunnels))
+	default:
+		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
 	}
-	s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
 	return s, nil
 }
 

@@ -265,10 +265,6 @@ func (ft flowTables) Read(ctx context.Context, bridge string) (controller.FlowTa
 	return r, nil
 }
 
-func (ft flowTables) FlushMACs(ctx context.Context, bridge string) error {
-	return openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout)).FlushMACs(ctx)
-}
-
 // printResult prints a pass's changes, one line each under its step, and a summary.
 // The lines go out through one buffer: a first apply at N=1000 prints 11,000 of
 // them, one write(2) each without it (30 ms).
