@@ -258,6 +258,11 @@ func (p *pass) port(br netlink.Link, want topology.DockerBridge) error {
 		if err := p.do(change, func() error { return p.b.h.LinkSetMasterByIndex(l, br.Attrs().Index) }); err != nil {
 			return err
 		}
+		if m := l.Attrs().MasterIndex; m != 0 && !p.dry {
+			if err := p.retire(m, want); err != nil {
+				return err
+			}
+		}
 	}
 	return p.up(want.Port, l)
 }

@@ -101,3 +101,47 @@ func (p *pass) addrsOf(l netlink.Link) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// retire cleans up the Linux bridge that held the OVS bridge's internal port
+// before this pass moved it to want.Name (docker_bridge was renamed): ovsmesh put
+// the port there, so the bridge was its docker bridge. Its addresses in the
+// container subnet go (they would route the subnet to a dead bridge beside the
+// new one), and the bridge itself goes once no port is left on it; a bridge that
+// still holds ports (containers Docker attached) stays, without those addresses.
+func (p *pass) retire(oldIndex int, want topology.DockerBridge) error {
+	old, err := retryDump(func() (netlink.Link, error) { return p.b.h.LinkByIndex(oldIndex) })
+	if err != nil {
+		return fmt.Errorf("read the former docker bridge (ifindex %d): %w", oldIndex, err)
+	}
+	if _, ok := old.(*netlink.Bridge); !ok || old.Attrs().Name == want.Name {
+		return nil
+	}
+	name := old.Attrs().Name
+	links, err := retryDump(p.b.h.LinkList)
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	ports := 0
+	for _, l := range links {
+		if l.Attrs().MasterIndex == oldIndex {
+			ports++
+		}
+	}
+	if ports == 0 {
+		return p.do(fmt.Sprintf("delete bridge %s: the former docker bridge (docker_bridge is %s now), no port left", name, want.Name),
+			func() error { return p.b.h.LinkDel(old) })
+	}
+	list, err := retryDump(func() ([]netlink.Addr, error) { return p.b.h.AddrList(old, netlink.FAMILY_V4) })
+	if err != nil {
+		return fmt.Errorf("list addresses of %q: %w", name, err)
+	}
+	for _, a := range list {
+		if pfx := prefix(a.IPNet); want.Subnet.Contains(pfx.Addr()) {
+			change := fmt.Sprintf("delete address %s from %s: the former docker bridge (docker_bridge is %s now) keeps %d ports", pfx, name, want.Name, ports)
+			if err := p.do(change, func() error { return p.b.h.AddrDel(old, &a) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
