@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,50 @@ func TestRefuseApply(t *testing.T) {
 		w.end(t).wantNothing(t)
 		badCompare(t, before, badState(t, c, host))
 	})
+}
+
+// TestSTPPortLimitOfOVS shows the limit validation enforces on the OVS installed
+// here: of 256 tunnels on a bridge with stp_enable, ovs-vswitchd takes 255 into
+// 802.1D STP and logs "too many STP ports, disabling" for the other, which gets
+// no STP state; with rstp_enable it refuses none of 256.
+func TestSTPPortLimitOfOVS(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, labTopology("", 1))
+	for _, proto := range []string{"stp", "rstp"} {
+		args := []string{"--", "add-br", "br-" + proto, "--", "set", "bridge", "br-" + proto, "datapath_type=netdev", proto + "_enable=true"}
+		for i := 1; i <= 256; i++ {
+			p := fmt.Sprintf("%s%d", proto, i)
+			args = append(args, "--", "add-port", "br-"+proto, p, "--", "set", "interface", p, "type=gre",
+				fmt.Sprintf("options:remote_ip=198.19.%d.%d", i>>8, i&255))
+		}
+		c.vsctl("docker1", args...) // returns once ovs-vswitchd has applied it
+	}
+	// ovs-vswitchd writes the ports' STP status a moment later.
+	var out string
+	with := 0
+	idemPoll(20*time.Second, func() bool {
+		out = c.vsctl("docker1", "--format=csv", "--data=bare", "--no-headings", "--columns=name,status", "find", "port")
+		with = strings.Count(out, "stp_state=")
+		return with >= 255
+	})
+	t.Logf("%d of 256 ports have an STP state", with)
+	if with != 255 {
+		t.Errorf("%d of 256 ports have an STP state, want 255:\n%s", with, out)
+	}
+	log, err := os.ReadFile(filepath.Join(c.host("docker1").RunDir, "ovs-vswitchd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := regexp.MustCompile(`port (\S+): too many STP ports, disabling`).FindAllStringSubmatch(string(log), -1)
+	if len(refused) == 0 {
+		t.Errorf("ovs-vswitchd never logged \"too many STP ports\"; its log:\n%s", log)
+	}
+	for _, m := range refused {
+		if m[1] != refused[0][1] {
+			t.Errorf("ovs-vswitchd refused STP to %s and to %s, want one port only", refused[0][1], m[1])
+		}
+	}
+	if strings.Contains(string(log), "too many RSTP ports") {
+		t.Errorf("ovs-vswitchd refused an RSTP port of 256; its log:\n%s", log)
+	}
 }
