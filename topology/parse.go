@@ -159,15 +159,16 @@ var syntaxHints = map[string]string{
 }
 
 // faultLine returns the line of the fault behind want, the text of the error
-// yaml.v3 returned for data. yaml.v3 names the line where the construct holding the fault
-// begins, parser errors one line before that, and some errors no line at all
-// (reported is 0 then): an unclosed '[' on line 6 comes out as "line 5", a stray
-// key on line 14 as the line before its mapping. Rather than guess from the wording,
-// it asks yaml.v3: the fault is on the last line of the shortest run of whole lines
-// from the top of the file that fails with the very same error. Lines before the
-// fault parse, or fail differently (the error text names another line), so a binary
-// search over the line count finds it in about log2(lines) parses. The fault cannot
-// lie before the reported line, which bounds the search from below.
+// yaml.v3 returned for data; reported is the line that text names (0: none).
+// yaml.v3 names the line where the construct holding the fault begins, parser
+// errors one line before that: an unclosed '[' on line 6 comes out as "line 5", a
+// stray key on line 14 as the line before its mapping. Rather than guess from the
+// wording, faultLine asks yaml.v3: the fault is on the last line of the shortest
+// run of whole lines from the top of the file that fails with the very same error.
+// Shorter runs parse, or fail differently (the text names another line), so a
+// binary search over the number of lines finds it in about log2(lines) parses,
+// each of which stops at the fault. The fault cannot lie before the reported line,
+// which bounds the search from below.
 func faultLine(data []byte, starts []int, want string, reported int) int {
 	fails := func(lines int) bool {
 		end := len(data)
