@@ -59,3 +59,24 @@ func TestSyntaxLineInBigFile(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSyntaxErrorAtEnd10000 is the cost of finding the line of a syntax
+// error on the last line of a 10,000-host file of 30,005 lines, the worst case of
+// the search: every parse but the last reads the whole file (compare with
+// BenchmarkPlan10000 for a valid file).
+func BenchmarkSyntaxErrorAtEnd10000(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("network:\n  encap: vxlan\n  subnet: 240.0.0.0/4\n  slice_prefix: 18\nhosts:\n")
+	for i := 1; i <= 10000; i++ {
+		fmt.Fprintf(&sb, "  - name: host%05d\n    address: 10.%d.%d.%d\n    index: %d\n", i, i>>16, (i>>8)&255, i&255, i)
+	}
+	sb.WriteString("   stray: 1\n")
+	data := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		_, err := Compile("big.yaml", data)
+		if ps := Problems(err); len(ps) != 1 || ps[0].Pos.Line != 30006 {
+			b.Fatalf("want one problem on line 30006, got %v", err)
+		}
+	}
+}
