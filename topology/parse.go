@@ -122,19 +122,85 @@ func Parse(name string, data []byte) (*Topology, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxProblem turns a YAML syntax error into a Problem. yaml.v3 reports only the
-// line; the column is that of the line's first non-blank character.
+// syntaxProblem turns a YAML syntax error into a Problem at the line of the fault
+// (see faultLine); the column is that of the line's first character other than a
+// space, so that a tab used for indentation is pointed at.
 func syntaxProblem(name string, data []byte, err error) error {
-	m := yamlLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		return &Problem{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	msg, reported := strings.TrimPrefix(err.Error(), "yaml: "), 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		msg = m[2]
+		reported, _ = strconv.Atoi(m[1])
 	}
-	line, _ := strconv.Atoi(m[1])
-	col := 1
-	if lines := bytes.Split(data, []byte("\n")); line >= 1 && line <= len(lines) {
-		col += len(lines[line-1]) - len(bytes.TrimLeft(lines[line-1], " \t"))
+	starts := lineStarts(data)
+	line := faultLine(data, starts, err.Error(), reported)
+	text := data[starts[line-1]:]
+	if i := bytes.IndexByte(text, '\n'); i >= 0 {
+		text = text[:i]
 	}
-	return &Problem{File: name, Pos: Pos{line, col}, Msg: "invalid YAML: " + m[2]}
+	col := 1 + len(text) - len(bytes.TrimLeft(text, " "))
+	if hint, ok := syntaxHints[msg]; ok {
+		msg += " (" + hint + ")"
+	}
+	return &Problem{File: name, Pos: Pos{line, col}, Msg: "invalid YAML: " + msg}
+}
+
+// syntaxHints explain, for the line faultLine finds, the yaml.v3 errors that a
+// hand-edited topology file most often causes.
+var syntaxHints = map[string]string{
+	"did not find expected key":                                    "this line does not continue the mapping above it: check its indentation",
+	"did not find expected '-' indicator":                          "this line does not continue the list above it: check its indentation",
+	"mapping values are not allowed in this context":               "check the indentation, and quote a value that contains ': '",
+	"did not find expected ',' or ']'":                             "a '[' is not closed by ']', or an item lacks its ','",
+	"did not find expected ',' or '}'":                             "a '{' is not closed by '}', or a key lacks its ','",
+	"found a tab character that violates indentation":              "indent with spaces: YAML forbids tabs there",
+	"found a tab character where an indentation space is expected": "indent with spaces: YAML forbids tabs there",
+	"found unexpected end of stream":                               "a quoted string that starts on this line is never closed",
+	"could not find expected ':'":                                  "a key lacks its ':'",
+}
+
+// faultLine returns the line of the fault behind want, the text of the error
+// yaml.v3 returned for data; reported is the line that text names (0: none).
+// yaml.v3 names the line where the construct holding the fault begins, parser
+// errors one line before that: an unclosed '[' on line 6 comes out as "line 5", a
+// stray key on line 14 as the line before its mapping. Rather than guess from the
+// wording, faultLine asks yaml.v3: the fault is on the last line of the shortest
+// run of whole lines from the top of the file that fails with the very same error.
+// Shorter runs parse, or fail differently (the text names another line), so a
+// binary search over the number of lines finds it in about log2(lines) parses,
+// each of which stops at the fault. The fault cannot lie before the reported line,
+// which bounds the search from below.
+func faultLine(data []byte, starts []int, want string, reported int) int {
+	fails := func(lines int) bool {
+		end := len(data)
+		if lines < len(starts) {
+			end = starts[lines]
+		}
+		var n yaml.Node
+		err := yaml.Unmarshal(data[:end], &n)
+		return err != nil && err.Error() == want
+	}
+	// fails(lo) is false; fails(hi) is true: the whole file is what failed.
+	lo, hi := max(min(reported, len(starts))-1, 0), len(starts)
+	for lo+1 < hi {
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// lineStarts returns the offset of the start of each line of data.
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i, c := range data {
+		if c == '\n' && i+1 < len(data) {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
 }
 
 type decoder struct {

@@ -75,6 +75,7 @@ func (t *Topology) Default() {
 type checker struct {
 	t        *Topology
 	problems []error
+	subnetOK bool // network.subnet is a usable container subnet
 }
 
 // at reports a problem with the field at path unless decoding already failed there.
@@ -142,6 +143,7 @@ func (t *Topology) Validate() error {
 	c.network()
 	c.hosts()
 	c.links()
+	c.stpPorts()
 	return errors.Join(c.problems...)
 }
 
@@ -213,9 +215,26 @@ func (c *checker) subnet() {
 		c.at("network.subnet", "%s is too small: the prefix must be at most /29", s)
 		return
 	}
+	c.subnetOK = true
 	if n.SlicePrefix <= s.Bits() || n.SlicePrefix > 30 {
 		c.at("network.slice_prefix", "%d must be longer than the subnet's /%d and at most 30", n.SlicePrefix, s.Bits())
 	}
+}
+
+// underlayInSubnet reports host i's address if it lies inside the container
+// subnet: every host routes that subnet to docker0, so the tunnels' own packets to
+// that address would be sent to the containers instead of the underlay.
+func (c *checker) underlayInSubnet(i int, a netip.Addr) {
+	s := c.t.Network.Subnet
+	if !c.subnetOK || !s.Contains(a) {
+		return
+	}
+	which := "network.subnet " + s.String()
+	if !c.t.given("network.subnet") {
+		which += " (the default)"
+	}
+	c.atItem("hosts", i, "address", "%s lies inside %s: every host routes that subnet to %s, so the tunnel packets to this address would go to the containers instead of over the underlay; choose a subnet that holds no host's address",
+		a, which, c.t.Network.DockerBridge)
 }
 
 func (c *checker) hosts() {
@@ -254,6 +273,7 @@ func (c *checker) hosts() {
 				c.atItem("hosts", i, "address", "%s is also hosts[%d].address: addresses must be unique", h.Address, j)
 			}
 			addrs[h.Address] = i
+			c.underlayInSubnet(i, h.Address)
 			if first := t.Hosts[0].Address; first.IsValid() && first.Is4() != h.Address.Is4() {
 				c.atItem("hosts", i, "address", "%s is not of the same IP version as hosts[0].address %s: tunnels need one underlay family", h.Address, first)
 			}
@@ -318,4 +338,68 @@ func (c *checker) links() {
 		}
 		c.at("links", "the links leave the hosts disconnected in %d parts: %s", len(comps), strings.Join(parts, " "))
 	}
+}
+
+// Port limits of the spanning tree protocols in Open vSwitch: 802.1D STP numbers at
+// most 255 ports per bridge (STP_MAX_PORTS), RSTP 4095 (RSTP_MAX_PORTS). ovs-vswitchd
+// leaves further ports out of the protocol ("too many STP ports, disabling"), and
+// they forward unprotected: the mesh loops.
+const (
+	maxSTPPorts  = 255
+	maxRSTPPorts = 4095
+)
+
+// stpPorts refuses, in stp mode, a host with more tunnels than the protocol can
+// number. It counts the tunnels without building them: every other host in a full
+// mesh, one per distinct pair of known hosts its links name otherwise.
+func (c *checker) stpPorts() {
+	t := c.t
+	if t.Network.Mode != ModeSTP || len(t.Hosts) == 0 {
+		return
+	}
+	limit, proto, ways := maxSTPPorts, "802.1D STP", "set network.rstp: true (RSTP handles 4095 ports), or use mode tree or mode mesh"
+	if t.Network.RSTP {
+		limit, proto, ways = maxRSTPPorts, "RSTP", "use mode tree or mode mesh"
+	}
+	const loops = "OVS would leave the other tunnels outside the spanning tree, forwarding, and the mesh would loop"
+	if !t.linksOK {
+		if n := len(t.Hosts) - 1; n > limit {
+			c.atItem("hosts", 0, "", "%s would have %d tunnels, as would each of the other %d hosts (mode stp without links joins every pair), but %s handles at most %d ports per bridge: %s; %s, or list links",
+				t.Hosts[0].Name, n, n, proto, limit, loops, ways)
+		}
+		return
+	}
+	for i, n := range t.linkDegrees() {
+		if n > limit {
+			c.atItem("hosts", i, "", "%s would have %d tunnels (one per host its links join it to), but %s handles at most %d ports per bridge: %s; %s, or list fewer links for it",
+				t.Hosts[i].Name, n, proto, limit, loops, ways)
+		}
+	}
+}
+
+// linkDegrees returns, by host, how many distinct other hosts the links join it to.
+// Links naming an unknown host, or a host twice, count for nothing.
+func (t *Topology) linkDegrees() []int {
+	id := make(map[string]int, len(t.Hosts))
+	for i, h := range t.Hosts {
+		if _, dup := id[h.Name]; !dup {
+			id[h.Name] = i
+		}
+	}
+	degrees := make([]int, len(t.Hosts))
+	seen := make(map[[2]int]bool, len(t.Links))
+	for _, l := range t.Links {
+		a, okA := id[l.A]
+		b, okB := id[l.B]
+		if !okA || !okB || a == b {
+			continue
+		}
+		key := [2]int{min(a, b), max(a, b)}
+		if !seen[key] {
+			seen[key] = true
+			degrees[a]++
+			degrees[b]++
+		}
+	}
+	return degrees
 }

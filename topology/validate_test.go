@@ -28,7 +28,7 @@ func TestValidationErrors(t *testing.T) {
 		yaml string
 		want []string // each must be one whole line of the error, in this order
 	}{
-		{"syntax", "network:\n  encap: gre\n   mode: [\n", []string{`t.yaml:3:4: invalid YAML: mapping values are not allowed in this context`}},
+		{"syntax", "network:\n  encap: gre\n   mode: [\n", []string{`t.yaml:3:4: invalid YAML: mapping values are not allowed in this context (check the indentation, and quote a value that contains ': ')`}},
 		{"unknown key", strings.Replace(base, "  mode: stp", "  mtuu: 1400", 1),
 			[]string{`t.yaml:3:3: network.mtuu: unknown key (known keys: bfd, bridge, datapath, docker_bridge, encap, key, mode, mtu, rstp, slice_prefix, subnet, underlay_mtu, vxlan_port)`}},
 		{"unknown host key", strings.Replace(base, "    index: 2", "    idx: 2", 1),
