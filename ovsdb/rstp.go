@@ -74,7 +74,7 @@ func diffNudge(want topology.OVSState, have snapshot, deletes []portDelete) (*nu
 	// that gives another valid priority (0 to 240) whatever the old one was.
 	n.Nudged = strconv.Itoa((prio - prio%16) ^ 16)
 	line := fmt.Sprintf("reselect rstp roles on bridge %s (ports were deleted): port %s other_config:%s %s -> %s -> %s",
-		want.Bridge, n.Port, portPriorityKey, deref(n.Old), n.Nudged, deref(n.Old))
+		want.Bridge, n.Port, portPriorityKey, orUnset(deref(n.Old)), n.Nudged, orUnset(deref(n.Old)))
 	return n, line
 }
 
