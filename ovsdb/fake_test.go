@@ -109,6 +109,12 @@ func converged(want topology.OVSState) *fakeDB {
 		if t.Key != "" {
 			i.Options["key"] = t.Key
 		}
+		if t.LocalIP.IsValid() {
+			i.Options["local_ip"] = t.LocalIP.String()
+		}
+		if t.PacketType != "" {
+			i.Options["packet_type"] = t.PacketType
+		}
 		if t.BFD {
 			i.BFD = map[string]string{"enable": "true"}
 		}
