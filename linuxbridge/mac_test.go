@@ -8,7 +8,6 @@ import (
 	"testing"
 )
 
-
 // linkMAC reads a link's Ethernet address with ip -j link.
 func (n *testNS) linkMAC(t *testing.T, name string) string {
 	t.Helper()
