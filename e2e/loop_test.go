@@ -450,7 +450,10 @@ func loopBaseline(t *testing.T, c *cluster, host string) loopHostState {
 	}
 	for _, tu := range plan.OVS.Tunnels {
 		if !slices.ContainsFunc(s.Interfaces, func(l string) bool {
-			return strings.HasPrefix(l, fmt.Sprintf("%s,%s,remote_ip=%s,%d,", tu.Name, tu.Type, tu.RemoteIP, tu.OFPort))
+			// The options field holds local_ip and remote_ip, in that order.
+			return strings.HasPrefix(l, fmt.Sprintf("%s,%s,", tu.Name, tu.Type)) &&
+				strings.Contains(l, fmt.Sprintf("remote_ip=%s,%d,", tu.RemoteIP, tu.OFPort)) &&
+				strings.Contains(l, "local_ip="+tu.LocalIP.String())
 		}) {
 			t.Errorf("%s: tunnel %s to %s (ofport %d) missing from %q", host, tu.Name, tu.RemoteIP, tu.OFPort, s.Interfaces)
 		}
