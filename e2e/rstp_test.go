@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,8 +44,9 @@ func TestRSTPPathCost(t *testing.T) {
 	}
 
 	conv := stpConverge(t, c, hosts, "rstp/show", "Forwarding", "Discarding", 60*time.Second)
+	var alternate []string // host:port with the Alternate role in ovs-appctl's table
 	for _, h := range hosts {
-		costs := rstpCosts(conv[h].Text)
+		rows := rstpRows(conv[h].Text)
 		for _, tu := range c.plan(h).OVS.Tunnels {
 			id := strings.Trim(c.vsctl(h, "get", "port", tu.Name, "rstp_status:rstp_port_id"), `"`)
 			n, err := strconv.ParseUint(id, 16, 16)
@@ -52,14 +54,20 @@ func TestRSTPPathCost(t *testing.T) {
 				t.Fatalf("%s: port %s rstp_port_id %q: %v", h, tu.Name, id, err)
 			}
 			nbr := fmt.Sprintf("%d.%d", n>>8, n&0xff)
-			if got := costs[nbr]; got != fmt.Sprint(tu.STPCost) {
-				t.Errorf("%s: ovs-appctl rstp/show gives port %s (%s) cost %q, want %d:\n%s", h, tu.Name, nbr, got, tu.STPCost, conv[h].Text)
+			row := rows[nbr]
+			if row.Cost != fmt.Sprint(tu.STPCost) {
+				t.Errorf("%s: ovs-appctl rstp/show gives port %s (%s) cost %q, want %d:\n%s", h, tu.Name, nbr, row.Cost, tu.STPCost, conv[h].Text)
+			}
+			if row.Role == "Alternate" {
+				alternate = append(alternate, h+":"+tu.Name)
 			}
 		}
 	}
 	blocked := rstpDiscarding(t, c, hosts)
-	t.Logf("discarding: %q", blocked)
-
+	t.Logf("discarding: %q, alternate: %q", blocked, alternate)
+	if !slices.Equal(alternate, blocked) {
+		t.Errorf("ovs-appctl shows the Alternate role on %q, OVSDB the Discarding state on %q; want the same port", alternate, blocked)
+	}
 	if len(blocked) != 1 || (blocked[0] != "docker1:gre-docker3" && blocked[0] != "docker3:gre-docker1") {
 		t.Errorf("discarding ports %q, want one, on the cost-1000 link docker1-docker3", blocked)
 	}
@@ -81,17 +89,20 @@ func rstpDiscarding(t *testing.T, c *cluster, hosts []string) []string {
 	return blocked
 }
 
-// rstpCosts reads the Cost column of `ovs-appctl rstp/show` by its Pri.Nbr
-// column ("128.1", the port's RSTP priority and number): the Interface column is
-// cut to 10 characters, too short to tell the tunnels apart.
-func rstpCosts(show string) map[string]string {
-	costs := map[string]string{}
+// rstpRow is one port row of `ovs-appctl rstp/show`.
+type rstpRow struct{ Role, State, Cost string }
+
+// rstpRows reads the port table of `ovs-appctl rstp/show` by its Pri.Nbr column
+// ("128.1", the port's RSTP priority and number): the Interface column is cut to
+// 10 characters, too short to tell the tunnels apart.
+func rstpRows(show string) map[string]rstpRow {
+	rows := map[string]rstpRow{}
 	for _, line := range strings.Split(show, "\n") {
 		if f := strings.Fields(line); len(f) == 5 && strings.Contains(f[4], ".") {
-			costs[f[4]] = f[3]
+			rows[f[4]] = rstpRow{Role: f[1], State: f[2], Cost: f[3]}
 		}
 	}
-	return costs
+	return rows
 }
 
 // TestRSTPRemoveRoot: in a three-host RSTP triangle, the host of the root bridge
