@@ -125,7 +125,8 @@ func TestDiffNudge(t *testing.T) {
 // TestRSTPNudgeMemory: against the in-memory server with a stand-in for
 // ovs-vswitchd, a pass that deletes a tunnel of an RSTP bridge sends its
 // transaction and the two of the reselection, leaves the priority key as it was,
-// and the next pass sends nothing; a deletion under STP sends one transaction.
+// and the next pass sends nothing; a switch to STP moves the costs to
+// stp-path-cost, and a deletion under STP sends one transaction.
 func TestRSTPNudgeMemory(t *testing.T) {
 	endpoint, op := memoryServer(t)
 	fakeVSwitchd(t, op)
@@ -156,6 +157,10 @@ func TestRSTPNudgeMemory(t *testing.T) {
 
 	if _, err := c.Apply(ctx, rstpState(false, 2, 3), false); err != nil {
 		t.Fatal(err)
+	}
+	if d := dump(t, c); !strings.Contains(d, "port gre-docker2 interfaces=1 other_config={stp-path-cost=10} ") ||
+		!strings.Contains(d, "port gre-docker3 interfaces=1 other_config={stp-path-cost=20} ") {
+		t.Errorf("after the switch to 802.1D STP, the costs are not under stp-path-cost alone:\n%s", d)
 	}
 	before = c.Transactions()
 	if _, err := c.Apply(ctx, rstpState(false, 2), false); err != nil {
