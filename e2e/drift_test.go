@@ -70,7 +70,7 @@ func TestDrift(t *testing.T) {
 		}
 		got := idemChanges(out)
 		want := []string{
-			"ovsdb: create port gre-docker2 type=gre remote_ip=198.18.0.2 ofport_request=32770",
+			"ovsdb: create port gre-docker2 type=gre remote_ip=198.18.0.2 local_ip=198.18.0.1 ofport_request=32770",
 			"openflow: add flow table=2,priority=1,actions=LOCAL",
 		}
 		if !slices.Equal(got, want) {
@@ -120,7 +120,7 @@ func TestDrift(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("repair on docker1 changed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		if got := c.vsctl("docker1", "get", "interface", "gre-docker3", "options"); got != `{remote_ip="198.18.0.3"}` {
+		if got := c.vsctl("docker1", "get", "interface", "gre-docker3", "options"); got != `{local_ip="198.18.0.1", remote_ip="198.18.0.3"}` {
 			t.Errorf("gre-docker3 options: %s", got)
 		}
 		if got := driftMTU(t, ns, "docker0"); got != c.topo.Network.MTU {

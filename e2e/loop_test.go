@@ -321,7 +321,7 @@ func loopRun(t *testing.T, c *cluster, host string, argv ...string) string {
 type loopHostState struct {
 	Interfaces []string // ovsmesh's interfaces: name,type,options,ofport,mtu_request,external_ids
 	Flows      []string // flows with ovsmesh's cookie, without statistics
-	Docker0    string   // kind, MTU, up
+	Docker0    string   // kind, MAC, MTU, up
 	Addrs      []string // docker0's IPv4 addresses
 	BR0        string   // the OVS bridge's internal interface: master, MTU, up
 }
@@ -385,6 +385,7 @@ func loopReadState(c *cluster, host string) (loopHostState, error) {
 	}
 	slices.Sort(s.Flows)
 	type link struct {
+		Address  string   `json:"address"`
 		MTU      int      `json:"mtu"`
 		Flags    []string `json:"flags"`
 		Master   string   `json:"master"`
@@ -416,7 +417,7 @@ func loopReadState(c *cluster, host string) (loopHostState, error) {
 	if err != nil {
 		return s, err
 	}
-	s.Docker0 = fmt.Sprintf("kind=%s mtu=%d up=%v", d0.LinkInfo.Kind, d0.MTU, slices.Contains(d0.Flags, "UP"))
+	s.Docker0 = fmt.Sprintf("kind=%s mac=%s mtu=%d up=%v", d0.LinkInfo.Kind, d0.Address, d0.MTU, slices.Contains(d0.Flags, "UP"))
 	a, err := read("ip", "-j", "-4", "addr", "show", "dev", "docker0")
 	if err != nil {
 		return s, err
@@ -439,7 +440,7 @@ func loopBaseline(t *testing.T, c *cluster, host string) loopHostState {
 	if len(s.Flows) != len(plan.Flows) {
 		t.Errorf("%s: %d flows with ovsmesh's cookie, want %d", host, len(s.Flows), len(plan.Flows))
 	}
-	if want := fmt.Sprintf("kind=bridge mtu=%d up=true", plan.Docker.MTU); s.Docker0 != want {
+	if want := fmt.Sprintf("kind=bridge mac=%s mtu=%d up=true", plan.Docker.MAC, plan.Docker.MTU); s.Docker0 != want {
 		t.Errorf("%s: docker0 %s, want %s", host, s.Docker0, want)
 	}
 	if !slices.Contains(s.Addrs, plan.Docker.Address.String()) {
@@ -450,7 +451,10 @@ func loopBaseline(t *testing.T, c *cluster, host string) loopHostState {
 	}
 	for _, tu := range plan.OVS.Tunnels {
 		if !slices.ContainsFunc(s.Interfaces, func(l string) bool {
-			return strings.HasPrefix(l, fmt.Sprintf("%s,%s,remote_ip=%s,%d,", tu.Name, tu.Type, tu.RemoteIP, tu.OFPort))
+			// The options field holds local_ip and remote_ip, in that order.
+			return strings.HasPrefix(l, fmt.Sprintf("%s,%s,", tu.Name, tu.Type)) &&
+				strings.Contains(l, fmt.Sprintf("remote_ip=%s,%d,", tu.RemoteIP, tu.OFPort)) &&
+				strings.Contains(l, "local_ip="+tu.LocalIP.String())
 		}) {
 			t.Errorf("%s: tunnel %s to %s (ofport %d) missing from %q", host, tu.Name, tu.RemoteIP, tu.OFPort, s.Interfaces)
 		}
@@ -840,6 +844,7 @@ func TestLoopSoak(t *testing.T) {
 		{"ovsmesh's flows deleted", []string{"ovs-ofctl", "-O", "OpenFlow14", "--timeout=10", "del-flows", "br0", loopCookie}},
 		{"docker0 MTU changed", []string{"ip", "link", "set", "docker0", "mtu", strconv.Itoa(plan.Docker.MTU - 100)}},
 		{"docker0 address removed", []string{"ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0"}},
+		{"docker0 MAC changed", []string{"ip", "link", "set", "docker0", "address", "02:00:00:00:00:99"}},
 	}
 	type sample struct {
 		at         time.Duration // since the loop started

@@ -30,7 +30,7 @@ func testMesh(t *testing.T, network string) {
 		for _, h := range hosts {
 			for _, tu := range c.plan(h).OVS.Tunnels {
 				got := c.vsctl(h, "get", "interface", tu.Name, "type", "options", "ofport", "external_ids:ovsmesh-owner")
-				opts := []string{fmt.Sprintf("remote_ip=%q", tu.RemoteIP.String())}
+				opts := []string{fmt.Sprintf("local_ip=%q", tu.LocalIP.String()), fmt.Sprintf("remote_ip=%q", tu.RemoteIP.String())}
 				if tu.DstPort != 0 {
 					opts = append([]string{fmt.Sprintf("dst_port=%q", fmt.Sprint(tu.DstPort))}, opts...)
 				}

@@ -112,12 +112,12 @@ func TestReboot(t *testing.T) {
 			"br0 mtu=1462 up=true",
 			"bridge br-phy datapath_type=netdev fail_mode= protocols= stp_enable=false rstp_enable=false external_ids=",
 			"bridge br0 datapath_type=netdev fail_mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 stp_enable=false rstp_enable=false external_ids=ovsmesh-owner=docker1",
-			"docker0 kind=bridge mtu=1462 up=true addresses=172.17.0.1/16 ports=br0",
+			"docker0 kind=bridge mac=02:42:ac:11:00:01 mtu=1462 up=true addresses=172.17.0.1/16 ports=br0",
 			"interface br-phy type=internal options= ofport_request= ofport=65534 mtu_request= bfd= external_ids=",
 			"interface br0 type=internal options= ofport_request= ofport=65534 mtu_request=1462 bfd= external_ids=ovsmesh-owner=docker1",
 			"interface eth0 type= options= ofport_request= ofport=1 mtu_request= bfd= external_ids=",
-			"interface gre-docker2 type=gre options=remote_ip=198.18.0.2 ofport_request=32770 ofport=32770 mtu_request= bfd= external_ids=ovsmesh-owner=docker1",
-			"interface gre-docker3 type=gre options=remote_ip=198.18.0.3 ofport_request=32771 ofport=32771 mtu_request= bfd= external_ids=ovsmesh-owner=docker1",
+			"interface gre-docker2 type=gre options=local_ip=198.18.0.1,remote_ip=198.18.0.2 ofport_request=32770 ofport=32770 mtu_request= bfd= external_ids=ovsmesh-owner=docker1",
+			"interface gre-docker3 type=gre options=local_ip=198.18.0.1,remote_ip=198.18.0.3 ofport_request=32771 ofport=32771 mtu_request= bfd= external_ids=ovsmesh-owner=docker1",
 			"port br-phy external_ids= other_config=",
 			"port br0 external_ids=ovsmesh-owner=docker1 other_config=",
 			"port eth0 external_ids= other_config=",
@@ -378,6 +378,7 @@ func rebootHostState(t *testing.T, c *cluster, host string) []string {
 // rebootIPLink is the part of `ip -j -d link` output the test reads.
 type rebootIPLink struct {
 	Name     string   `json:"ifname"`
+	Address  string   `json:"address"`
 	MTU      int      `json:"mtu"`
 	Flags    []string `json:"flags"`
 	LinkInfo struct {
@@ -412,7 +413,7 @@ func rebootLink(t *testing.T, ctx context.Context, h *lab.Host, name string) reb
 	return links[0]
 }
 
-// rebootLinuxBridge renders a Linux bridge as "NAME kind=… mtu=… up=…
+// rebootLinuxBridge renders a Linux bridge as "NAME kind=… mac=… mtu=… up=…
 // addresses=… ports=…", or "NAME missing".
 func rebootLinuxBridge(t *testing.T, ctx context.Context, h *lab.Host, name string) string {
 	t.Helper()
@@ -432,7 +433,7 @@ func rebootLinuxBridge(t *testing.T, ctx context.Context, h *lab.Host, name stri
 		ports = append(ports, p.Name)
 	}
 	slices.Sort(ports)
-	return fmt.Sprintf("%s kind=%s mtu=%d up=%v addresses=%s ports=%s", name, l.LinkInfo.Kind, l.MTU,
+	return fmt.Sprintf("%s kind=%s mac=%s mtu=%d up=%v addresses=%s ports=%s", name, l.LinkInfo.Kind, l.Address, l.MTU,
 		slices.Contains(l.Flags, "UP"), strings.Join(addrs, ","), strings.Join(ports, ","))
 }
 

@@ -30,7 +30,7 @@ func TestStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"bridge br0  owner=docker1 datapath=netdev fail_mode=secure stp=off mtu=1462 flows=21",
-		"gre-docker2  gre   198.18.0.2", "32770", "docker0: bridge mtu=1462 up=true addresses=[172.17.0.1/16", "port br0: master=docker0"} {
+		"gre-docker2  gre   198.18.0.2", "32770", "docker0: bridge mac=02:42:ac:11:00:01 mtu=1462 up=true addresses=[172.17.0.1/16", "port br0: master=docker0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}

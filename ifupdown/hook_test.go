@@ -49,19 +49,19 @@ func TestHooksBuildTheOVSDBColumns(t *testing.T) {
 			"port gre-docker1 external_ids=ovsmesh-owner=docker3 other_config=",
 			"port gre-docker2 external_ids=ovsmesh-owner=docker3 other_config=",
 			"interface br0 type=internal options= ofport_request= mtu_request=1462 bfd= external_ids=ovsmesh-owner=docker3",
-			"interface gre-docker1 type=gre options=remote_ip=198.18.0.1 ofport_request=32769 mtu_request= bfd= external_ids=ovsmesh-owner=docker3",
-			"interface gre-docker2 type=gre options=remote_ip=198.18.0.2 ofport_request=32770 mtu_request= bfd= external_ids=ovsmesh-owner=docker3",
-			"docker0 172.17.0.3/16 mtu 1462 port br0",
+			"interface gre-docker1 type=gre options=local_ip=198.18.0.3,remote_ip=198.18.0.1 ofport_request=32769 mtu_request= bfd= external_ids=ovsmesh-owner=docker3",
+			"interface gre-docker2 type=gre options=local_ip=198.18.0.3,remote_ip=198.18.0.2 ofport_request=32770 mtu_request= bfd= external_ids=ovsmesh-owner=docker3",
+			"docker0 172.17.0.3/16 mac 02:42:ac:11:00:03 mtu 1462 port br0",
 		}},
 		{"testdata/bfd-rstp-links.yaml", "h2", []string{
 			"bridge ovsbr datapath_type=netdev stp_enable=false rstp_enable=true fail_mode= protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 external_ids=ovsmesh-owner=h2 other_config=",
-			"port gre-h1 external_ids=ovsmesh-owner=h2 other_config=stp-path-cost=10",
-			"port gre-h3 external_ids=ovsmesh-owner=h2 other_config=stp-path-cost=30",
+			"port gre-h1 external_ids=ovsmesh-owner=h2 other_config=rstp-path-cost=10",
+			"port gre-h3 external_ids=ovsmesh-owner=h2 other_config=rstp-path-cost=30",
 			"port ovsbr external_ids=ovsmesh-owner=h2 other_config=",
-			"interface gre-h1 type=gre options=key=7,remote_ip=fd00:198:18::1 ofport_request=32769 mtu_request= bfd=enable=true external_ids=ovsmesh-owner=h2",
-			"interface gre-h3 type=gre options=key=7,remote_ip=fd00:198:18::3 ofport_request=32771 mtu_request= bfd=enable=true external_ids=ovsmesh-owner=h2",
+			"interface gre-h1 type=gre options=key=7,local_ip=fd00:198:18::2,remote_ip=fd00:198:18::1 ofport_request=32769 mtu_request= bfd=enable=true external_ids=ovsmesh-owner=h2",
+			"interface gre-h3 type=gre options=key=7,local_ip=fd00:198:18::2,remote_ip=fd00:198:18::3 ofport_request=32771 mtu_request= bfd=enable=true external_ids=ovsmesh-owner=h2",
 			"interface ovsbr type=internal options= ofport_request= mtu_request=1438 bfd= external_ids=ovsmesh-owner=h2",
-			"docker0 172.20.0.2/16 mtu 1438 port ovsbr",
+			"docker0 172.20.0.2/16 mac 02:42:ac:14:00:02 mtu 1438 port ovsbr",
 		}},
 	} {
 		t.Run(tc.host, func(t *testing.T) {
@@ -150,7 +150,7 @@ func hostState(ctx context.Context, t *testing.T, h *lab.Host, s topology.HostSt
 	return lines
 }
 
-// linuxBridge renders bridge name as "NAME ADDRESS mtu MTU port PORT...", or ""
+// linuxBridge renders bridge name as "NAME ADDRESS mac MAC mtu MTU port PORT...", or ""
 // when it does not exist.
 func linuxBridge(ctx context.Context, t *testing.T, h *lab.Host, name string) string {
 	t.Helper()
@@ -159,7 +159,7 @@ func linuxBridge(ctx context.Context, t *testing.T, h *lab.Host, name string) st
 	}
 	out, err := h.Run(ctx, "sh", "-c", `set -e
 ip -o -4 addr show dev "$1" | awk '{printf "%s %s", $2, $4}'
-printf ' mtu %s' "$(cat /sys/class/net/$1/mtu)"
+printf ' mac %s mtu %s' "$(cat /sys/class/net/$1/address)" "$(cat /sys/class/net/$1/mtu)"
 for p in /sys/class/net/$1/brif/*; do [ -e "$p" ] && printf ' port %s' "${p##*/}"; done`, "sh", name)
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func TestIfqueryReadsTheMergedFile(t *testing.T) {
 		{[]string{"--list", "-a"}, "lo\neth0\nbr0\n"},
 		// What the OVS hook raises after creating br0, in this order.
 		{[]string{"--list", "--allow=br0"}, "gre-docker1\ngre-docker2\ndocker0\n"},
-		{[]string{"docker0"}, "address: 172.17.0.3\nmtu: 1462\nbridge_ports: br0\nbridge_stp: off\nbridge_fd: 0\n" +
+		{[]string{"docker0"}, "address: 172.17.0.3\nhwaddress: 02:42:ac:11:00:03\nmtu: 1462\nbridge_ports: br0\nbridge_stp: off\nbridge_fd: 0\n" +
 			"bridge_maxwait: 0\nbroadcast: 172.17.255.255\nnetmask: 255.255.0.0\n"},
 	} {
 		if got := query(tc.args...); got != tc.want {
@@ -85,7 +85,7 @@ func TestIfqueryReadsTheMergedFile(t *testing.T) {
 		{"gre-docker2", "ovs_type", "OVSTunnel"},
 		{"gre-docker2", "ovs_bridge", "br0"},
 		{"gre-docker2", "ovs_tunnel_type", "gre"},
-		{"gre-docker2", "ovs_tunnel_options", "options:remote_ip=198.18.0.2 ofport_request=32770 " + owner},
+		{"gre-docker2", "ovs_tunnel_options", "options:remote_ip=198.18.0.2 options:local_ip=198.18.0.3 ofport_request=32770 " + owner},
 		{"gre-docker2", "ovs_extra", "set port gre-docker2 " + owner},
 	} {
 		if got := words(tc.iface, tc.option); !slices.Equal(got, strings.Fields(tc.want)) {

@@ -128,7 +128,7 @@ func writeTunnel(b *bytes.Buffer, o topology.OVSState, t topology.Tunnel) {
 	ifc = append(ifc, owner)
 	port := []string{"set", "port", t.Name, owner}
 	if t.STPCost != 0 {
-		port = append(port, "other_config:stp-path-cost="+strconv.Itoa(t.STPCost))
+		port = append(port, "other_config:"+o.PathCostKey()+"="+strconv.Itoa(t.STPCost))
 	}
 
 	b.WriteString("\nallow-" + o.Bridge + " " + t.Name + "\n")
@@ -142,12 +142,17 @@ func writeTunnel(b *bytes.Buffer, o topology.OVSState, t topology.Tunnel) {
 
 // writeDocker writes the Linux bridge docker0 with the OVS bridge's internal
 // interface as its port. STP stays off (loops are the overlay's business) and
-// bridge_fd/bridge_maxwait 0 keep bridge-utils from sleeping at boot.
+// bridge_fd/bridge_maxwait 0 keep bridge-utils from sleeping at boot. The pinned
+// MAC is ifupdown's own "hwaddress" (set by the static method once bridge-utils
+// has created the bridge), not bridge-utils' bridge_hw, which sleeps a second.
 func writeDocker(b *bytes.Buffer, s topology.HostState) {
 	d := s.Docker
 	b.WriteString("\nallow-" + s.OVS.Bridge + " " + d.Name + "\n")
 	b.WriteString("iface " + d.Name + " inet static\n")
 	writeOption(b, "address", d.Address.String())
+	if d.MAC != "" {
+		writeOption(b, "hwaddress", "ether", d.MAC)
+	}
 	if d.MTU != 0 {
 		writeOption(b, "mtu", strconv.Itoa(d.MTU))
 	}

@@ -51,6 +51,7 @@ func TestRenderInterfacesGolden(t *testing.T) {
 		{"vxlan-mesh.node-a.interfaces", "../examples/vxlan-mesh.yaml", "node-a"},
 		{"bfd-rstp-links.h2.interfaces", "testdata/bfd-rstp-links.yaml", "h2"},
 		{"lab.docker3.interfaces", "../examples/lab.yaml", "docker3"},
+		{"ip6gre-system.v1.interfaces", "testdata/ip6gre-system.yaml", "v1"},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			golden(t, tc.golden, RenderInterfaces(desired(t, tc.topology, tc.host)))

@@ -1,6 +1,7 @@
 package linuxbridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,9 @@ func New(h *netlink.Handle, log *slog.Logger) *Bridge {
 // matched, in which case it made no netlink write. In order, it:
 //   - creates the bridge if there is no link of that name; a link of another type
 //     is an error, never replaced;
-//   - sets the bridge's MTU;
+//   - sets the bridge's MTU and, when want.MAC is set, its Ethernet address (a
+//     bridge without one takes the lowest address of its ports, so the
+//     containers' gateway address would change as containers come and go);
 //   - adds want.Address, then deletes the addresses that clash with the address
 //     plan (see diffAddrs), logging each with its reason; other addresses stay;
 //   - sets the MTU of the OVS bridge's internal interface want.Port, enslaves it to
@@ -58,6 +61,7 @@ func (b *Bridge) Apply(ctx context.Context, want topology.DockerBridge, dryRun b
 	}
 	steps := []func() error{
 		func() error { return p.mtu(want.Name, br, want.MTU) },
+		func() error { return p.mac(want.Name, br, want.MAC) },
 		func() error { return p.addrs(br, want) },
 		func() error { return p.port(br, want) },
 		func() error { return p.up(want.Name, br) },
@@ -89,6 +93,12 @@ func check(want topology.DockerBridge) error {
 		return fmt.Errorf("docker bridge %q: invalid subnet %s", want.Name, want.Subnet)
 	case want.MTU < 68:
 		return fmt.Errorf("docker bridge %q: MTU %d is below IPv4's minimum 68", want.Name, want.MTU)
+	}
+	if want.MAC != "" {
+		hw, err := net.ParseMAC(want.MAC)
+		if err != nil || len(hw) != 6 || hw[0]&1 != 0 {
+			return fmt.Errorf("docker bridge %q: MAC %q is not a unicast Ethernet address", want.Name, want.MAC)
+		}
 	}
 	return nil
 }
@@ -134,7 +144,12 @@ func (p *pass) ensureBridge(want topology.DockerBridge) (netlink.Link, error) {
 	}
 	if l == nil {
 		create := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: want.Name, MTU: want.MTU}}
-		err := p.do(fmt.Sprintf("create bridge %s mtu %d", want.Name, want.MTU), func() error {
+		change := fmt.Sprintf("create bridge %s mtu %d", want.Name, want.MTU)
+		if want.MAC != "" {
+			create.HardwareAddr, _ = net.ParseMAC(want.MAC) // checked by check
+			change += " address " + want.MAC
+		}
+		err := p.do(change, func() error {
 			// EEXIST: created meanwhile by someone else; the re-read checks it.
 			if err := p.b.h.LinkAdd(create); err != nil && !errors.Is(err, unix.EEXIST) {
 				return err
@@ -164,6 +179,22 @@ func (p *pass) mtu(name string, l netlink.Link, mtu int) error {
 	}
 	return p.do(fmt.Sprintf("set %s mtu %d (was %d)", name, mtu, l.Attrs().MTU), func() error {
 		return p.b.h.LinkSetMTU(l, mtu)
+	})
+}
+
+// mac sets the bridge's Ethernet address; l is nil for a link a dry run would
+// have created right, mac "" leaves the address to the kernel.
+func (p *pass) mac(name string, l netlink.Link, mac string) error {
+	if l == nil || mac == "" {
+		return nil
+	}
+	want, _ := net.ParseMAC(mac) // checked by check
+	have := l.Attrs().HardwareAddr
+	if bytes.Equal(have, want) {
+		return nil
+	}
+	return p.do(fmt.Sprintf("set %s address %s (was %s)", name, want, have), func() error {
+		return p.b.h.LinkSetHardwareAddr(l, want)
 	})
 }
 

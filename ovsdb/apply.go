@@ -20,9 +20,11 @@ const pollInterval = 20 * time.Millisecond
 // manages, its internal port and one port per tunnel, all marked as ovsmesh's;
 // owned tunnel ports that want no longer lists are removed, other ports are never
 // touched. It returns one line per change, sorted; none when the database already
-// matched, in which case it sends no transaction at all. Otherwise it sends exactly
-// one transaction and waits (see WithVSwitchdTimeout) until ovs-vswitchd has
-// applied it, then reports interfaces ovs-vswitchd could not set up.
+// matched, in which case it sends no transaction at all. Otherwise it sends one
+// transaction and waits (see WithVSwitchdTimeout) until ovs-vswitchd has applied
+// it, then reports interfaces ovs-vswitchd could not set up. A pass that deleted
+// ports of an RSTP bridge then sends two more, each waited for, that make RSTP
+// reselect port roles (OVS 3.1 keeps a deleted root port otherwise; see rstp.go).
 //
 // Wanted tunnels whose name is taken by a port that is not ovsmesh's are reported
 // (errors wrapping ErrNotOwned or ErrNameTaken) while everything else is still
@@ -70,6 +72,11 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 		"operations", len(ops), "duration", time.Since(start).Round(time.Microsecond))
 	if err := c.waitApplied(ctx, cfg); err != nil {
 		return p.Lines, errors.Join(conflicts, err)
+	}
+	if p.Nudge != nil {
+		if err := c.nudgeRSTP(ctx, want.Bridge, p.Nudge); err != nil {
+			return p.Lines, errors.Join(conflicts, err)
+		}
 	}
 	t, err = c.readTables(ctx)
 	if err != nil {

@@ -20,8 +20,10 @@ var ErrNotOwned = errors.New("is not ovsmesh's (no external_ids:" + topology.Own
 // used by a port or interface elsewhere (names are unique in OVSDB).
 var ErrNameTaken = errors.New("name already in use")
 
-// stpCostKey is the Port other_config key of the STP path cost.
-const stpCostKey = "stp-path-cost"
+// costKeys are the Port other_config keys of the path cost that ovsmesh manages
+// on its tunnel ports: the one the bridge's protocol reads holds the cost, the
+// other is removed (it would be left over by a switch between STP and RSTP).
+var costKeys = []string{topology.RSTPCostKey, topology.STPCostKey}
 
 // plan is what Apply must change, computed by diff; ops.go turns it into
 // operations. Every change carries at least one line, so a plan without lines
@@ -34,6 +36,9 @@ type plan struct {
 	DropBridges []portDelete
 	Lines       []string // one human-readable line per change, sorted
 	Errs        []error  // wanted objects that cannot be applied (name conflicts)
+	// Nudge makes RSTP reselect port roles after the transaction (see rstp.go);
+	// nil when the pass deletes no port of an RSTP bridge.
+	Nudge *nudgePlan
 }
 
 func (p plan) empty() bool { return len(p.Lines) == 0 }
@@ -120,6 +125,10 @@ func diff(want topology.OVSState, have snapshot) plan {
 		}
 		p.Deletes = append(p.Deletes, portDelete{UUID: rows.Port.UUID, Name: name})
 		p.Lines = append(p.Lines, deleteLine(rows))
+	}
+	if n, line := diffNudge(want, have, p.Deletes); n != nil {
+		p.Nudge = n
+		p.Lines = append(p.Lines, line)
 	}
 	slices.Sort(p.Lines)
 	return p
@@ -210,7 +219,7 @@ func wantedPorts(w topology.OVSState) []portWant {
 			pw.Iface.OfportRequest = &t.OFPort
 		}
 		if t.STPCost > 0 {
-			pw.Port.OtherConfig = map[string]string{stpCostKey: strconv.Itoa(t.STPCost)}
+			pw.Port.OtherConfig = map[string]string{w.PathCostKey(): strconv.Itoa(t.STPCost)}
 		}
 		ports = append(ports, pw)
 	}
@@ -239,13 +248,15 @@ func diffPort(w portWant, have snapshot, owner string) (portPlan, []string, erro
 		lines = append(lines, k.line("port", name))
 	}
 	if !w.Internal {
-		var cost *string
-		if v, ok := w.Port.OtherConfig[stpCostKey]; ok {
-			cost = &v
-		}
-		if k, ok := keyDelta("other_config", stpCostKey, rows.Port.OtherConfig, cost); ok {
-			pp.PortKeys = append(pp.PortKeys, k)
-			lines = append(lines, k.line("port", name))
+		for _, key := range costKeys {
+			var cost *string
+			if v, ok := w.Port.OtherConfig[key]; ok {
+				cost = &v
+			}
+			if k, ok := keyDelta("other_config", key, rows.Port.OtherConfig, cost); ok {
+				pp.PortKeys = append(pp.PortKeys, k)
+				lines = append(lines, k.line("port", name))
+			}
 		}
 	}
 	home, ok := rows.home()

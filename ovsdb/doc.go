@@ -8,7 +8,9 @@
 //
 // Apply reads a plain snapshot out of the libovsdb cache, computes the difference
 // with a pure function (diff.go) and sends it as exactly one transaction, or none
-// when nothing differs.
+// when nothing differs. The one exception: a pass that deleted ports of an RSTP
+// bridge follows it with two small transactions that make RSTP reselect port roles
+// (rstp.go), because OVS 3.1 keeps a deleted root port otherwise.
 //
 // Ownership: a Port or Interface is ovsmesh's if and only if its external_ids has
 // the ovsmesh-owner key. Owned tunnel ports that the topology no longer wants are

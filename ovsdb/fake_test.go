@@ -102,12 +102,18 @@ func converged(want topology.OVSState) *fakeDB {
 	for _, t := range want.Tunnels {
 		p := vswitchd.Port{Name: t.Name, ExternalIDs: owner()}
 		if t.STPCost != 0 {
-			p.OtherConfig = map[string]string{"stp-path-cost": strconv.Itoa(t.STPCost)}
+			p.OtherConfig = map[string]string{want.PathCostKey(): strconv.Itoa(t.STPCost)}
 		}
 		i := vswitchd.Interface{Name: t.Name, Type: t.Type, Options: map[string]string{"remote_ip": t.RemoteIP.String()},
 			OfportRequest: ptr(t.OFPort), ExternalIDs: owner()}
 		if t.Key != "" {
 			i.Options["key"] = t.Key
+		}
+		if t.LocalIP.IsValid() {
+			i.Options["local_ip"] = t.LocalIP.String()
+		}
+		if t.PacketType != "" {
+			i.Options["packet_type"] = t.PacketType
 		}
 		if t.BFD {
 			i.BFD = map[string]string{"enable": "true"}

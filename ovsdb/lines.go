@@ -57,8 +57,10 @@ func createFields(w portWant) string {
 	for _, k := range slices.Sorted(maps.Keys(i.BFD)) {
 		b.WriteString(" bfd:" + k + "=" + i.BFD[k])
 	}
-	if v, ok := w.Port.OtherConfig[stpCostKey]; ok {
-		b.WriteString(" " + stpCostKey + "=" + v)
+	for _, k := range costKeys {
+		if v, ok := w.Port.OtherConfig[k]; ok {
+			b.WriteString(" " + k + "=" + v)
+		}
 	}
 	if i.OfportRequest != nil {
 		b.WriteString(" ofport_request=" + strconv.Itoa(*i.OfportRequest))

@@ -27,7 +27,7 @@ func (t *Topology) WriteText(w io.Writer, s HostState) error {
 	opts = append([]string{"datapath=" + s.OVS.Datapath, "mtu=" + itoa(s.OVS.MTU)}, opts...)
 	fmt.Fprintf(tw, "bridge\t%s\t%s\n", s.OVS.Bridge, strings.Join(opts, " "))
 	fmt.Fprintf(tw, "mtu\t%d\tunderlay %d - %d bytes of %s overhead\n", n.MTU, n.UnderlayMTU, t.Overhead(), n.Encap)
-	fmt.Fprintf(tw, "docker0\t%s\taddress=%s mtu=%d port=%s\n", s.Docker.Name, s.Docker.Address, s.Docker.MTU, s.Docker.Port)
+	fmt.Fprintf(tw, "docker0\t%s\taddress=%s mac=%s mtu=%d port=%s\n", s.Docker.Name, s.Docker.Address, s.Docker.MAC, s.Docker.MTU, s.Docker.Port)
 	fmt.Fprintf(tw, "fixed-cidr\t%s\tof subnet %s\n", s.Docker.FixedCIDR, s.Docker.Subnet)
 	for _, tu := range s.OVS.Tunnels {
 		extra := ""
@@ -40,11 +40,14 @@ func (t *Topology) WriteText(w io.Writer, s HostState) error {
 		if tu.BFD {
 			extra += " bfd"
 		}
-		if tu.STPCost != 0 {
-			extra += " stp-path-cost=" + itoa(tu.STPCost)
+		if tu.PacketType != "" {
+			extra += " packet_type=" + tu.PacketType
 		}
-		fmt.Fprintf(tw, "tunnel\t%s\t%s to %s (%s) ofport=%d peer slice %s, docker0 %s%s\n",
-			tu.Name, tu.Type, tu.Peer, tu.RemoteIP, tu.OFPort, tu.PeerSlice, tu.PeerGW, extra)
+		if tu.STPCost != 0 {
+			extra += " " + s.OVS.PathCostKey() + "=" + itoa(tu.STPCost)
+		}
+		fmt.Fprintf(tw, "tunnel\t%s\t%s to %s (%s from %s) ofport=%d peer slice %s, docker0 %s%s\n",
+			tu.Name, tu.Type, tu.Peer, tu.RemoteIP, tu.LocalIP, tu.OFPort, tu.PeerSlice, tu.PeerGW, extra)
 	}
 	if n.Mode == ModeMesh && len(t.Links) > 0 {
 		fmt.Fprintf(tw, "note\tlinks\tignored in mesh mode: every pair of hosts gets a tunnel\n")

@@ -353,12 +353,14 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	if n.Encap == EncapVXLAN && n.VXLANPort != DefaultVXLANPort {
 		dstPort = n.VXLANPort
 	}
+	typ, packetType := t.tunnelType()
 	peers := t.peers(name)
 	tunnels := make([]Tunnel, 0, len(peers))
 	for _, p := range peers {
 		tu := Tunnel{
 			Name: PortName(n.Encap, p.Name), Peer: p.Name, PeerIndex: p.Index,
-			Type: n.Encap, RemoteIP: p.Address, Key: key, DstPort: dstPort, BFD: n.BFD,
+			Type: typ, RemoteIP: p.Address, LocalIP: me.Address, PacketType: packetType,
+			Key: key, DstPort: dstPort, BFD: n.BFD,
 			OFPort:    TunnelOFPortBase + p.Index,
 			PeerSlice: t.Slice(p.Index), PeerGW: t.Gateway(p.Index).Addr(),
 		}
@@ -382,7 +384,7 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		},
 		Docker: DockerBridge{
 			Name: n.DockerBridge, Address: gw, MTU: n.MTU, Port: n.Bridge,
-			FixedCIDR: slice, Subnet: n.Subnet,
+			FixedCIDR: slice, Subnet: n.Subnet, MAC: t.DockerMAC(me.Index),
 		},
 		Daemon: DaemonConfig{Bridge: n.DockerBridge, FixedCIDR: slice.String(), MTU: n.MTU},
 	}
@@ -397,6 +399,31 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
 	}
 	return s, nil
+}
+
+// tunnelType returns the OVS interface type of the tunnels and their
+// options:packet_type. GRE over an IPv6 underlay on the kernel datapath is a
+// separate type, ip6gre, that carries bare L3 packets unless told legacy_l2 (the
+// Ethernet frames a bridge needs). OVS 3.1's userspace datapath builds GRE over
+// IPv6 from plain "gre" with an IPv6 remote_ip, so netdev keeps that form.
+func (t *Topology) tunnelType() (typ, packetType string) {
+	n := t.Network
+	if n.Encap == EncapGRE && n.Datapath == DatapathSystem && t.ipv6Underlay() {
+		return "ip6gre", "legacy_l2"
+	}
+	return n.Encap, ""
+}
+
+// DockerMAC returns the pinned Ethernet address of host i's Docker bridge:
+// 02:42 followed by the four bytes of the bridge's IPv4 address (Gateway(i)), as
+// Docker derived addresses from IPv4 addresses. 02 makes it a locally administered
+// unicast address. Within one cluster the gateway addresses differ by index, so
+// the MACs differ; clusters with other subnets get other MACs. No container has
+// such an address: containers are addressed from the hosts' slices, never from
+// slice 0, which holds the bridges' addresses.
+func (t *Topology) DockerMAC(i int) string {
+	b := t.Gateway(i).Addr().As4()
+	return fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -60,23 +60,56 @@ type OVSState struct {
 
 // Tunnel is one tunnel port (Port and Interface of the same name) to a peer.
 type Tunnel struct {
-	Name      string       `json:"name"`
-	Peer      string       `json:"peer"`
-	PeerIndex int          `json:"peer_index"`
-	Type      string       `json:"type"` // "gre" or "vxlan"
-	RemoteIP  netip.Addr   `json:"remote_ip"`
-	Key       string       `json:"key,omitempty"`      // options:key; "" for none
-	DstPort   int          `json:"dst_port,omitempty"` // options:dst_port (vxlan); 0 for none
-	BFD       bool         `json:"bfd"`
-	OFPort    int          `json:"ofport_request"`
-	STPCost   int          `json:"stp_path_cost,omitempty"` // other_config:stp-path-cost; 0 for default
+	Name      string     `json:"name"`
+	Peer      string     `json:"peer"`
+	PeerIndex int        `json:"peer_index"`
+	Type      string     `json:"type"` // "gre", "ip6gre" or "vxlan"
+	RemoteIP  netip.Addr `json:"remote_ip"`
+	// LocalIP is options:local_ip, the host's own underlay address: without it the
+	// kernel picks the source address by route, which on a multi-homed host may be
+	// another one, and the peer drops every packet that does not come from the
+	// remote_ip it was told.
+	LocalIP netip.Addr `json:"local_ip"`
+	// PacketType is options:packet_type: "legacy_l2" on ip6gre ports, whose default
+	// is to carry bare L3 packets; "" for none.
+	PacketType string `json:"packet_type,omitempty"`
+	Key        string `json:"key,omitempty"`      // options:key; "" for none
+	DstPort    int    `json:"dst_port,omitempty"` // options:dst_port (vxlan); 0 for none
+	BFD        bool   `json:"bfd"`
+	OFPort     int    `json:"ofport_request"`
+	// STPCost is the port's path cost, written to the key that the bridge's spanning
+	// tree protocol reads (see OVSState.PathCostKey); 0 for the default.
+	STPCost   int          `json:"stp_path_cost,omitempty"`
 	PeerSlice netip.Prefix `json:"peer_slice"`
 	PeerGW    netip.Addr   `json:"peer_docker0"`
+}
+
+// Port other_config keys of the path cost: 802.1D STP reads one, RSTP the other.
+// ovsmesh manages both on its tunnel ports: the one the bridge's protocol reads
+// holds the cost, the other is removed.
+const (
+	STPCostKey  = "stp-path-cost"
+	RSTPCostKey = "rstp-path-cost"
+)
+
+// PathCostKey returns the Port other_config key of the path cost that the bridge's
+// spanning tree protocol reads: rstp-path-cost under RSTP, else stp-path-cost.
+func (s OVSState) PathCostKey() string {
+	if s.RSTP {
+		return RSTPCostKey
+	}
+	return STPCostKey
 }
 
 // Options returns the Interface options column the tunnel needs.
 func (t Tunnel) Options() map[string]string {
 	o := map[string]string{"remote_ip": t.RemoteIP.String()}
+	if t.LocalIP.IsValid() {
+		o["local_ip"] = t.LocalIP.String()
+	}
+	if t.PacketType != "" {
+		o["packet_type"] = t.PacketType
+	}
 	if t.Key != "" {
 		o["key"] = t.Key
 	}
@@ -98,6 +131,10 @@ type DockerBridge struct {
 	FixedCIDR netip.Prefix `json:"fixed_cidr"`
 	// Subnet is the shared container subnet.
 	Subnet netip.Prefix `json:"subnet"`
+	// MAC is the bridge's pinned Ethernet address (see DockerMAC), in the form
+	// "02:42:ac:11:00:01". Without one a Linux bridge takes the lowest address of its
+	// ports, and the containers' gateway address changes as containers come and go.
+	MAC string `json:"mac"`
 }
 
 // DaemonConfig is the set of keys ovsmesh owns in Docker's daemon.json.
