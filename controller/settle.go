@@ -47,10 +47,7 @@ type FileGuard struct {
 // then it returns nil data and how long to wait before reading again. A file that
 // cannot be read is an error at once (it is no partial version of anything).
 func (g *FileGuard) Read(path string, now time.Time) (data []byte, wait time.Duration, err error) {
-	settle := g.Settle
-	if settle <= 0 {
-		settle = DefaultSettle
-	}
+	settle := g.settle()
 	before := statFile(path)
 	data, err = os.ReadFile(path)
 	if err != nil {
@@ -74,6 +71,13 @@ func (g *FileGuard) Read(path string, now time.Time) (data []byte, wait time.Dur
 		return nil, settle - quiet, nil
 	}
 	return data, 0, nil
+}
+
+func (g *FileGuard) settle() time.Duration {
+	if g.Settle <= 0 {
+		return DefaultSettle
+	}
+	return g.Settle
 }
 
 // observe records v as the version read at now.
