@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/openflow"
 )
 
 // A daemon that is alive but stuck (SIGSTOP) keeps its sockets open and answers
@@ -169,6 +174,7 @@ func TestLoopSurvivesStuckVSwitchd(t *testing.T) {
 
 	resume := stopDaemon(t, "ovs-vswitchd", vsPid)
 	stopped := time.Now()
+	flushStuck(t, c.host("docker1").RunDir)
 	repairDuringStop(t, c, "docker1", 30*time.Second)
 	_, ok := loopPoll(30*time.Second, func() bool {
 		_, by := failures(t, p)
@@ -200,4 +206,32 @@ func TestLoopSurvivesStuckVSwitchd(t *testing.T) {
 	t.Logf("healthy %v after SIGCONT", took.Round(time.Millisecond))
 	loopWaitState(t, c, "docker1", base, 2*loopRepairBound, "state after ovs-vswitchd's stop")
 	p.stop(t)
+}
+
+// rundirRunner runs OVS tools with OVS_RUNDIR set, as the loop inside a lab host
+// has it.
+type rundirRunner struct{ dir string }
+
+func (r rundirRunner) Run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	return openflow.ExecRunner{}.Run(ctx, stdin, "env", append([]string{"OVS_RUNDIR=" + r.dir, name}, args...)...)
+}
+
+// flushStuck: emptying the MAC table of a stopped ovs-vswitchd (ovs-appctl
+// fdb/flush, which a tree pass runs after its tunnels changed) fails within the
+// table's timeout even when the caller's context has no deadline.
+func flushStuck(t *testing.T, rundir string) {
+	t.Helper()
+	tbl := openflow.New("br0", slog.New(slog.DiscardHandler), openflow.WithTimeout(2*time.Second), openflow.WithRunner(rundirRunner{rundir}))
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- tbl.FlushMACs(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Logf("fdb/flush against the stopped ovs-vswitchd: %v after %v", err, time.Since(start).Round(time.Millisecond))
+		if err == nil {
+			t.Errorf("fdb/flush against a stopped ovs-vswitchd succeeded")
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("fdb/flush against a stopped ovs-vswitchd still waiting after 20s (timeout 2s)")
+	}
 }
