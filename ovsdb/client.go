@@ -34,7 +34,7 @@ const (
 	DefaultCallTimeout = 10 * time.Second
 	// inactivityProbe: after this long without a message from the server the
 	// client sends an echo, and reconnects when none comes back within as long
-	// again: a stuck server is noticed within 5 to 10 s. It is ovsdb-server's and
+	// again: a stuck server is noticed within about 10 s. It is ovsdb-server's and
 	// ovs-vswitchd's own default probe interval.
 	inactivityProbe = 5 * time.Second
 	// reconnectTimeout bounds each reconnection attempt (connect, schema, monitor
@@ -102,7 +102,7 @@ type Client struct {
 // "tcp:HOST:PORT"), monitors the tables ovsmesh manages and returns once the
 // cache holds their current content. Later disconnections are retried forever
 // with exponential backoff, and a server that stops answering (stuck, or
-// stopped with SIGSTOP) is noticed by an echo probe within 5 to 10 s and treated
+// stopped with SIGSTOP) is noticed by an echo probe within about 10 s and treated
 // as a disconnection. Close the client when done.
 func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Option) (*Client, error) {
 	if err := checkEndpoint(endpoint); err != nil {
