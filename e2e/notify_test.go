@@ -197,3 +197,57 @@ func joinTexts(ms []notifyMsg) string {
 	}
 	return b.String()
 }
+
+// TestLoopWaitsForOVSDBAtStart: started while ovsdb-server is down, the loop
+// does not exit (systemd would count the start as failed and let Docker start):
+// it says why it is not ready, waits, and is ready once the server is up and a
+// pass succeeded.
+func TestLoopWaitsForOVSDBAtStart(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, labTopology(loopGRE, 2))
+	h := c.host("docker1")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.StopOVSDB(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sock := listenNotify(t, func() string { return readyState(c, "docker1") })
+	p := loopStartNotify(t, c, "docker1", sock.path)
+	_, ok := loopPoll(20*time.Second, func() bool {
+		_, ok := sock.find("STATUS=not ready: waiting for ovsdb-server")
+		return ok || !p.alive()
+	})
+	p.mustBeAlive(t)
+	if !ok {
+		t.Fatalf("no STATUS=not ready: waiting for ovsdb-server within 20s; messages: %q", joinTexts(sock.messages()))
+	}
+	time.Sleep(2 * loopInterval)
+	p.mustBeAlive(t)
+	if m, ok := sock.find("READY=1"); ok {
+		t.Fatalf("READY=1 while ovsdb-server is down: %q", m.text)
+	}
+	if err := h.StartOVSDB(ctx); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	took, ok := loopPoll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok })
+	if !ok {
+		t.Fatalf("no READY=1 within %v of starting ovsdb-server; messages: %q", took, joinTexts(sock.messages()))
+	}
+	ready, _ := sock.find("READY=1")
+	t.Logf("READY=1 %v after ovsdb-server started: %q", ready.at.Sub(started).Round(time.Millisecond), ready.text)
+	if ready.state != "" {
+		t.Errorf("READY=1 came before the host was ready: %s", ready.state)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("loop exited with %v after SIGTERM", p.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("loop still running 5s after SIGTERM")
+	}
+}

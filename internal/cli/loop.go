@@ -37,8 +37,12 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	defer notifier.Close()
 	sd := &systemdObserver{n: notifier, log: log}
 	db, err := connectRetrying(ctx, dbEndpoint(f), log, sd)
-	if err != nil || db == nil {
-		return err // nil, nil: stopped while waiting
+	if err != nil {
+		return err
+	}
+	if db == nil { // stopped while waiting
+		sd.send(sdnotify.Stopping)
+		return nil
 	}
 	defer db.Close()
 	r, closeAll, err := newReconciler(path, f, log, db)
