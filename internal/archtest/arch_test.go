@@ -55,6 +55,8 @@ var layers = map[string]struct {
 	"ifupdown":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
 	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus"}},
 	"metrics":     {[]string{"controller", "topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
+	// sdnotify speaks to systemd with the standard library only.
+	"internal/sdnotify": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "yaml"}},
 }
 
 // TestImports enforces layers, and that ovsdb is the only package that imports

@@ -106,8 +106,9 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 		}
 	}
 	// Check the file and the host before connecting to anything: bad input changes
-	// nothing and needs no running Open vSwitch to be reported.
-	t, err := topology.Load(path)
+	// nothing and needs no running Open vSwitch to be reported. A file written
+	// less than a second ago is read once it has settled (a copy in progress).
+	t, err := controller.LoadSettled(ctx, path, 0, 0)
 	if err != nil {
 		return err
 	}
