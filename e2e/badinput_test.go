@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// TestBadInput proves that bad input changes nothing (SPEC sections 2 and 5.1):
+// TestBadInput proves that bad input changes nothing (docs/validation.md):
 // an invalid topology file, an unknown host, a missing file and a usage error
 // each exit with their status and a message naming the fault, on a fresh host
 // and on a converged one, without touching OVSDB, docker0, the flows or the

@@ -27,7 +27,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// The long-running mode (`apply --interval`, SPEC section 2): the loop runs as a
+// The long-running mode (`apply --interval`, docs/cli): the loop runs as a
 // process inside a lab host; its /metrics and /healthz are scraped from inside the
 // host's namespace; the other hosts get one-shot passes.
 

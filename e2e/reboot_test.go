@@ -21,7 +21,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 )
 
-// TestReboot proves SPEC section 5.5 on a rebooted host: the ovsmesh block that
+// TestReboot proves the files step on a rebooted host: the ovsmesh block that
 // apply wrote into /etc/network/interfaces, brought up by Debian's ifupdown with
 // the openvswitch-switch and bridge-utils hooks on a host whose OVSDB is empty,
 // rebuilds the same bridge, tunnels (with ovsmesh's ownership marks) and docker0,

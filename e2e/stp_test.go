@@ -14,7 +14,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 )
 
-// TestSTP proves SPEC section 4's stp mode, the classic recipe, on a three-host
+// TestSTP proves the stp mode, the classic recipe, on a three-host
 // full mesh (a triangle, so one loop): STP on every bridge, a tunnel to every
 // peer, 802.1D converging with its default timers to exactly one blocked port,
 // then every container reaching every other, a broadcast delivered once per

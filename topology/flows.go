@@ -112,7 +112,7 @@ type ingress struct {
 	pass    []string
 }
 
-// flowTable computes the whole OpenFlow table of one host (SPEC section 4), ordered
+// flowTable computes the whole OpenFlow table of one host (docs/topology.md, Modes), ordered
 // by table and then by decreasing priority.
 //
 // Every mode drops IPv4 and ARP frames from the host's own containers whose source is

@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Encapsulation overheads in bytes (SPEC section 3).
+// Encapsulation overheads in bytes (docs/topology.md).
 const (
 	overheadGRE   = 14 + 20 + 4     // inner Ethernet + outer IPv4 + GRE
 	overheadVXLAN = 14 + 20 + 8 + 8 // inner Ethernet + outer IPv4 + UDP + VXLAN
