@@ -392,7 +392,7 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	if n.Mode == ModeMesh {
 		s.OVS.FailMode = "secure"
 	}
-	s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
+	s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))
 	return s, nil
 }
 
