@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -145,6 +146,52 @@ func linkLocal(mac net.HardwareAddr) netip.Addr {
 	b := [16]byte{0xfe, 0x80}
 	copy(b[8:], []byte{mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]})
 	return netip.AddrFrom16(b)
+}
+
+// fdbMonitor records the FDB changes of a host's bridges (bridge monitor fdb).
+type fdbMonitor struct {
+	cmd  *exec.Cmd
+	out  strings.Builder
+	done chan struct{}
+}
+
+// watchFDB starts recording host's FDB changes; moves stops it and returns the
+// ports mac was learned on meanwhile, in order.
+func (c *cluster) watchFDB(host string) *fdbMonitor {
+	c.t.Helper()
+	m := &fdbMonitor{done: make(chan struct{})}
+	m.cmd = c.host(host).Command(context.Background(), "bridge", "monitor", "fdb")
+	m.cmd.Stdout = &m.out
+	if err := m.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { _ = m.cmd.Wait(); close(m.done) }()
+	c.t.Cleanup(func() { m.stop() })
+	time.Sleep(300 * time.Millisecond) // let it subscribe
+	return m
+}
+
+func (m *fdbMonitor) stop() {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	_ = m.cmd.Process.Kill() // by its pid
+	<-m.done
+}
+
+// moves stops the monitor and returns the ports mac was (re)learned on.
+func (m *fdbMonitor) moves(mac net.HardwareAddr) []string {
+	m.stop()
+	var ports []string
+	for _, l := range strings.Split(m.out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == mac.String() && f[1] == "dev" {
+			ports = append(ports, f[2])
+		}
+	}
+	return ports
 }
 
 // fdbPort returns the port of docker0 on host that has learned mac ("" if none).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -48,31 +49,44 @@ func want(t *testing.T, what string, seen map[string]int, n int) {
 }
 
 // spoofMAC is the attack of issue 9: attacker sends frames with the victim's
-// source MAC. The victim's host must keep the MAC on the victim's port, and its
-// own traffic to the victim must reach the victim, not the attacker.
+// source MAC. The victim's host must never learn the MAC on its OVS side, and
+// its own traffic to the victim, sent while the attack goes on, must never reach
+// the attacker.
 func (l *l2Lab) spoofMAC(t *testing.T, attacker, victim, witness string) {
 	a, v, w := l.cts[attacker], l.cts[victim], l.cts[witness]
 	vmac, amac := macOf(t, v), macOf(t, a)
-	seen := countSeen(t, "ether proto 0x9000", func() {
-		sendFrames(t, a, 10, ether(broadcastMAC, vmac, etherTest, []byte("spoofed")))
-	}, v, w)
+	spoof := ether(broadcastMAC, vmac, etherTest, []byte("spoofed"))
+	fdb := l.watchFDB(victim)
+	seen := countSeen(t, "ether proto 0x9000", func() { sendFrames(t, a, 10, spoof) }, v, w)
 	want(t, "frames with the victim's MAC", seen, 0)
 	seen = countSeen(t, "ether proto 0x9000", func() {
 		sendFrames(t, a, 10, ether(broadcastMAC, amac, etherTest, []byte("own mac")))
 	}, v, w)
 	want(t, "frames with the attacker's own MAC (control)", seen, 10)
 
-	if port := l.fdbPort(victim, vmac); port != v.HostVeth {
-		t.Errorf("%s's docker0 has the victim's MAC %s on port %q, want %q", victim, vmac, port, v.HostVeth)
-	}
+	// The victim answers its host's pings, which moves the MAC back to its own
+	// port: keep spoofing while the host pings.
 	got := countSeen(t, "icmp and dst host "+addr(v.Addr).String(), func() {
+		sent := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: see sendFrames
+			sent <- sendFromNS(a.NS, 300, [][]byte{spoof})
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if out, err := l.host(victim).Run(ctx, "ping", "-c", "3", "-W", "2", addr(v.Addr).String()); err != nil {
-			t.Errorf("%s cannot ping its own container after the spoof: %v\n%s", victim, err, out)
+		out, err := l.host(victim).Run(ctx, "ping", "-c", "10", "-i", "0.2", "-W", "1", addr(v.Addr).String())
+		if err != nil {
+			t.Errorf("%s cannot ping its own container during the spoof: %v\n%s", victim, err, out)
+		}
+		if err := <-sent; err != nil {
+			t.Errorf("spoof from %s: %v", a.Name, err)
 		}
 	}, a)
-	want(t, "the victim host's pings to its container", got, 0)
+	want(t, "the victim host's pings to its container, at the attacker", got, 0)
+	moves := fdb.moves(vmac)
+	if wrong := len(moves) - strings.Count(strings.Join(moves, " ")+" ", v.HostVeth+" "); wrong > 0 {
+		t.Errorf("%s's docker0 learned the victim's MAC %s on another port than %s %d times: %q", victim, vmac, v.HostVeth, wrong, moves)
+	}
 }
 
 func TestL2IdentityMeshGRE(t *testing.T) {
