@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // Ethernet types of the frames the layer-2 tests build.
@@ -231,3 +232,12 @@ func countSeen(t *testing.T, filter string, send func(), cts ...*lab.Container) 
 
 // hexFrame is a frame as ovs-ofctl packet-out takes it.
 func hexFrame(b []byte) string { return fmt.Sprintf("%x", b) }
+
+// learnedFlowCookie starts the cookie of every flow the MAC check learns, as
+// ovs-ofctl prints it (the last 16 bits are the port).
+var learnedFlowCookie = fmt.Sprintf("cookie=0x%x", topology.LearnedCookie(0)>>16)
+
+// learnedFlow reports whether a dump-flows line is a flow ovs-vswitchd learned
+// from traffic (a MAC and its port), not one ovsmesh wrote: tests that compare
+// flow tables before and after leave them out, as ovsmesh does.
+func learnedFlow(line string) bool { return strings.Contains(line, learnedFlowCookie) }
