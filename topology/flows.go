@@ -144,7 +144,8 @@ func regValue(v int) string {
 	if v == 0 {
 		return "0"
 	}
-	return "0x" + strconv.FormatInt(int64(v), 16)
+	b := make([]byte, 0, 8)
+	return string(strconv.AppendInt(append(b, "0x"...), int64(v), 16))
 }
 
 // ofPort16 is an OpenFlow port as the 16 bits the MAC table stores.
@@ -170,8 +171,15 @@ var lookupDst = []string{"move:NXM_OF_ETH_DST[]->" + regKey, "load:0->NXM_NX_REG
 // in_port, with that port's cookie, while the port holds fewer than limit MACs;
 // NXM_NX_REG5[0] tells whether it did.
 func learn(port, limit int) string {
-	return "learn(table=" + strconv.Itoa(TableMACs) + ",idle_timeout=" + strconv.Itoa(MACIdleTimeout) +
-		",priority=100,cookie=0x" + strconv.FormatUint(LearnedCookie(ofPort16(port)), 16) +
-		",limit=" + strconv.Itoa(limit) + ",result_dst=" + regLearned + "," + regKey +
-		",load:NXM_OF_IN_PORT[]->" + regOwner + ")"
+	b := make([]byte, 0, 192)
+	b = append(b, "learn(table="...)
+	b = strconv.AppendInt(b, TableMACs, 10)
+	b = append(b, ",idle_timeout="...)
+	b = strconv.AppendInt(b, MACIdleTimeout, 10)
+	b = append(b, ",priority=100,cookie=0x"...)
+	b = strconv.AppendUint(b, LearnedCookie(ofPort16(port)), 16)
+	b = append(b, ",limit="...)
+	b = strconv.AppendInt(b, int64(limit), 10)
+	b = append(b, ",result_dst="+regLearned+","+regKey+",load:NXM_OF_IN_PORT[]->"+regOwner+")"...)
+	return string(b)
 }

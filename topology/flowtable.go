@@ -157,10 +157,11 @@ func meshSteering(flows []Flow, gw netip.Addr, peers []ingress, outputs []string
 // meshMACCheck is tables 4 and 5 of a mesh: a MAC belongs to the one port it was
 // first seen on, the local port or one tunnel.
 func meshMACCheck(flows []Flow, ports []ingress) []Flow {
+	fromLocal, fromTunnel := []string{Resubmit(TableFromLocal)}, []string{Resubmit(TableFromTunnel)}
 	for _, p := range ports {
-		next := []string{Resubmit(TableFromTunnel)}
+		next := fromTunnel
 		if p.port == PortLocal {
-			next = []string{Resubmit(TableFromLocal)}
+			next = fromLocal
 		}
 		flows = append(flows, Flow{Table: TableMACCheck, Priority: 100, InPort: p.port, Reg4: regValue(ofPort16(p.port)), Actions: next})
 	}
