@@ -151,6 +151,22 @@ func TestL2IdentityMeshGRE(t *testing.T) {
 		}
 	})
 
+	t.Run("IPv6 link-local traffic crosses hosts, MAC-checked", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		dst := linkLocal(vmac).String() + "%eth0"
+		var err error
+		var out string
+		for try := 0; try < 3; try++ { // the first try may wait for neighbour discovery
+			if out, err = a.Run(ctx, "ping", "-6", "-c", "1", "-W", "2", dst); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("%s cannot ping %s's link-local address %s: %v\n%s", a.Name, v.Name, dst, err, out)
+		}
+	})
+
 	t.Run("unicast no peer owns stays on the host", func(t *testing.T) {
 		nobody := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x42}
 		unused := l.plan("docker1").Docker.FixedCIDR.Addr().Next().Next().Next().Next().Next().Next().Next()
