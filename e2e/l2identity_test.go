@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // l2Lab is a 3-host cluster with container 2 on every host, each of which has
@@ -202,7 +203,8 @@ func TestL2IdentityMeshGRE(t *testing.T) {
 	})
 
 	t.Run("learned MACs are not drift: a second pass changes nothing", func(t *testing.T) {
-		learned := l.ofctl("docker1", "dump-flows", "br0", "table=3")
+		table := fmt.Sprintf("table=%d", topology.TableMACs)
+		learned := l.ofctl("docker1", "dump-flows", "br0", table)
 		if !strings.Contains(learned, "cookie=0x6f766d6163") {
 			t.Fatalf("no learned MAC flows on docker1:\n%s", learned)
 		}
@@ -212,7 +214,7 @@ func TestL2IdentityMeshGRE(t *testing.T) {
 				t.Errorf("second apply on %s: %v\n%s", h, err, out)
 			}
 		}
-		if after := l.ofctl("docker1", "dump-flows", "br0", "table=3"); strings.Count(after, "cookie=") < strings.Count(learned, "cookie=") {
+		if after := l.ofctl("docker1", "dump-flows", "br0", table); strings.Count(after, "cookie=") < strings.Count(learned, "cookie=") {
 			t.Errorf("learned flows went away after a pass:\nbefore:\n%s\nafter:\n%s", learned, after)
 		}
 	})

@@ -41,10 +41,10 @@ func labState(t *testing.T, mode, host string) HostState {
 	return s
 }
 
-// TestFlowCount pins the size of a mesh table: 12 flows per peer and 27 more.
+// TestFlowCount pins the size of a mesh table: 12 flows per peer and 28 more.
 func TestFlowCount(t *testing.T) {
 	s := labState(t, ModeMesh, "docker1")
-	if n, want := len(s.Flows), 12*len(s.OVS.Tunnels)+27; n != want {
+	if n, want := len(s.Flows), 12*len(s.OVS.Tunnels)+28; n != want {
 		t.Errorf("%d flows, want %d", n, want)
 	}
 }
@@ -102,7 +102,7 @@ func TestGuardsInEveryMode(t *testing.T) {
 					t.Errorf("%s: guard %s does not drop", mode, f)
 				}
 				got[f.Match()] = true
-			} else if a := f.Actions; a[0] != ActionDrop && a[len(a)-1] != Resubmit(TableMACCheck) {
+			} else if a := f.Actions; a[0] != ActionDrop && a[len(a)-1] != Resubmit(TableMACLookup) {
 				t.Errorf("%s: %s passes without the MAC check", mode, f)
 			}
 		}

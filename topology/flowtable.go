@@ -10,7 +10,7 @@ import "net/netip"
 // frames, group source MACs, IPv6 router advertisements, redirects and fragments)
 // and IPv4 and ARP from the host's own containers whose source is neither in the
 // host's slice nor its docker0 address (ARP probes from 0.0.0.0 pass). Every frame
-// it lets through then has its source MAC checked (tables 3 to 5): a MAC belongs
+// it lets through then has its source MAC checked (tables 3 to 6): a MAC belongs
 // to the port it was first seen on until it has been silent for MACIdleTimeout
 // seconds, and a frame carrying it from another port is dropped, so that no
 // container can take another's MAC, here or on another host.
@@ -66,13 +66,13 @@ func guards(flows []Flow) []Flow {
 func sourceChecks(flows []Flow, p ingress) []Flow {
 	for _, src := range p.allowed {
 		flows = append(flows,
-			Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "ip", NwSrc: src, Actions: lookupSrc},
-			Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "arp", ArpSPA: src, Actions: lookupSrc})
+			Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "ip", NwSrc: src, Actions: checkMAC},
+			Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "arp", ArpSPA: src, Actions: checkMAC})
 	}
-	return append(flows, Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "arp", ArpSPA: "0.0.0.0", Actions: lookupSrc})
+	return append(flows, Flow{Table: TableClassify, Priority: 100, InPort: p.port, Proto: "arp", ArpSPA: "0.0.0.0", Actions: checkMAC})
 }
 
-// learnedFlows is table 5: a frame whose MAC was just learned continues by origin;
+// learnedFlows is table 6: a frame whose MAC was just learned continues by origin;
 // one whose port's quota is full goes nowhere.
 func learnedFlows(flows []Flow) []Flow {
 	return append(flows,
@@ -81,7 +81,7 @@ func learnedFlows(flows []Flow) []Flow {
 		Flow{Table: TableMACLearned, Priority: 1, Actions: drop})
 }
 
-// unknownMAC is table 4's flow for a frame from port p whose source MAC is not
+// unknownMAC is table 5's flow for a frame from port p whose source MAC is not
 // known yet: learn it for p, within p's quota.
 func unknownMAC(port, priority, macs int) Flow {
 	return Flow{Table: TableMACCheck, Priority: priority, InPort: port, Reg4: "0",
@@ -116,13 +116,15 @@ func meshTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 		Flow{Table: TableClassify, Priority: 90, Proto: "arp", Actions: drop})
 	for _, p := range ports {
 		// Other frames (IPv6, LLDP...) carry no IPv4 source: their MAC is checked.
-		flows = append(flows, Flow{Table: TableClassify, Priority: 80, InPort: p.port, Actions: lookupSrc})
+		flows = append(flows, Flow{Table: TableClassify, Priority: 80, InPort: p.port, Actions: checkMAC})
 	}
 	// Anything from a port ovsmesh does not manage goes nowhere: in a full mesh
 	// without STP, NORMAL on an unknown port could loop frames between tunnels.
 	flows = append(flows, Flow{Table: TableClassify, Priority: 1, Actions: drop})
 	flows = meshSteering(flows, gw, ports[1:], outputs)
-	flows = append(flows, Flow{Table: TableFromTunnel, Priority: 1, Actions: []string{ActionLocal}})
+	flows = append(flows,
+		Flow{Table: TableFromTunnel, Priority: 1, Actions: []string{ActionLocal}},
+		Flow{Table: TableMACLookup, Priority: 1, Actions: lookupSrc})
 	return meshMACCheck(flows, ports)
 }
 
@@ -154,7 +156,7 @@ func meshSteering(flows []Flow, gw netip.Addr, peers []ingress, outputs []string
 		Flow{Table: TableFromLocal, Priority: 1, Actions: all})
 }
 
-// meshMACCheck is tables 4 and 5 of a mesh: a MAC belongs to the one port it was
+// meshMACCheck is tables 3, 5 and 6 of a mesh: a MAC belongs to the one port it was
 // first seen on, the local port or one tunnel.
 func meshMACCheck(flows []Flow, ports []ingress) []Flow {
 	fromLocal, fromTunnel := []string{Resubmit(TableFromLocal)}, []string{Resubmit(TableFromTunnel)}
@@ -184,13 +186,14 @@ func normalTable(slice netip.Prefix, gw netip.Addr, hosts int) []Flow {
 	flows = append(flows,
 		Flow{Table: TableClassify, Priority: 90, InPort: PortLocal, Proto: "ip", Actions: drop},
 		Flow{Table: TableClassify, Priority: 90, InPort: PortLocal, Proto: "arp", Actions: drop},
-		Flow{Table: TableClassify, Priority: 1, Actions: lookupSrc},
+		Flow{Table: TableClassify, Priority: 1, Actions: checkMAC},
 		Flow{Table: TableFromLocal, Priority: 90, Proto: "arp", ArpSPA: g, ArpTPA: g, Actions: normal},
 		Flow{Table: TableFromLocal, Priority: 80, Proto: "arp", ArpTPA: g, Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "ip", DlDst: Unicast, NwDst: slice.String(), Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "ip", DlDst: Unicast, NwDst: g, Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 1, Actions: normal},
 		Flow{Table: TableFromTunnel, Priority: 1, Actions: normal},
+		Flow{Table: TableMACLookup, Priority: 1, Actions: lookupSrc},
 		Flow{Table: TableMACCheck, Priority: 100, InPort: PortLocal, Reg4: regValue(ofppLocal), Actions: []string{Resubmit(TableFromLocal)}},
 		unknownMAC(PortLocal, 90, local.macs),
 		Flow{Table: TableMACCheck, Priority: 80, InPort: PortLocal, Actions: drop},
