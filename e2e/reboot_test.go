@@ -453,7 +453,7 @@ func rebootFlows(t *testing.T, c *cluster, host string) []string {
 	t.Helper()
 	var flows []string
 	for _, l := range strings.Split(c.ofctl(host, "--no-stats", "dump-flows", "br0"), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "OFPST_FLOW") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "OFPST_FLOW") && !learnedFlow(l) {
 			flows = append(flows, l)
 		}
 	}

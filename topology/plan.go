@@ -391,12 +391,12 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	switch n.Mode {
 	case ModeMesh:
 		s.OVS.FailMode = "secure"
-		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
+		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))
 	case ModeTree:
 		s.OVS.FailMode = "secure" // the table relays by itself; see treeFlowTable
 		s.Flows = treeFlowTable(slice, gw.Addr(), tunnels, t.treeRoutes(name, tree, tunnels))
 	default:
-		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
+		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))
 	}
 	return s, nil
 }
