@@ -12,9 +12,11 @@ const (
 	TableFromLocal  = 1 // frames from the host's containers: mesh steers them into tunnels
 	TableFromTunnel = 2 // mesh: frames from a peer, delivered locally only (split horizon)
 	TableMACLookup  = 3 // one flow: look the source MAC up in TableMACs, then check it
-	TableMACs       = 4 // learned only: source MAC → the port it was first seen on
+	TableMACs       = 4 // learned only (mesh): source MAC → the port it was first seen on
 	TableMACCheck   = 5 // a frame's source MAC must be unknown or belong to its port
 	TableMACLearned = 6 // a new MAC passes only if its port's quota had room for it
+	TableMACsTree   = 7 // learned only, tree mode (see macActions)
+	TableMACsSTP    = 8 // learned only, stp mode
 )
 
 // PortLocal is Flow.InPort for the bridge's internal (LOCAL) port; 0 means any port.
@@ -162,24 +164,45 @@ func ofPort16(p int) int {
 // it up in the learned table and checks the result. (One flow holds the long
 // action, rather than every flow of table 0: that keeps the dump of a 1000-host
 // table, read on every pass, a third shorter.)
-var (
-	checkMAC  = []string{Resubmit(TableMACLookup)}
-	lookupSrc = []string{"move:NXM_OF_ETH_SRC[]->" + regKey, Resubmit(TableMACs), Resubmit(TableMACCheck)}
-)
+var checkMAC = []string{Resubmit(TableMACLookup)}
 
-// lookupDst sends a unicast frame to the port its destination MAC was learned
-// on; an unknown MAC leaves the register 0, which outputs nothing, and a local
-// one is the frame's own in_port, which OVS never outputs to.
-var lookupDst = []string{"move:NXM_OF_ETH_DST[]->" + regKey, "load:0->NXM_NX_REG4[]", Resubmit(TableMACs),
-	"output:" + regOwner}
+// macActions are the actions of the MAC identity check of one mode. Each mode
+// learns into a table of its own: learned flows outlive the table that learned
+// them (they age out after MACIdleTimeout), and a MAC learned under another mode's
+// rules would be judged by the new mode's (after a switch from stp to mesh, a MAC
+// learned behind the tunnel STP used would be refused on the direct tunnel for
+// five minutes). Flows learned under the old mode then sit unused until they age out.
+type macActions struct {
+	table int
+	// lookupSrc looks the frame's source MAC up and judges it in TableMACCheck.
+	lookupSrc []string
+	// lookupDst sends a unicast frame to the port its destination MAC was learned
+	// on; an unknown MAC leaves the register 0, which outputs nothing, and a local
+	// one is the frame's own in_port, which OVS never outputs to.
+	lookupDst []string
+}
+
+func newMACActions(table int) macActions {
+	return macActions{
+		table:     table,
+		lookupSrc: []string{"move:NXM_OF_ETH_SRC[]->" + regKey, Resubmit(table), Resubmit(TableMACCheck)},
+		lookupDst: []string{"move:NXM_OF_ETH_DST[]->" + regKey, "load:0->NXM_NX_REG4[]", Resubmit(table), "output:" + regOwner},
+	}
+}
+
+var (
+	macsMesh = newMACActions(TableMACs)
+	macsTree = newMACActions(TableMACsTree)
+	macsSTP  = newMACActions(TableMACsSTP)
+)
 
 // learn is the action that records the frame's source MAC as belonging to its
 // in_port, with that port's cookie, while the port holds fewer than limit MACs;
 // NXM_NX_REG5[0] tells whether it did.
-func learn(port, limit int) string {
+func (m macActions) learn(port, limit int) string {
 	b := make([]byte, 0, 192)
 	b = append(b, "learn(table="...)
-	b = strconv.AppendInt(b, TableMACs, 10)
+	b = strconv.AppendInt(b, int64(m.table), 10)
 	b = append(b, ",idle_timeout="...)
 	b = strconv.AppendInt(b, MACIdleTimeout, 10)
 	b = append(b, ",priority=100,cookie=0x"...)
@@ -188,4 +211,11 @@ func learn(port, limit int) string {
 	b = strconv.AppendInt(b, int64(limit), 10)
 	b = append(b, ",result_dst="+regLearned+","+regKey+",load:NXM_OF_IN_PORT[]->"+regOwner+")"...)
 	return string(b)
+}
+
+// unknown is table 5's flow for a frame from port p whose source MAC is not known
+// yet: learn it for p, within p's quota.
+func (m macActions) unknown(port, priority, macs int) Flow {
+	return Flow{Table: TableMACCheck, Priority: priority, InPort: port, Reg4: "0",
+		Actions: []string{m.learn(port, macs), Resubmit(TableMACLearned)}}
 }

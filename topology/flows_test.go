@@ -41,17 +41,19 @@ func labState(t *testing.T, mode, host string) HostState {
 	return s
 }
 
-// TestFlowCount pins the size of a mesh table: 12 flows per peer and 28 more.
+// TestFlowCount pins the size of a mesh table: 14 flows per peer and 28 more.
 func TestFlowCount(t *testing.T) {
 	s := labState(t, ModeMesh, "docker1")
-	if n, want := len(s.Flows), 12*len(s.OVS.Tunnels)+28; n != want {
+	if n, want := len(s.Flows), 14*len(s.OVS.Tunnels)+28; n != want {
 		t.Errorf("%d flows, want %d", n, want)
 	}
 }
 
 // TestMACCheckPerPort checks the MAC identity tables of a mesh: every port has
-// exactly one flow that passes a MAC learned on it and one that learns a new MAC
-// with the port's own cookie and a quota of its slice's size.
+// exactly one flow that passes a MAC learned on it, and flows that learn a new MAC
+// with the port's own cookie and a quota of its slice's size: one for LOCAL, and
+// for a tunnel one each for IPv4 and ARP (whose sources table 0 tied to the peer)
+// beside one that passes other frames of an unknown MAC without learning.
 func TestMACCheckPerPort(t *testing.T) {
 	s := labState(t, ModeMesh, "docker1")
 	ports := []int{PortLocal}
@@ -59,7 +61,7 @@ func TestMACCheckPerPort(t *testing.T) {
 		ports = append(ports, tu.OFPort)
 	}
 	for _, p := range ports {
-		var pass, learns int
+		var pass, learns, unlearned int
 		for _, f := range s.Flows {
 			if f.Table != TableMACCheck || f.InPort != p {
 				continue
@@ -67,6 +69,8 @@ func TestMACCheckPerPort(t *testing.T) {
 			switch {
 			case f.Reg4 == regValue(ofPort16(p)):
 				pass++
+			case f.Reg4 == "0" && len(f.Actions) == 1 && f.Actions[0] == Resubmit(TableFromTunnel):
+				unlearned++
 			case f.Reg4 == "0":
 				learns++
 				cookie := "cookie=0x" + strconv.FormatUint(LearnedCookie(ofPort16(p)), 16) + ","
@@ -80,8 +84,12 @@ func TestMACCheckPerPort(t *testing.T) {
 				t.Errorf("unexpected MAC check flow %s", f)
 			}
 		}
-		if pass != 1 || learns != 1 {
-			t.Errorf("port %d: %d passing and %d learning flows, want 1 and 1", p, pass, learns)
+		wantLearns, wantUnlearned := 2, 1
+		if p == PortLocal {
+			wantLearns, wantUnlearned = 1, 0
+		}
+		if pass != 1 || learns != wantLearns || unlearned != wantUnlearned {
+			t.Errorf("port %d: %d passing, %d learning and %d unlearned flows, want 1, %d and %d", p, pass, learns, unlearned, wantLearns, wantUnlearned)
 		}
 	}
 }

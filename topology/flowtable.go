@@ -81,13 +81,6 @@ func learnedFlows(flows []Flow) []Flow {
 		Flow{Table: TableMACLearned, Priority: 1, Actions: drop})
 }
 
-// unknownMAC is table 5's flow for a frame from port p whose source MAC is not
-// known yet: learn it for p, within p's quota.
-func unknownMAC(port, priority, macs int) Flow {
-	return Flow{Table: TableMACCheck, Priority: priority, InPort: port, Reg4: "0",
-		Actions: []string{learn(port, macs), Resubmit(TableMACLearned)}}
-}
-
 // meshTable is the table of a full mesh without STP (see flowTable).
 func meshTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	// Allocate the table before building the ports. For a 10,000-host mesh it is
@@ -124,7 +117,7 @@ func meshTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	flows = meshSteering(flows, gw, ports[1:], outputs)
 	flows = append(flows,
 		Flow{Table: TableFromTunnel, Priority: 1, Actions: []string{ActionLocal}},
-		Flow{Table: TableMACLookup, Priority: 1, Actions: lookupSrc})
+		Flow{Table: TableMACLookup, Priority: 1, Actions: macsMesh.lookupSrc})
 	return meshMACCheck(flows, ports)
 }
 
@@ -152,7 +145,7 @@ func meshSteering(flows []Flow, gw netip.Addr, peers []ingress, outputs []string
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "ip", DlDst: Unicast, Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "arp", DlDst: Unicast, Actions: drop},
 		// Other unicast goes where its MAC was learned, or nowhere.
-		Flow{Table: TableFromLocal, Priority: 60, DlDst: Unicast, Actions: lookupDst},
+		Flow{Table: TableFromLocal, Priority: 60, DlDst: Unicast, Actions: macsMesh.lookupDst},
 		Flow{Table: TableFromLocal, Priority: 1, Actions: all})
 }
 
@@ -168,7 +161,20 @@ func meshMACCheck(flows []Flow, ports []ingress) []Flow {
 		flows = append(flows, Flow{Table: TableMACCheck, Priority: 100, InPort: p.port, Reg4: regValue(ofPort16(p.port)), Actions: next})
 	}
 	for _, p := range ports {
-		flows = append(flows, unknownMAC(p.port, 90, p.macs))
+		if p.port == PortLocal {
+			flows = append(flows, macsMesh.unknown(p.port, 90, p.macs))
+			continue
+		}
+		// From a tunnel, only a frame whose IPv4 or ARP source table 0 tied to
+		// the peer proves where a MAC lives. Another frame (IPv6, ...) may have
+		// been relayed by a peer that still runs stp during a change of mode: it
+		// passes with an unknown MAC, but teaches nothing (it would pin the MAC to
+		// the relaying peer's tunnel, and drop the direct frames for five minutes).
+		learnIt := macsMesh.unknown(p.port, 90, p.macs)
+		learnIP, learnARP := learnIt, learnIt
+		learnIP.Proto, learnARP.Proto = "ip", "arp"
+		flows = append(flows, learnIP, learnARP,
+			Flow{Table: TableMACCheck, Priority: 85, InPort: p.port, Reg4: "0", Actions: fromTunnel})
 	}
 	flows = append(flows, Flow{Table: TableMACCheck, Priority: 1, Actions: drop})
 	return learnedFlows(flows)
@@ -193,13 +199,13 @@ func normalTable(slice netip.Prefix, gw netip.Addr, hosts int) []Flow {
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "ip", DlDst: Unicast, NwDst: g, Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 1, Actions: normal},
 		Flow{Table: TableFromTunnel, Priority: 1, Actions: normal},
-		Flow{Table: TableMACLookup, Priority: 1, Actions: lookupSrc},
+		Flow{Table: TableMACLookup, Priority: 1, Actions: macsSTP.lookupSrc},
 		Flow{Table: TableMACCheck, Priority: 100, InPort: PortLocal, Reg4: regValue(ofppLocal), Actions: []string{Resubmit(TableFromLocal)}},
-		unknownMAC(PortLocal, 90, local.macs),
+		macsSTP.unknown(PortLocal, 90, local.macs),
 		Flow{Table: TableMACCheck, Priority: 80, InPort: PortLocal, Actions: drop},
 		Flow{Table: TableMACCheck, Priority: 70, Reg4: regValue(ofppLocal), Actions: drop},
 		// Every other host's containers may sit behind any non-local port.
-		unknownMAC(0, 60, local.macs*max(hosts-1, 1)),
+		macsSTP.unknown(0, 60, local.macs*max(hosts-1, 1)),
 		Flow{Table: TableMACCheck, Priority: 1, Actions: []string{Resubmit(TableFromTunnel)}})
 	return learnedFlows(flows)
 }

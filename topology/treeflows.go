@@ -75,7 +75,7 @@ func treeFlowTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel, routes [
 		Flow{Table: TableFromLocal, Priority: 80, Proto: "arp", ArpTPA: g, Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "ip", DlDst: Unicast, Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "arp", DlDst: Unicast, Actions: drop},
-		Flow{Table: TableFromLocal, Priority: 60, DlDst: Unicast, Actions: lookupDst},
+		Flow{Table: TableFromLocal, Priority: 60, DlDst: Unicast, Actions: macsTree.lookupDst},
 		Flow{Table: TableFromLocal, Priority: 1, Actions: flood})
 
 	onward := append([]string{ActionLocal}, all...)
@@ -97,9 +97,9 @@ func treeFlowTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel, routes [
 	flows = append(flows,
 		Flow{Table: TableFromTunnel, Priority: 70, Proto: "ip", DlDst: Unicast, Actions: drop},
 		Flow{Table: TableFromTunnel, Priority: 70, Proto: "arp", DlDst: Unicast, Actions: drop},
-		Flow{Table: TableFromTunnel, Priority: 60, DlDst: Unicast, Actions: lookupDst},
+		Flow{Table: TableFromTunnel, Priority: 60, DlDst: Unicast, Actions: macsTree.lookupDst},
 		Flow{Table: TableFromTunnel, Priority: 1, Actions: onward},
-		Flow{Table: TableMACLookup, Priority: 1, Actions: lookupSrc})
+		Flow{Table: TableMACLookup, Priority: 1, Actions: macsTree.lookupSrc})
 	return treeMACCheck(flows, local, tunnels, behind)
 }
 
@@ -126,13 +126,13 @@ func treeMACCheck(flows []Flow, local ingress, tunnels []Tunnel, behind map[int]
 		flows = append(flows, Flow{Table: TableMACCheck, Priority: 100, InPort: t.OFPort, Reg4: regValue(t.OFPort), Actions: fromTunnel})
 	}
 	flows = append(flows,
-		unknownMAC(PortLocal, 90, local.macs),
+		macsTree.unknown(PortLocal, 90, local.macs),
 		Flow{Table: TableMACCheck, Priority: 80, InPort: PortLocal, Actions: drop},
 		Flow{Table: TableMACCheck, Priority: 70, Reg4: regValue(ofppLocal), Actions: drop})
 	for _, t := range tunnels {
 		// Unknown, or known behind another tunnel: (re)learn it for this one.
 		flows = append(flows, Flow{Table: TableMACCheck, Priority: 60, InPort: t.OFPort,
-			Actions: []string{learn(t.OFPort, local.macs*max(behind[t.OFPort], 1)), Resubmit(TableMACLearned)}})
+			Actions: []string{macsTree.learn(t.OFPort, local.macs*max(behind[t.OFPort], 1)), Resubmit(TableMACLearned)}})
 	}
 	flows = append(flows, Flow{Table: TableMACCheck, Priority: 1, Actions: drop})
 	return learnedFlows(flows)
