@@ -135,18 +135,24 @@ func meshSteering(flows []Flow, gw netip.Addr, peers []ingress, outputs []string
 	if len(all) == 0 {
 		all = drop
 	}
+	return fromLocalRest(flows, gw, all, macsMesh)
+}
+
+// fromLocalRest is the end of table 1 in mesh and tree mode, after the flows that
+// steer into the tunnel toward each host: flood is every tunnel (or drop).
+func fromLocalRest(flows []Flow, gw netip.Addr, flood []string, m macActions) []Flow {
 	g := gw.String()
 	return append(flows,
 		// The host's own gratuitous ARP reaches every peer; ARP for its docker0
 		// address is answered here and goes nowhere else.
-		Flow{Table: TableFromLocal, Priority: 90, Proto: "arp", ArpSPA: g, ArpTPA: g, Actions: all},
+		Flow{Table: TableFromLocal, Priority: 90, Proto: "arp", ArpSPA: g, ArpTPA: g, Actions: flood},
 		Flow{Table: TableFromLocal, Priority: 80, Proto: "arp", ArpTPA: g, Actions: drop},
 		// Unicast IPv4 and ARP that no peer's address matched: nobody else holds it.
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "ip", DlDst: Unicast, Actions: drop},
 		Flow{Table: TableFromLocal, Priority: 70, Proto: "arp", DlDst: Unicast, Actions: drop},
 		// Other unicast goes where its MAC was learned, or nowhere.
-		Flow{Table: TableFromLocal, Priority: 60, DlDst: Unicast, Actions: macsMesh.lookupDst},
-		Flow{Table: TableFromLocal, Priority: 1, Actions: all})
+		Flow{Table: TableFromLocal, Priority: 60, DlDst: Unicast, Actions: m.lookupDst},
+		Flow{Table: TableFromLocal, Priority: 1, Actions: flood})
 }
 
 // meshMACCheck is tables 3, 5 and 6 of a mesh: a MAC belongs to the one port it was

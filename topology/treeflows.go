@@ -67,16 +67,7 @@ func treeFlowTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel, routes [
 		flood = drop
 	}
 	flows = treeSteer(flows, TableFromLocal, routes)
-	g := gw.String()
-	flows = append(flows,
-		// As in a mesh: the host's own gratuitous ARP reaches every peer; ARP for
-		// its docker0 address is answered here and goes nowhere else.
-		Flow{Table: TableFromLocal, Priority: 90, Proto: "arp", ArpSPA: g, ArpTPA: g, Actions: flood},
-		Flow{Table: TableFromLocal, Priority: 80, Proto: "arp", ArpTPA: g, Actions: drop},
-		Flow{Table: TableFromLocal, Priority: 70, Proto: "ip", DlDst: Unicast, Actions: drop},
-		Flow{Table: TableFromLocal, Priority: 70, Proto: "arp", DlDst: Unicast, Actions: drop},
-		Flow{Table: TableFromLocal, Priority: 60, DlDst: Unicast, Actions: macsTree.lookupDst},
-		Flow{Table: TableFromLocal, Priority: 1, Actions: flood})
+	flows = fromLocalRest(flows, gw, flood, macsTree)
 
 	onward := append([]string{ActionLocal}, all...)
 	for _, r := range routes {
