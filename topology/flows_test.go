@@ -121,3 +121,12 @@ func TestGuardsInEveryMode(t *testing.T) {
 		}
 	}
 }
+
+// TestMeshTableFitsItsAllocation: the table is allocated once, at its final size
+// (a 10,000-host table that grows while it is filled copies 20 MB each time).
+func TestMeshTableFitsItsAllocation(t *testing.T) {
+	s := labState(t, ModeMesh, "docker1")
+	if len(s.Flows) > cap(s.Flows) || cap(s.Flows) > len(s.Flows)+16 {
+		t.Errorf("%d flows in a slice of capacity %d: the preallocation is off", len(s.Flows), cap(s.Flows))
+	}
+}
