@@ -234,7 +234,7 @@ func TestL2IdentityMeshGRE(t *testing.T) {
 func TestL2IdentityTree(t *testing.T) {
 	t.Parallel()
 	// Three hosts, every pair at cost 1: a star around docker1, so frames
-	// between docker2 and docker3 are relayed by docker1's NORMAL.
+	// between docker2 and docker3 are relayed by docker1's table.
 	l := newL2Lab(t, "  encap: gre\n  mode: tree\n")
 	t.Run("a container cannot take another host's container's MAC", func(t *testing.T) {
 		l.spoofMAC(t, "docker2", "docker3", "docker1")
@@ -248,5 +248,24 @@ func TestL2IdentityTree(t *testing.T) {
 			sendFrames(t, a, 10, ether(nobody, amac, etherIPv4, ipv4UDP(addr(a.Addr), unused)))
 		}, l.cts["docker1"], l.cts["docker3"])
 		want(t, "unicast IPv4 to an unused address of the own slice", seen, 0)
+	})
+}
+
+// TestL2IdentitySTP is the MAC spoof in stp mode (RSTP, for its convergence in
+// seconds), where NORMAL learns MACs: the victim's MAC still never moves to the
+// OVS side of its host's docker0, and its host's traffic never reaches the attacker.
+func TestL2IdentitySTP(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, labTopology("  encap: gre\n  mode: stp\n  rstp: true\n", 3))
+	c.mustApply()
+	hosts := []string{"docker1", "docker2", "docker3"}
+	stpConverge(t, c, hosts, "rstp/show", "Forwarding", "Discarding", 60*time.Second)
+	l := &l2Lab{cluster: c, cts: map[string]*lab.Container{}}
+	for _, h := range hosts {
+		l.cts[h] = c.container(h, 2)
+	}
+	stpPingAll(t, hosts, l.cts)
+	t.Run("a container cannot take another host's container's MAC", func(t *testing.T) {
+		l.spoofMAC(t, "docker1", "docker2", "docker3")
 	})
 }
