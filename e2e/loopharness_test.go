@@ -1,0 +1,526 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ovsmesh/ovsmesh/internal/lab"
+)
+
+// The long-running mode (`apply --interval`, docs/cli): the loop runs as a
+// process inside a lab host; its /metrics and /healthz are scraped from inside the
+// host's namespace; the other hosts get one-shot passes.
+
+const (
+	loopInterval    = 2 * time.Second
+	loopRepairBound = 2 * loopInterval // every repair must land within two intervals
+	loopMetricsAddr = "127.0.0.1:9474" // in the host's own network namespace
+	loopGRE         = "  encap: gre\n  mode: mesh\n"
+	loopCookie      = "cookie=0x6f76736d657368/-1"
+)
+
+// loopProc is `ovsmesh apply --interval` running in a lab host.
+type loopProc struct {
+	host  string
+	cmd   *exec.Cmd
+	out   *syncBuffer
+	http  *http.Client
+	start time.Time
+	done  chan struct{}
+	err   error // Wait's result, once done is closed
+}
+
+// syncBuffer collects a process's output while a test reads it; safe for
+// concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// loopStart starts the loop on host and returns once /healthz says a pass
+// succeeded. The process is killed (by its pid) when the test ends if it is still
+// running.
+func loopStart(t *testing.T, c *cluster, host string, extra ...string) *loopProc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{})}
+	args := []string{"--interval", loopInterval.String(), "--metrics-addr", loopMetricsAddr, "--log-format", "json"}
+	p.cmd = c.applyCmd(ctx, host, append(args, extra...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.http = &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{DialContext: loopDialNS(c.host(host).NS), DisableKeepAlives: true},
+	}
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); cancel(); close(p.done) }()
+	t.Cleanup(func() {
+		if p.alive() {
+			_ = p.cmd.Process.Kill()
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("loop on %s (pid %d) still running 10s after SIGKILL", host, p.cmd.Process.Pid)
+			}
+		}
+		if t.Failed() {
+			t.Logf("loop on %s: output:\n%s", host, p.out.String())
+		}
+	})
+	took, ok := loopPoll(20*time.Second, func() bool {
+		code, _, err := p.get("/healthz")
+		return (err == nil && code == http.StatusOK) || !p.alive()
+	})
+	p.mustBeAlive(t)
+	if !ok {
+		code, body, err := p.get("/healthz")
+		t.Fatalf("loop on %s: /healthz not 200 within 20s: %d %q %v", host, code, body, err)
+	}
+	t.Logf("loop on %s: healthy %v after start", host, took.Round(time.Millisecond))
+	// `ip netns exec` execs the command: the pid is ovsmesh's own, which the test
+	// signals and whose /proc/PID/status it reads.
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid())); err != nil || strings.TrimSpace(string(comm)) != "ovsmesh" {
+		t.Fatalf("pid %d is %q (%v), want ovsmesh", p.pid(), comm, err)
+	}
+	return p
+}
+
+func (p *loopProc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *loopProc) pid() int { return p.cmd.Process.Pid }
+
+// mustBeAlive fails the test if the process has exited.
+func (p *loopProc) mustBeAlive(t *testing.T) {
+	t.Helper()
+	if !p.alive() {
+		t.Fatalf("loop on %s exited: %v", p.host, p.err)
+	}
+}
+
+// stop sends SIGTERM and checks that the loop exits 0 within 2s, saying that it
+// leaves the network as it is.
+func (p *loopProc) stop(t *testing.T) {
+	t.Helper()
+	p.mustBeAlive(t)
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Second):
+		t.Fatalf("loop on %s still running 2s after SIGTERM", p.host)
+	}
+	t.Logf("loop on %s: exited %v after SIGTERM: %v", p.host, time.Since(sent).Round(time.Millisecond), p.err)
+	if p.err != nil {
+		t.Errorf("loop on %s exited with %v after SIGTERM, want status 0", p.host, p.err)
+	}
+	if n := len(p.logs(t, 0, "reconcile loop stopped; the network is left as it is")); n != 1 {
+		t.Errorf("loop on %s logged the stop %d times, want once", p.host, n)
+	}
+}
+
+// get fetches path from the loop's metrics server, from inside its namespace.
+func (p *loopProc) get(path string) (int, string, error) {
+	resp, err := p.http.Get("http://" + loopMetricsAddr + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// health returns /healthz's status and body.
+func (p *loopProc) health(t *testing.T) (int, string) {
+	t.Helper()
+	code, body, err := p.get("/healthz")
+	if err != nil {
+		t.Fatalf("loop on %s: /healthz: %v", p.host, err)
+	}
+	return code, strings.TrimSpace(body)
+}
+
+// metrics returns every sample of /metrics by its name with labels, e.g.
+// `ovsmesh_pass_failures_total{subsystem="docker0"}`.
+func (p *loopProc) metrics(t *testing.T) map[string]float64 {
+	t.Helper()
+	code, body, err := p.get("/metrics")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("loop on %s: /metrics: %d %v", p.host, code, err)
+	}
+	m := map[string]float64{}
+	for line := range strings.SplitSeq(body, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("loop on %s: /metrics: bad line %q", p.host, line)
+		}
+		m[line[:i]] = v
+	}
+	return m
+}
+
+// metric returns one sample of /metrics; the sample must exist.
+func (p *loopProc) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	v, ok := p.metrics(t)[name]
+	if !ok {
+		t.Fatalf("loop on %s: /metrics has no %s", p.host, name)
+	}
+	return v
+}
+
+// loopLog is one JSON log line of the loop.
+type loopLog struct {
+	Time   time.Time `json:"time"`
+	Level  string    `json:"level"`
+	Msg    string    `json:"msg"`
+	Step   string    `json:"step"`
+	Change string    `json:"change"`
+	Err    string    `json:"err"`
+}
+
+// lines returns the complete output lines so far.
+func (p *loopProc) lines() []string {
+	out := p.out.String()
+	out = out[:strings.LastIndexByte(out, '\n')+1]
+	if out == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+}
+
+// mark returns the number of output lines so far, for logs(t, mark, ...).
+func (p *loopProc) mark() int { return len(p.lines()) }
+
+// logs returns the JSON log lines after the first from lines whose msg is msg.
+// Output that is not JSON fails the test.
+func (p *loopProc) logs(t *testing.T, from int, msg string) []loopLog {
+	t.Helper()
+	var out []loopLog
+	for _, l := range p.lines()[from:] {
+		if l == "" {
+			continue
+		}
+		var e loopLog
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("loop on %s: output line is not JSON: %q", p.host, l)
+		}
+		if e.Msg == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// loopDialNS dials from inside network namespace ns: the socket is created by a
+// thread that entered ns and stays in ns after the thread is gone.
+func loopDialNS(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			// Never unlocked: the thread, now in ns, exits with this goroutine.
+			runtime.LockOSThread()
+			fd, err := unix.Open(filepath.Join("/run/netns", ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				ch <- result{nil, fmt.Errorf("open namespace %s: %w", ns, err)}
+				return
+			}
+			defer unix.Close(fd)
+			if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+				ch <- result{nil, fmt.Errorf("enter namespace %s: %w", ns, err)}
+				return
+			}
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			ch <- result{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
+	}
+}
+
+// loopPoll calls cond every 50ms until it returns true (true and how long it
+// took) or within has passed (false).
+func loopPoll(within time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for {
+		if cond() {
+			return time.Since(start), true
+		}
+		if time.Since(start) > within {
+			return time.Since(start), false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// loopRun runs argv in host's namespace and fails the test on error.
+func loopRun(t *testing.T, c *cluster, host string, argv ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := c.host(host).Run(ctx, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// loopHostState is what ovsmesh manages on a host, as the tools see it.
+type loopHostState struct {
+	Interfaces []string // ovsmesh's interfaces: name,type,options,ofport,mtu_request,external_ids
+	Flows      []string // flows with ovsmesh's cookie, without statistics
+	Docker0    string   // kind, MAC, MTU, up
+	Addrs      []string // docker0's IPv4 addresses
+	BR0        string   // the OVS bridge's internal interface: master, MTU, up
+}
+
+func (s loopHostState) String() string {
+	var b strings.Builder
+	for _, l := range s.Interfaces {
+		fmt.Fprintf(&b, "interface %s\n", l)
+	}
+	fmt.Fprintf(&b, "%d flows\n", len(s.Flows))
+	for _, l := range s.Flows {
+		fmt.Fprintf(&b, "flow %s\n", l)
+	}
+	fmt.Fprintf(&b, "docker0 %s addrs %v\nbr0 %s\n", s.Docker0, s.Addrs, s.BR0)
+	return b.String()
+}
+
+// loopDiff lists the lines of want missing from got (-) and the extra ones (+).
+func loopDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			fmt.Fprintf(&b, "+ %s\n", l)
+		}
+	}
+	return b.String()
+}
+
+// loopReadState reads host's state. An error means something is missing (e.g.
+// docker0) or a tool failed; the fields read before it are filled.
+func loopReadState(c *cluster, host string) (loopHostState, error) {
+	h := c.host(host)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var s loopHostState
+	out, err := h.Run(ctx, "ovs-vsctl", "--db="+h.DB(), "--timeout=5", "--format=csv", "--data=bare", "--no-headings",
+		"--columns=name,type,options,ofport,mtu_request,external_ids", "list", "interface")
+	if err != nil {
+		return s, err
+	}
+	for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		if strings.Contains(l, "ovsmesh-owner=") {
+			s.Interfaces = append(s.Interfaces, l)
+		}
+	}
+	slices.Sort(s.Interfaces)
+	out, err = h.Run(ctx, "ovs-ofctl", "-O", "OpenFlow14", "--timeout=5", "dump-flows", "--no-stats", "br0", loopCookie)
+	if err != nil {
+		return s, err
+	}
+	for l := range strings.SplitSeq(out, "\n") {
+		if strings.Contains(l, "actions=") {
+			s.Flows = append(s.Flows, strings.TrimSpace(l))
+		}
+	}
+	slices.Sort(s.Flows)
+	type link struct {
+		Address  string   `json:"address"`
+		MTU      int      `json:"mtu"`
+		Flags    []string `json:"flags"`
+		Master   string   `json:"master"`
+		LinkInfo struct {
+			Kind string `json:"info_kind"`
+		} `json:"linkinfo"`
+		AddrInfo []struct {
+			Local     string `json:"local"`
+			PrefixLen int    `json:"prefixlen"`
+		} `json:"addr_info"`
+	}
+	read := func(argv ...string) (link, error) {
+		var ls []link
+		out, err := h.Run(ctx, argv...)
+		if err != nil {
+			return link{}, err
+		}
+		if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) != 1 {
+			return link{}, fmt.Errorf("%v: %d links, %v: %s", argv, len(ls), err, out)
+		}
+		return ls[0], nil
+	}
+	br, err := read("ip", "-j", "-d", "link", "show", "dev", "br0")
+	if err != nil {
+		return s, err
+	}
+	s.BR0 = fmt.Sprintf("master=%s mtu=%d up=%v", br.Master, br.MTU, slices.Contains(br.Flags, "UP"))
+	d0, err := read("ip", "-j", "-d", "link", "show", "dev", "docker0")
+	if err != nil {
+		return s, err
+	}
+	s.Docker0 = fmt.Sprintf("kind=%s mac=%s mtu=%d up=%v", d0.LinkInfo.Kind, d0.Address, d0.MTU, slices.Contains(d0.Flags, "UP"))
+	a, err := read("ip", "-j", "-4", "addr", "show", "dev", "docker0")
+	if err != nil {
+		return s, err
+	}
+	for _, ai := range a.AddrInfo {
+		s.Addrs = append(s.Addrs, fmt.Sprintf("%s/%d", ai.Local, ai.PrefixLen))
+	}
+	slices.Sort(s.Addrs)
+	return s, nil
+}
+
+// loopBaseline reads host's state and checks it against the plan.
+func loopBaseline(t *testing.T, c *cluster, host string) loopHostState {
+	t.Helper()
+	s, err := loopReadState(c, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := c.plan(host)
+	if len(s.Flows) != len(plan.Flows) {
+		t.Errorf("%s: %d flows with ovsmesh's cookie, want %d", host, len(s.Flows), len(plan.Flows))
+	}
+	if want := fmt.Sprintf("kind=bridge mac=%s mtu=%d up=true", plan.Docker.MAC, plan.Docker.MTU); s.Docker0 != want {
+		t.Errorf("%s: docker0 %s, want %s", host, s.Docker0, want)
+	}
+	if !slices.Contains(s.Addrs, plan.Docker.Address.String()) {
+		t.Errorf("%s: docker0 addresses %v, want %s among them", host, s.Addrs, plan.Docker.Address)
+	}
+	if want := fmt.Sprintf("master=docker0 mtu=%d up=true", plan.Docker.MTU); s.BR0 != want {
+		t.Errorf("%s: br0 %s, want %s", host, s.BR0, want)
+	}
+	for _, tu := range plan.OVS.Tunnels {
+		if !slices.ContainsFunc(s.Interfaces, func(l string) bool {
+			// The options field holds local_ip and remote_ip, in that order.
+			return strings.HasPrefix(l, fmt.Sprintf("%s,%s,", tu.Name, tu.Type)) &&
+				strings.Contains(l, fmt.Sprintf("remote_ip=%s,%d,", tu.RemoteIP, tu.OFPort)) &&
+				strings.Contains(l, "local_ip="+tu.LocalIP.String())
+		}) {
+			t.Errorf("%s: tunnel %s to %s (ofport %d) missing from %q", host, tu.Name, tu.RemoteIP, tu.OFPort, s.Interfaces)
+		}
+	}
+	return s
+}
+
+// loopWaitUntil polls host's state until ok accepts it and returns how long that
+// took; it fails the test (showing the last state) unless that happens within
+// bound.
+func loopWaitUntil(t *testing.T, c *cluster, host string, bound time.Duration, what string, ok func(s loopHostState, err error) bool) time.Duration {
+	t.Helper()
+	var last loopHostState
+	var lastErr error
+	took, done := loopPoll(bound, func() bool {
+		last, lastErr = loopReadState(c, host)
+		return ok(last, lastErr)
+	})
+	if !done {
+		t.Errorf("%s: %s: not within %v: %v\n%s", host, what, bound, lastErr, last)
+	} else {
+		t.Logf("%s: %s: %v", host, what, took.Round(time.Millisecond))
+	}
+	return took
+}
+
+// loopWaitState waits until host's state is want again (see loopWaitUntil).
+func loopWaitState(t *testing.T, c *cluster, host string, want loopHostState, bound time.Duration, what string) time.Duration {
+	t.Helper()
+	var last loopHostState
+	var lastErr error
+	took, done := loopPoll(bound, func() bool {
+		last, lastErr = loopReadState(c, host)
+		return lastErr == nil && last.String() == want.String()
+	})
+	if !done {
+		t.Errorf("%s: %s not repaired within %v: %v\n%s", host, what, bound, lastErr, loopDiff(want.String(), last.String()))
+	} else {
+		t.Logf("%s: %s repaired in %v", host, what, took.Round(time.Millisecond))
+	}
+	return took
+}
+
+// loopWaitPing polls until ct gets a reply from dst and returns how long it took.
+func loopWaitPing(t *testing.T, ct *lab.Container, dst netip.Addr, bound time.Duration) time.Duration {
+	t.Helper()
+	var err error
+	took, ok := loopPoll(bound, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = ct.Ping(ctx, dst, 56, false)
+		return err == nil
+	})
+	if !ok {
+		t.Errorf("%s -> %s: no reply within %v: %v", ct.Name, dst, bound, err)
+	}
+	return took
+}
+
+// loopWriteFile replaces path atomically (a pass never reads half a file).
+func loopWriteFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
