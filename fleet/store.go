@@ -240,4 +240,3 @@ func ReadMachineID(path string) (string, error) {
 	}
 	return id, nil
 }
-

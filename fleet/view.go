@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -25,10 +26,11 @@ type Stale struct {
 
 // Snapshot is the fleet at one etcd revision.
 type Snapshot struct {
-	Cluster  string   `json:"cluster"`
-	Revision int64    `json:"revision"`
-	Members  []Member `json:"members"`
-	Stale    []Stale  `json:"stale,omitempty"`
+	Cluster  string         `json:"cluster"`
+	Revision int64          `json:"revision"`
+	Network  map[string]any `json:"network"` // the settings in force
+	Members  []Member       `json:"members"`
+	Stale    []Stale        `json:"stale,omitempty"`
 	// Held is how many vanished hosts are kept in the plan because too many
 	// vanished at once.
 	Held int `json:"held,omitempty"`
@@ -90,6 +92,7 @@ func (v *viewer) snapshot(now time.Time) Snapshot {
 	v.track(now, s.Members)
 	v.plan(now, &s)
 	v.logStale(s.Stale)
+	s.Network = network
 	if network == nil {
 		s.Err = netErr
 		return s
@@ -302,4 +305,21 @@ func (v *viewer) logStale(stale []Stale) {
 		v.counters.add(&v.counters.BadRecords)
 		v.log.Error("fleet key skipped", "key", st.Key, "reason", st.Reason)
 	}
+}
+
+// Export is the topology file of every registered host (alive or not, each with
+// its index) and the settings in force: the way back to file mode.
+func (s Snapshot) Export() ([]byte, error) {
+	if s.Network == nil {
+		return nil, errors.New("no usable network settings to export")
+	}
+	hosts := make([]Record, len(s.Members))
+	for i, m := range s.Members {
+		hosts[i] = m.Record
+	}
+	_, text, err := Compile(fmt.Sprintf("etcd revision %d", s.Revision), s.Network, hosts)
+	if err != nil {
+		return nil, fmt.Errorf("export the view: %w", err)
+	}
+	return text, nil
 }

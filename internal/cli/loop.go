@@ -45,7 +45,10 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	}
 	defer closeAll()
 	m := metrics.New(f.interval, tunnelSource(db))
-	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: m}
+	if f.onMetrics != nil {
+		f.onMetrics(m)
+	}
+	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: m, FilePoll: f.filePoll}
 	var srv *http.Server
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
