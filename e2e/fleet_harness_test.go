@@ -71,8 +71,15 @@ func newFleetLab(t *testing.T) *fleetLab {
 	ul := c.lab.UnderlayNS
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", "-n", ul, "addr", "add", fleetEtcdAddr+"/24", "dev", "br-ul").CombinedOutput(); err != nil {
-		t.Fatalf("address etcd's underlay: %v: %s", err, out)
+	for _, argv := range [][]string{
+		{"ip", "-n", ul, "addr", "add", fleetEtcdAddr + "/24", "dev", "br-ul"},
+		// The hosts' end of the underlay is a port of a netdev bridge: etcd's
+		// TCP must leave with its checksums computed.
+		{"ip", "netns", "exec", ul, "ethtool", "-K", "br-ul", "tx", "off"},
+	} {
+		if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("etcd's underlay: %v: %v: %s", argv, err, out)
+		}
 	}
 	data := filepath.Join(c.dir, "etcd")
 	peer := "http://127.0.0.1:2380"
@@ -175,15 +182,15 @@ func (s fleetStatus) index(name string) int {
 
 // fleetStart starts `apply --etcd --interval` on host (see loopStart) and returns
 // once its /healthz says a pass succeeded.
-func (f *fleetLab) fleetStart(t *testing.T, host string) *loopProc {
+func (f *fleetLab) fleetStart(t *testing.T, host string, extra ...string) *loopProc {
 	t.Helper()
-	p := f.fleetLaunch(t, host)
+	p := f.fleetLaunch(t, host, extra...)
 	p.waitHealthy(t)
 	return p
 }
 
 // fleetLaunch starts `apply --etcd --interval` on host without waiting.
-func (f *fleetLab) fleetLaunch(t *testing.T, host string) *loopProc {
+func (f *fleetLab) fleetLaunch(t *testing.T, host string, extra ...string) *loopProc {
 	t.Helper()
 	h := f.host(host)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -192,6 +199,7 @@ func (f *fleetLab) fleetLaunch(t *testing.T, host string) *loopProc {
 		"--interfaces", filepath.Join(f.dir, host, "interfaces"), "--daemon-json", filepath.Join(f.dir, host, "daemon.json"),
 		"--address", h.Underlay.String(), "--machine-id-file", f.machineID(host), "--view-file", f.viewFile(host),
 		"--interval", "10s", "--metrics-addr", loopMetricsAddr, "--log-format", "json"}, etcdFlags()...)
+	argv = append(argv, extra...)
 	p.cmd = h.Command(ctx, argv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: loopDialNS(h.NS), DisableKeepAlives: true}}
