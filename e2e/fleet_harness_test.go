@@ -81,28 +81,8 @@ func newFleetLab(t *testing.T) *fleetLab {
 			t.Fatalf("etcd's underlay: %v: %v: %s", argv, err, out)
 		}
 	}
-	data := filepath.Join(c.dir, "etcd")
-	peer := "http://127.0.0.1:2380"
-	f.etcd = exec.Command("ip", "netns", "exec", ul, "etcd", "--name", "lab", "--data-dir", data,
-		"--listen-client-urls", fleetEtcdURL, "--advertise-client-urls", fleetEtcdURL,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "lab="+peer)
-	logf, err := os.Create(filepath.Join(c.dir, "etcd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.etcd.Stdout, f.etcd.Stderr = logf, logf
-	if err := f.etcd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = f.etcd.Process.Kill() // `ip netns exec` execs etcd: this pid is etcd's
-		_ = f.etcd.Wait()
-		logf.Close()
-		if t.Failed() {
-			log, _ := os.ReadFile(logf.Name())
-			t.Logf("etcd log (tail):\n%s", tail(string(log), 20))
-		}
-	})
+	f.startEtcd(t)
+	t.Cleanup(func() { f.stopEtcd(t) })
 	f.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: loopDialNS(ul), DisableKeepAlives: true}}
 	if _, ok := loopPoll(20*time.Second, func() bool { _, err := f.etcdGet("/health"); return err == nil }); !ok {
 		t.Fatal("etcd not healthy within 20s")
@@ -123,6 +103,39 @@ func newFleetLab(t *testing.T) *fleetLab {
 		}
 	}
 	return f
+}
+
+// startEtcd starts etcd in the underlay namespace on the lab's data directory
+// (kept across restarts).
+func (f *fleetLab) startEtcd(t *testing.T) {
+	t.Helper()
+	peer := "http://127.0.0.1:2380"
+	f.etcd = exec.Command("ip", "netns", "exec", f.lab.UnderlayNS, "etcd", "--name", "lab", "--data-dir", filepath.Join(f.dir, "etcd"),
+		"--listen-client-urls", fleetEtcdURL, "--advertise-client-urls", fleetEtcdURL,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "lab="+peer)
+	logf, err := os.OpenFile(filepath.Join(f.dir, "etcd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	f.etcd.Stdout, f.etcd.Stderr = logf, logf
+	if err := f.etcd.Start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stopEtcd kills etcd by its pid (`ip netns exec` execs etcd: the pid is etcd's).
+func (f *fleetLab) stopEtcd(t *testing.T) {
+	if f.etcd == nil {
+		return
+	}
+	_ = f.etcd.Process.Kill()
+	_ = f.etcd.Wait()
+	f.etcd = nil
+	if t.Failed() {
+		log, _ := os.ReadFile(filepath.Join(f.dir, "etcd.log"))
+		t.Logf("etcd log (tail):\n%s", tail(string(log), 20))
+	}
 }
 
 func tail(s string, n int) string {

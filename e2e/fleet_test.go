@@ -80,7 +80,8 @@ func TestFleetMeshWithoutATopologyFile(t *testing.T) {
 }
 
 // waitMembers waits until every host of hosts has exactly members in its saved
-// view and a tunnel to each other member; it returns how long that took.
+// view, a tunnel to each other member and none to any other lab host; it returns
+// how long that took.
 func (f *fleetLab) waitMembers(t *testing.T, hosts, members []string) time.Duration {
 	t.Helper()
 	took, ok := loopPoll(30*time.Second, func() bool {
@@ -91,6 +92,11 @@ func (f *fleetLab) waitMembers(t *testing.T, hosts, members []string) time.Durat
 			}
 			for _, m := range members {
 				if _, err := v.Host(m); err != nil || (m != h && !f.hasTunnelTo(h, m)) {
+					return false
+				}
+			}
+			for _, other := range f.lab.Hosts() {
+				if !slices.Contains(members, other.Name) && f.hasTunnelTo(h, other.Name) {
 					return false
 				}
 			}

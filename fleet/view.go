@@ -73,8 +73,8 @@ func newViewer(keys Keys, self string, grace time.Duration, log *slog.Logger, c 
 		kvs: map[string]kv{}, alive: map[string]bool{}, lostAt: map[string]time.Time{}, held: map[string]bool{}, badSeen: map[string]string{}}
 }
 
-// When more than massShare of the members (and at least two) lost their liveness
-// within massWindow, their removal is held.
+// When more than massShare of the hosts alive lately (and at least two) lost
+// their liveness within massWindow, their removal is held.
 const (
 	massShare  = 0.5
 	massWindow = 30 * time.Second
@@ -245,13 +245,17 @@ func (v *viewer) track(now time.Time, members []Member) {
 // the grace leave, unless too many vanished at once: then they are held (kept in
 // the plan) until they come back or are removed.
 func (v *viewer) plan(now time.Time, s *Snapshot) {
-	recent := 0
+	// The share is of the hosts that were alive lately: hosts dead for long
+	// (or never seen alive by this process) do not dilute a mass loss.
+	recent, alive := 0, 0
 	for _, m := range s.Members {
 		if lost, ok := v.lostAt[m.Name]; ok && now.Sub(lost) < massWindow {
 			recent++
+		} else if m.Alive {
+			alive++
 		}
 	}
-	if recent >= 2 && float64(recent) > massShare*float64(len(s.Members)) {
+	if recent >= 2 && float64(recent) > massShare*float64(recent+alive) {
 		grew := false
 		for _, m := range s.Members {
 			if lost, ok := v.lostAt[m.Name]; ok && now.Sub(lost) < massWindow && !v.held[m.Name] {
