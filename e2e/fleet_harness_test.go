@@ -57,8 +57,8 @@ type fleetLab struct {
 }
 
 // newFleetLab builds the lab, starts etcd in its underlay namespace and seeds
-// the fleet with fleetNetwork.
-func newFleetLab(t *testing.T) *fleetLab {
+// the fleet with `fleet init` of seed (fleetNetwork: network settings only).
+func newFleetLab(t *testing.T, seed string) *fleetLab {
 	t.Helper()
 	if _, err := exec.LookPath("etcd"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -88,7 +88,7 @@ func newFleetLab(t *testing.T) *fleetLab {
 		t.Fatal("etcd not healthy within 20s")
 	}
 	path := filepath.Join(c.dir, "network.yaml")
-	if err := os.WriteFile(path, []byte(fleetNetwork), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(seed), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := f.ovsmesh("docker1", "fleet", "init", path)

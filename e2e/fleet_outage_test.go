@@ -15,7 +15,7 @@ const fleetTTL = "3s"
 // a host restarted during the outage rebuilds the same mesh from its saved view;
 // when most hosts vanish at once their removal is held and said so.
 func TestFleetDeadHostOutageAndMassLoss(t *testing.T) {
-	f := newFleetLab(t)
+	f := newFleetLab(t, fleetNetwork)
 	names := []string{"docker1", "docker2", "docker3", "docker4"}
 	loops := map[string]*loopProc{}
 	for _, h := range names {

@@ -13,7 +13,7 @@ import (
 // fourth joins and every member has it; a restarted host keeps its index; a bad
 // record under the prefix is skipped, counted and changes nothing.
 func TestFleetMeshWithoutATopologyFile(t *testing.T) {
-	f := newFleetLab(t)
+	f := newFleetLab(t, fleetNetwork)
 	first := []string{"docker1", "docker2", "docker3"}
 	loops := map[string]*loopProc{}
 	for _, h := range first { // all at once: their claims race for the indexes

@@ -15,7 +15,7 @@ import (
 type Member struct {
 	Record
 	Alive  bool `json:"alive"`   // its liveness key exists
-	InPlan bool `json:"in_plan"` // it is in the topology (alive, within the grace, held, or this host)
+	InPlan bool `json:"in_plan"` // it is in the topology (alive, not joined yet, within the grace, held, or this host)
 }
 
 // Stale is a key under the prefix that the view skips, and why.
@@ -241,7 +241,8 @@ func (v *viewer) track(now time.Time, members []Member) {
 	}
 }
 
-// plan sets InPlan: alive hosts, this host, hosts within the grace; hosts past
+// plan sets InPlan: alive hosts, this host, seeded hosts that have not joined
+// yet, hosts within the grace; hosts past
 // the grace leave, unless too many vanished at once: then they are held (kept in
 // the plan) until they come back or are removed.
 func (v *viewer) plan(now time.Time, s *Snapshot) {
@@ -273,6 +274,10 @@ func (v *viewer) plan(now time.Time, s *Snapshot) {
 		lost, wasSeen := v.lostAt[m.Name]
 		switch {
 		case m.Alive || m.Name == v.self:
+			m.InPlan = true
+		case m.MachineID == "":
+			// Seeded by fleet init and not joined yet: a host still run from
+			// the topology file during a migration stays in everyone's plan.
 			m.InPlan = true
 		case wasSeen && now.Sub(lost) < v.grace:
 			m.InPlan = true

@@ -104,3 +104,19 @@ func TestBadRecordsAreSkipped(t *testing.T) {
 		t.Errorf("counted %d", v.counters.BadRecords.Load())
 	}
 }
+
+func TestSeededHostsStayInThePlanUntilTheyJoin(t *testing.T) {
+	v := fakeCluster(t, 2)
+	k := v.keys
+	// h3 was seeded from a topology file and still runs in file mode.
+	v.kvs[k.Host("h3")] = kv{value: []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":""}`)}
+	v.kvs[k.Index(3)] = kv{value: []byte("h3")}
+	if got := planned(v.snapshot(time.Unix(1000, 0))); !slices.Equal(got, []string{"h1", "h2", "h3"}) {
+		t.Errorf("plan %v, want the seeded h3 in it", got)
+	}
+	// Once joined (it has a machine-id), it follows its liveness like any host.
+	v.kvs[k.Host("h3")] = kv{value: []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":"mh3"}`)}
+	if got := planned(v.snapshot(time.Unix(1001, 0))); !slices.Equal(got, []string{"h1", "h2"}) {
+		t.Errorf("plan %v, want h3 out (joined, never alive)", got)
+	}
+}
