@@ -136,11 +136,18 @@ func fileNetwork(path string) (map[string]any, *topology.Topology, error) {
 	if raw.Network == nil {
 		raw.Network = map[string]any{}
 	}
-	var t *topology.Topology
-	if raw.Hosts != nil {
-		if t, err = topology.Compile(path, data); err != nil {
+	if raw.Hosts == nil {
+		// Network settings alone: checked with a probe host appended, so that
+		// problems are reported at their place in the file.
+		probe := append(append([]byte(nil), data...), "\nhosts: [{name: probe, address: 192.0.2.1, index: 1}]\n"...)
+		if _, err := topology.Compile(path, probe); err != nil {
 			return nil, nil, err
 		}
+		return raw.Network, nil, nil
+	}
+	t, err := topology.Compile(path, data)
+	if err != nil {
+		return nil, nil, err
 	}
 	return raw.Network, t, nil
 }
