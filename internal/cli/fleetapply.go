@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,7 +59,8 @@ type fleetAgent struct {
 	log       *slog.Logger
 	n         *fleet.Counters
 	written   []byte
-	held      int
+	held      atomic.Int64 // read by the metrics
+	missing   bool         // this host was not in the last view (logged once)
 }
 
 // newFleetAgent checks the fleet flags and connects (without waiting for etcd).
@@ -117,14 +119,20 @@ func (a *fleetAgent) join(ctx context.Context) error {
 func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 	var once bool
 	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
-		a.held = s.Held
+		a.held.Store(int64(s.Held))
 		if s.Topology == nil {
 			a.log.Error("fleet view unusable: the last one stays in force", "revision", s.Revision, "err", s.Err)
 			return
 		}
 		if _, err := s.Topology.Host(a.host); err != nil {
-			return // not registered yet (or removed): nothing to apply
+			if !a.missing && once {
+				a.log.Warn("fleet: this host is no longer in the fleet's view (removed with fleet remove?): the last view stays in force; restart to join again",
+					"host", a.host, "revision", s.Revision)
+			}
+			a.missing = true
+			return // not registered yet, or removed: nothing new to apply
 		}
+		a.missing = false
 		if err := a.write(s); err != nil {
 			a.log.Error("fleet view not saved: the last one stays in force", "path", a.view, "err", err)
 			return
@@ -181,7 +189,7 @@ func (a *fleetAgent) collectors() []prometheus.Collector {
 	}
 	return []prometheus.Collector{
 		gauge("fleet_revision", "etcd revision of the last fleet view.", func() float64 { return float64(a.n.Revision.Load()) }),
-		gauge("fleet_held_hosts", "Vanished hosts kept in the plan because most hosts vanished at once.", func() float64 { return float64(a.held) }),
+		gauge("fleet_held_hosts", "Vanished hosts kept in the plan because most hosts vanished at once.", func() float64 { return float64(a.held.Load()) }),
 		counter("fleet_bad_records_total", "Fleet keys skipped: bad JSON, bad host records, stale indexes.", a.n.BadRecords.Load),
 		counter("fleet_bad_network_total", "Fleet network settings refused (the last good ones stay in force).", a.n.BadNetwork.Load),
 		counter("fleet_held_removals_total", "Times a mass loss of liveness held the removal of hosts.", a.n.HeldRemovals.Load),
