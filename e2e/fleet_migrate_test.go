@@ -43,38 +43,10 @@ func TestFleetMigrationKeepsEverySlice(t *testing.T) {
 		}
 	}
 
-	// A change that moves slices is refused and changes nothing; one that moves
-	// none reaches every fleet host.
-	moving := strings.Replace(fleetNetwork, "slice_prefix: 20", "slice_prefix: 22", 1)
-	writeNet := func(name, content string) string {
-		path := f.dir + "/" + name
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	out, err := f.ovsmesh("docker1", "fleet", "set-network", writeNet("moving.yaml", moving))
-	if err == nil || !strings.Contains(out, "moves the slice of docker1") || !strings.Contains(out, "--force") {
-		t.Errorf("set-network moving slices: %v\n%s", err, out)
-	}
-	if rev := f.status(t).Revision; rev != st.Revision {
-		t.Errorf("refused set-network changed etcd: revision %d → %d", st.Revision, rev)
-	}
-	smaller := fleetNetwork + "  mtu: 1400\n"
-	if out, err := f.ovsmesh("docker1", "fleet", "set-network", writeNet("mtu.yaml", smaller)); err != nil {
-		t.Fatalf("set-network mtu 1400: %v\n%s", err, out)
-	}
-	for _, h := range names[:2] {
-		if _, ok := loopPoll(10*time.Second, func() bool { v := f.viewHosts(h); return v != nil && v.Network.MTU == 1400 }); !ok {
-			t.Errorf("%s's view did not follow set-network (mtu 1400) within 10s", h)
-		}
-		if _, ok := loopPoll(10*time.Second, func() bool { return f.vsctl(h, "get", "Interface", "br0", "mtu_request") == "1400" }); !ok {
-			t.Errorf("%s: br0 mtu_request is %s, want 1400", h, f.vsctl(h, "get", "Interface", "br0", "mtu_request"))
-		}
-	}
+	f.checkSetNetwork(t, names[:2], st.Revision)
 
 	// Back to file mode: the export lists every host with its index.
-	out, err = f.ovsmesh("docker1", "fleet", "export")
+	out, err := f.ovsmesh("docker1", "fleet", "export")
 	if err != nil {
 		t.Fatalf("fleet export: %v\n%s", err, out)
 	}
@@ -100,4 +72,39 @@ func (f *fleetLab) containers2(t *testing.T, hosts []string) []*lab.Container {
 		out = append(out, f.container(h, 2))
 	}
 	return out
+}
+
+// checkSetNetwork: a set-network that moves slices is refused and leaves etcd at
+// rev; one that moves none (mtu 1400) reaches the bridge of every host of hosts.
+func (f *fleetLab) checkSetNetwork(t *testing.T, hosts []string, rev int64) {
+	t.Helper()
+	// A change that moves slices is refused and changes nothing; one that moves
+	// none reaches every fleet host.
+	moving := strings.Replace(fleetNetwork, "slice_prefix: 20", "slice_prefix: 22", 1)
+	writeNet := func(name, content string) string {
+		path := f.dir + "/" + name
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	out, err := f.ovsmesh("docker1", "fleet", "set-network", writeNet("moving.yaml", moving))
+	if err == nil || !strings.Contains(out, "moves the slice of docker1") || !strings.Contains(out, "--force") {
+		t.Errorf("set-network moving slices: %v\n%s", err, out)
+	}
+	if now := f.status(t).Revision; now != rev {
+		t.Errorf("refused set-network changed etcd: revision %d → %d", rev, now)
+	}
+	smaller := fleetNetwork + "  mtu: 1400\n"
+	if out, err := f.ovsmesh("docker1", "fleet", "set-network", writeNet("mtu.yaml", smaller)); err != nil {
+		t.Fatalf("set-network mtu 1400: %v\n%s", err, out)
+	}
+	for _, h := range hosts {
+		if _, ok := loopPoll(10*time.Second, func() bool { v := f.viewHosts(h); return v != nil && v.Network.MTU == 1400 }); !ok {
+			t.Errorf("%s's view did not follow set-network (mtu 1400) within 10s", h)
+		}
+		if _, ok := loopPoll(10*time.Second, func() bool { return f.vsctl(h, "get", "Interface", "br0", "mtu_request") == "1400" }); !ok {
+			t.Errorf("%s: br0 mtu_request is %s, want 1400", h, f.vsctl(h, "get", "Interface", "br0", "mtu_request"))
+		}
+	}
 }

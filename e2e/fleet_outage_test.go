@@ -73,7 +73,13 @@ func TestFleetDeadHostOutageAndMassLoss(t *testing.T) {
 	f.waitMembers(t, three, three)
 	f.pingAll(t, cts)
 
-	// docker2 and docker3 vanish at once: docker1 holds their removal and says so.
+	f.checkMassLoss(t, loops)
+}
+
+// checkMassLoss: docker2 and docker3 vanish at once; docker1 holds their removal
+// and says so.
+func (f *fleetLab) checkMassLoss(t *testing.T, loops map[string]*loopProc) {
+	t.Helper()
 	for _, h := range []string{"docker2", "docker3"} {
 		_ = loops[h].cmd.Process.Kill()
 		<-loops[h].done

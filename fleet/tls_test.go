@@ -127,32 +127,7 @@ func TestMutualTLSWithAPrefixRole(t *testing.T) {
 	root := connect("prod", rootCert, rootKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	prefix := root.Keys.Prefix()
-	e := root.etcd
-	steps := []func() error{
-		func() error { _, err := e.RoleAdd(ctx, "root"); return err },
-		func() error {
-			_, err := e.UserAddWithOptions(ctx, "root", "", &clientv3.UserAddOptions{NoPassword: true})
-			return err
-		},
-		func() error { _, err := e.UserGrantRole(ctx, "root", "root"); return err },
-		func() error { _, err := e.RoleAdd(ctx, "ovsmesh-prod"); return err },
-		func() error {
-			_, err := e.RoleGrantPermission(ctx, "ovsmesh-prod", prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(authpb.READWRITE))
-			return err
-		},
-		func() error {
-			_, err := e.UserAddWithOptions(ctx, "docker1", "", &clientv3.UserAddOptions{NoPassword: true})
-			return err
-		},
-		func() error { _, err := e.UserGrantRole(ctx, "docker1", "ovsmesh-prod"); return err },
-		func() error { _, err := e.AuthEnable(ctx); return err },
-	}
-	for i, step := range steps {
-		if err := step(); err != nil {
-			t.Fatalf("auth setup step %d: %v", i, err)
-		}
-	}
+	grantPrefixRole(t, ctx, root, "docker1")
 	if err := root.Init(ctx, labNetwork(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -177,5 +152,37 @@ func TestMutualTLSWithAPrefixRole(t *testing.T) {
 		t.Error("join without a client certificate succeeded")
 	} else {
 		t.Logf("join without a client certificate: %v", err)
+	}
+}
+
+// grantPrefixRole enables auth with user root (the root client's CN) and gives
+// host a role on the client's fleet prefix only.
+func grantPrefixRole(t *testing.T, ctx context.Context, root *Client, host string) {
+	t.Helper()
+	prefix := root.Keys.Prefix()
+	e := root.etcd
+	steps := []func() error{
+		func() error { _, err := e.RoleAdd(ctx, "root"); return err },
+		func() error {
+			_, err := e.UserAddWithOptions(ctx, "root", "", &clientv3.UserAddOptions{NoPassword: true})
+			return err
+		},
+		func() error { _, err := e.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := e.RoleAdd(ctx, "ovsmesh-prod"); return err },
+		func() error {
+			_, err := e.RoleGrantPermission(ctx, "ovsmesh-prod", prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(authpb.READWRITE))
+			return err
+		},
+		func() error {
+			_, err := e.UserAddWithOptions(ctx, host, "", &clientv3.UserAddOptions{NoPassword: true})
+			return err
+		},
+		func() error { _, err := e.UserGrantRole(ctx, host, "ovsmesh-prod"); return err },
+		func() error { _, err := e.AuthEnable(ctx); return err },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("auth setup step %d: %v", i, err)
+		}
 	}
 }
