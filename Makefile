@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
-.PHONY: all build deps test test-short bench fuzz demo demo-down lab-clean clean
+.PHONY: all build deps test test-short bench fuzz demo demo-down lab-clean clean docs tidy-check
 
 all: build
 
@@ -37,6 +37,15 @@ demo: deps build
 
 demo-down:
 	@bash scripts/demo.sh down
+
+# The command reference in docs/cli, generated from the command definitions
+# (a test fails when it is stale).
+docs:
+	$(GO) run ./cmd/ovsmesh-docs docs/cli
+
+# go.mod and go.sum must be what `go mod tidy` makes of them.
+tidy-check:
+	$(GO) mod tidy -diff
 
 # Remove namespaces and daemons left by an interrupted test or demo.
 lab-clean: build

@@ -144,7 +144,7 @@ func TestOnceConvergesThenDoesNothing(t *testing.T) {
 		t.Fatalf("first pass: changed=%v err=%v", res.Changed(), err)
 	}
 	want := "port gre-docker2 type=gre remote_ip=198.18.0.2\nport gre-docker3 type=gre remote_ip=198.18.0.3\n" +
-		"bridge docker0 172.17.0.1/16 mtu=1462\nflows 31\ndaemon.json fixed-cidr=172.17.64.0/18\n"
+		"bridge docker0 172.17.0.1/16 mtu=1462\nflows 56\ndaemon.json fixed-cidr=172.17.64.0/18\n"
 	if s.String() != want {
 		t.Errorf("state after the first pass:\n%s\nwant:\n%s", s, want)
 	}

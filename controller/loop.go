@@ -23,7 +23,20 @@ const (
 	DefaultDebounce = 250 * time.Millisecond // quiet time after an event before a pass
 	DefaultFilePoll = time.Second            // how often the topology file is checked for changes
 	firstRetry      = time.Second            // first retry after a failed pass, doubling up to the interval
+	// Bounds of a pass's deadline (see PassTimeout).
+	minPassTimeout = 30 * time.Second
+	maxPassTimeout = 2 * time.Minute
 )
+
+// PassTimeout is the deadline of one pass of a loop with the given interval: the
+// interval, but at least 30 s and at most 2 min. Each call a pass makes has its own,
+// shorter timeout (10 s for an OVSDB transaction, for ovs-vswitchd to apply it
+// and for each ovs-ofctl or ovs-appctl run), so a stuck daemon fails its step and
+// the other steps still run; the deadline is the backstop that ends the pass
+// whatever happens, so that the loop goes on.
+func PassTimeout(interval time.Duration) time.Duration {
+	return min(max(interval, minPassTimeout), maxPassTimeout)
+}
 
 // Loop runs reconcile passes: one at start, then one every Interval (with up to
 // 10% jitter so a fleet does not pass in lockstep), one soon after Changes reports
@@ -42,6 +55,11 @@ type Loop struct {
 	Observer Observer      // nil: none
 	Debounce time.Duration // 0: DefaultDebounce
 	FilePoll time.Duration // 0: DefaultFilePoll
+	// Settle is how long a changed topology file must stay unchanged before it is
+	// applied (see FileGuard); 0: DefaultSettle.
+	Settle time.Duration
+	// PassTimeout is each pass's deadline; 0: PassTimeout(Interval).
+	PassTimeout time.Duration
 }
 
 // fileSig identifies a version of the topology file without reading it.
@@ -74,7 +92,10 @@ func (l *Loop) Run(ctx context.Context) error {
 	if poll <= 0 {
 		poll = DefaultFilePoll
 	}
-	st := &loopState{l: l}
+	st := &loopState{l: l, guard: FileGuard{Settle: l.Settle}, timeout: l.PassTimeout}
+	if st.timeout <= 0 {
+		st.timeout = PassTimeout(l.Interval)
+	}
 	timer := time.NewTimer(0) // the first pass runs at once
 	defer timer.Stop()
 	due := time.Now()
@@ -110,17 +131,31 @@ func (l *Loop) Run(ctx context.Context) error {
 // loopState is what a Loop remembers between passes.
 type loopState struct {
 	l        *Loop
+	guard    FileGuard
+	timeout  time.Duration      // each pass's deadline
 	last     *topology.Topology // last good topology
 	errSig   fileSig            // file version whose load error was logged
 	logged   bool
-	failures int // consecutive failed passes
+	waitSig  fileSig // file version whose wait to settle was logged
+	failures int     // consecutive failed passes
 }
 
 // pass runs one pass and returns the time until the next.
 func (s *loopState) pass(ctx context.Context) time.Duration {
 	l, log := s.l, s.l.R.Log
-	t, err := topology.Load(l.R.Path)
-	if err != nil {
+	t, settling, err := s.load()
+	switch {
+	case settling > 0:
+		if sig := statFile(l.R.Path); sig != s.waitSig {
+			s.waitSig = sig
+			log.Info("topology file is being written: waiting for it to settle before applying it",
+				"path", l.R.Path, "settle", s.guard.settle(), "in_force", s.inForce())
+		}
+		t = s.last
+		if t == nil {
+			err = fmt.Errorf("topology file %s changed less than %s ago: waiting for it to settle", l.R.Path, s.guard.settle())
+		}
+	case err != nil:
 		if l.Observer != nil {
 			l.Observer.LoadError(err)
 		}
@@ -133,7 +168,7 @@ func (s *loopState) pass(ctx context.Context) time.Duration {
 			}
 		}
 		t = s.last
-	} else {
+	default:
 		if s.logged {
 			log.Info("topology loaded again", "path", l.R.Path)
 		}
@@ -143,11 +178,46 @@ func (s *loopState) pass(ctx context.Context) time.Duration {
 	if t == nil {
 		res = Result{Host: l.R.Host, Steps: []Step{{Name: StepLoad, Err: err}}}
 	} else {
-		res = l.R.ApplyTopology(ctx, t, false)
+		pctx, cancel := context.WithTimeout(ctx, s.timeout)
+		res = l.R.ApplyTopology(pctx, t, false)
+		if ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+			log.Error("reconcile pass ran out of time: its unfinished steps were abandoned", "host", l.R.Host, "deadline", s.timeout)
+		}
+		cancel()
 	}
 	if ctx.Err() != nil {
 		return l.Interval // shutting down: the result of an abandoned pass means nothing
 	}
+	next := s.report(ctx, res)
+	if settling > 0 {
+		next = min(next, settling)
+	}
+	return next
+}
+
+// load reads the topology file through the guard: the topology when the file has
+// settled, else how long until it may have (or the load error).
+func (s *loopState) load() (*topology.Topology, time.Duration, error) {
+	data, wait, err := s.guard.Read(s.l.R.Path, time.Now())
+	if err != nil || data == nil {
+		return nil, wait, err
+	}
+	t, err := topology.Compile(s.l.R.Path, data)
+	return t, 0, err
+}
+
+// inForce describes the topology a pass applies while the file settles.
+func (s *loopState) inForce() string {
+	if s.last == nil {
+		return "none yet"
+	}
+	return "the last good one"
+}
+
+// report hands a pass's result to the observer and the log and returns the time
+// until the next pass.
+func (s *loopState) report(ctx context.Context, res Result) time.Duration {
+	l, log := s.l, s.l.R.Log
 	if l.Observer != nil {
 		l.Observer.Pass(ctx, res)
 	}

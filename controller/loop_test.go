@@ -94,12 +94,24 @@ func (s *syncBuffer) String() string {
 
 func startLoop(t *testing.T, interval time.Duration, changes chan struct{}) *loopFixture {
 	t.Helper()
+	return startLoopWith(t, interval, changes, nil)
+}
+
+// startLoopWith is startLoop with the Loop changed by set (if not nil) before it
+// runs.
+func startLoopWith(t *testing.T, interval time.Duration, changes chan struct{}, set func(*Loop)) *loopFixture {
+	t.Helper()
 	data, err := os.ReadFile("../examples/lab.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "topology.yaml")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A file in place for a while, as at boot: the first pass applies it at once.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
 	s := &fakeState{}
@@ -111,6 +123,10 @@ func startLoop(t *testing.T, interval time.Duration, changes chan struct{}) *loo
 			Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
 		Interval: interval, Changes: changes, Observer: f.rec,
 		Debounce: 50 * time.Millisecond, FilePoll: 20 * time.Millisecond,
+		Settle: 10 * time.Millisecond,
+	}
+	if set != nil {
+		set(f.loop)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel

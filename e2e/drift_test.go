@@ -12,7 +12,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// TestDrift proves drift repair (SPEC section 5) on a 3-host GRE mesh with one
+// TestDrift proves drift repair (README, What apply does) on a 3-host GRE mesh with one
 // container per host: what an operator breaks by hand in ovsmesh's objects comes
 // back as planned, what the operator added next to them is left alone, and a
 // host removed from the file loses its tunnels without disturbing the others.

@@ -19,7 +19,7 @@ func TestMeshVXLAN(t *testing.T) {
 	testMesh(t, "  encap: vxlan\n  mode: mesh\n  vxlan_port: 4790\n")
 }
 
-// testMesh proves SPEC section 4's mesh mode on three hosts.
+// testMesh proves the mesh mode on three hosts.
 func testMesh(t *testing.T, network string) {
 	t.Parallel()
 	c := newCluster(t, labTopology(network, 3))

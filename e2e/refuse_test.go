@@ -136,19 +136,7 @@ func TestRefuseApply(t *testing.T) {
 		}
 	}
 
-	t.Run("on a fresh host", func(t *testing.T) {
-		before := badState(t, c, host)
-		mark := log.mark(t)
-		check(t)
-		if tx := log.transacts(t, mark); len(tx) > 0 {
-			t.Errorf("%d OVSDB transact requests, want none:\n%s", len(tx), strings.Join(tx, "\n"))
-		}
-		after := badState(t, c, host)
-		badCompare(t, before, after)
-		if after.bridges != "br-phy" || strings.Contains(after.links, "docker0") || strings.Contains(after.files, ": exists {") {
-			t.Errorf("state after refused files on a fresh host:\n%s", after)
-		}
-	})
+	t.Run("on a fresh host", func(t *testing.T) { badFreshUnchanged(t, c, host, log, check) })
 
 	c.mustApply(host)
 

@@ -16,29 +16,24 @@ func TestRefuseForeignBridge(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n  bridge: br-phy\n", 2))
 	const host = "docker1"
-	log := idemJSONRPCLog(t, c, host)
-	mark := log.mark(t)
-	before := badState(t, c, host)
-	for _, extra := range [][]string{nil, {"--take-over"}} {
-		out, code := badApply(t, c, host, c.path, extra...)
-		t.Logf("apply %v (exit %d):\n%s", extra, code, out)
-		if code != 1 {
-			t.Errorf("apply %v: exit status %d, want 1", extra, code)
-		}
-		wants := []string{`interface "br-phy" of the OVS bridge carries IP addresses (198.18.0.1/24)`}
-		if extra == nil {
-			wants = append(wants, `bridge "br-phy" was not built by ovsmesh (no external_ids:ovsmesh-owner; its ports: eth0): refusing to change it; pass --take-over`)
-		}
-		for _, w := range wants {
-			if !strings.Contains(out, w) {
-				t.Errorf("apply %v: output lacks %q", extra, w)
+	badFreshUnchanged(t, c, host, idemJSONRPCLog(t, c, host), func(t *testing.T) {
+		for _, extra := range [][]string{nil, {"--take-over"}} {
+			out, code := badApply(t, c, host, c.path, extra...)
+			t.Logf("apply %v (exit %d):\n%s", extra, code, out)
+			if code != 1 {
+				t.Errorf("apply %v: exit status %d, want 1", extra, code)
+			}
+			wants := []string{`interface "br-phy" of the OVS bridge carries IP addresses (198.18.0.1/24)`}
+			if extra == nil {
+				wants = append(wants, `bridge "br-phy" was not built by ovsmesh (no external_ids:ovsmesh-owner; its ports: eth0): refusing to change it; pass --take-over`)
+			}
+			for _, w := range wants {
+				if !strings.Contains(out, w) {
+					t.Errorf("apply %v: output lacks %q", extra, w)
+				}
 			}
 		}
-	}
-	badCompare(t, before, badState(t, c, host))
-	if tx := log.transacts(t, mark); len(tx) > 0 {
-		t.Errorf("%d transact requests reached the host's database, want none", len(tx))
-	}
+	})
 }
 
 // TestTakeOver: a hand-built br0 (the classic recipe) is refused, then adopted
@@ -86,7 +81,6 @@ func TestRefuseOtherHost(t *testing.T) {
 	log := idemJSONRPCLog(t, c, host)
 	mark := log.mark(t)
 	before := badState(t, c, host)
-	h := c.host(host)
 	for _, extra := range [][]string{nil, {"--skip-address-check"}} {
 		argv := append([]string{"--host", "docker2"}, extra...)
 		out, code := badApply(t, c, host, c.path, argv...)
@@ -108,7 +102,6 @@ func TestRefuseOtherHost(t *testing.T) {
 			}
 		}
 	}
-	_ = h
 	badCompare(t, before, badState(t, c, host))
 	if tx := log.transacts(t, mark); len(tx) > 0 {
 		t.Errorf("%d transact requests reached the host's database, want none", len(tx))

@@ -29,7 +29,7 @@ func TestStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"bridge br0  owner=docker1 datapath=netdev fail_mode=secure stp=off mtu=1462 flows=21",
+	for _, want := range []string{"bridge br0  owner=docker1 datapath=netdev fail_mode=secure stp=off mtu=1462 flows=42",
 		"gre-docker2  gre   198.18.0.2", "32770", "docker0: bridge mac=02:42:ac:11:00:01 mtu=1462 up=true addresses=[172.17.0.1/16", "port br0: master=docker0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
@@ -63,7 +63,7 @@ func TestStatus(t *testing.T) {
 	if err := json.Unmarshal(js, &rep); err != nil {
 		t.Fatalf("status -o json: %v\n%s", err, js)
 	}
-	if rep.Matches == nil || *rep.Matches || len(rep.Drift) != 1 || rep.Flows["br0"] != 21 {
+	if rep.Matches == nil || *rep.Matches || len(rep.Drift) != 1 || rep.Flows["br0"] != 42 {
 		t.Errorf("status -o json: %+v", rep)
 	}
 	// status changed nothing: the drift is still there for apply to repair.

@@ -14,7 +14,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 )
 
-// TestSTP proves SPEC section 4's stp mode, the classic recipe, on a three-host
+// TestSTP proves the stp mode, the classic recipe, on a three-host
 // full mesh (a triangle, so one loop): STP on every bridge, a tunnel to every
 // peer, 802.1D converging with its default timers to exactly one blocked port,
 // then every container reaching every other, a broadcast delivered once per
@@ -325,17 +325,17 @@ func stpPingAll(t *testing.T, hosts []string, cts map[string]*lab.Container) {
 // that the tunnels stay quiet afterwards: on a loop that STP failed to cut, that
 // one frame would circle for ever (tens of thousands of packets a second).
 func stpBroadcastOnceNoStorm(t *testing.T, c *cluster, hosts []string, cts map[string]*lab.Container) {
-	want := map[string]int{}
+	want := map[string][2]int{}
 	for _, h := range hosts[1:] {
-		want[h] = 1
+		want[h] = [2]int{1, 1}
 	}
 	broadcastNoStorm(t, c, hosts, cts, want)
 }
 
 // broadcastNoStorm sends one subnet broadcast from the first host's container,
-// checks how often each other host's container receives it (want), and that the
-// tunnels stay quiet for 5 s afterwards.
-func broadcastNoStorm(t *testing.T, c *cluster, hosts []string, cts map[string]*lab.Container, want map[string]int) {
+// checks how often each other host's container receives it (want: at least, at
+// most; absent: never), and that the tunnels stay quiet for 5 s afterwards.
+func broadcastNoStorm(t *testing.T, c *cluster, hosts []string, cts map[string]*lab.Container, want map[string][2]int) {
 	t.Helper()
 	bcast := netip.MustParseAddr("172.17.255.255")
 	caps := map[string]*capture{}
@@ -355,8 +355,8 @@ func broadcastNoStorm(t *testing.T, c *cluster, hosts []string, cts map[string]*
 	time.Sleep(5 * time.Second)
 	after, t1 := stpTunnelPackets(t, c, hosts), time.Now()
 	for _, h := range hosts[1:] {
-		if got := caps[h].stop(); len(got) != want[h] {
-			t.Errorf("%s's container saw the broadcast %d times, want %d: %q", h, len(got), want[h], got)
+		if got, w := caps[h].stop(), want[h]; len(got) < w[0] || len(got) > w[1] {
+			t.Errorf("%s's container saw the broadcast %d times, want %d to %d: %q", h, len(got), w[0], w[1], got)
 		}
 	}
 	var total int64

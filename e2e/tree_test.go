@@ -12,7 +12,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 )
 
-// TestTree proves SPEC section 4's tree mode on four hosts with weighted
+// TestTree proves the tree mode on four hosts with weighted
 // candidate links: only the minimum spanning tree's edges get tunnels, the
 // bridges run no STP, hosts that are not neighbours talk through relays (at the
 // full MTU), and a change of costs moves the tunnels to the new tree.

@@ -45,7 +45,7 @@ func TestTreeRollingUpdate(t *testing.T) {
 	t.Run("halfway: no loop, and the hosts that agree keep talking", func(t *testing.T) {
 		// From docker1 (new): docker4 (new, its neighbour) gets it once; the old
 		// hosts, on another key, not at all.
-		broadcastNoStorm(t, c, hosts, cts, map[string]int{"docker4": 1})
+		broadcastNoStorm(t, c, hosts, cts, map[string][2]int{"docker4": {1, 1}})
 		ping(t, cts["docker1"], addr(cts["docker4"].Addr), 56, false) // new tree: neighbours
 		ping(t, cts["docker2"], addr(cts["docker3"].Addr), 56, false) // old tree: neighbours
 	})

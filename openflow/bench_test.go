@@ -2,6 +2,7 @@ package openflow
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,7 +65,16 @@ func BenchmarkApply1000Hosts(b *testing.B) {
 // both and the diff. Each new/ line reports x-vs-old, old's ns/op over its own,
 // from the same run.
 func BenchmarkReadCompare(b *testing.B) {
-	want := meshFlows(b, 400)
+	// The former path (go-openvswitch's parser) cannot read the MAC check's
+	// extension actions, registers and new match fields: compare on the flows
+	// it can read.
+	var want []topology.Flow
+	for _, f := range meshFlows(b, 400) {
+		if f.Reg4 == "" && f.Reg5 == "" && f.DlSrc == "" && f.VLANTCI == "" && f.NwFrag == "" && f.ICMPType == "" &&
+			!slices.ContainsFunc(f.Actions, nxAction) {
+			want = append(want, f)
+		}
+	}
 	// vswitchd prints flows in the order of its hash tables: shuffle.
 	shuffled := append([]topology.Flow(nil), want...)
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })

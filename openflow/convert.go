@@ -23,6 +23,10 @@ func toOVS(f topology.Flow) (*ovs.Flow, error) {
 		o.Protocol = ovs.ProtocolIPv4
 	case "arp":
 		o.Protocol = ovs.ProtocolARP
+	case "ipv6":
+		o.Protocol = ovs.ProtocolIPv6
+	case "icmp6":
+		o.Protocol = ovs.ProtocolICMPv6
 	default:
 		return nil, fmt.Errorf("flow %q: unknown protocol %q", f, f.Proto)
 	}
@@ -34,21 +38,9 @@ func toOVS(f topology.Flow) (*ovs.Flow, error) {
 	case f.InPort != 0:
 		return nil, fmt.Errorf("flow %q: invalid in_port %d", f, f.InPort)
 	}
-	// The order is the one ovs-ofctl prints (and Flow.Match writes).
-	if f.DlDst != "" {
-		o.Matches = append(o.Matches, ovs.DataLinkDestination(f.DlDst))
-	}
-	if f.NwSrc != "" {
-		o.Matches = append(o.Matches, ovs.NetworkSource(f.NwSrc))
-	}
-	if f.NwDst != "" {
-		o.Matches = append(o.Matches, ovs.NetworkDestination(f.NwDst))
-	}
-	if f.ArpSPA != "" {
-		o.Matches = append(o.Matches, ovs.ARPSourceProtocolAddress(f.ArpSPA))
-	}
-	if f.ArpTPA != "" {
-		o.Matches = append(o.Matches, ovs.ARPTargetProtocolAddress(f.ArpTPA))
+	// The order is the one Flow.Match writes.
+	for _, m := range matchFields(&f) {
+		o.Matches = append(o.Matches, toMatch(m))
 	}
 	for _, s := range f.Actions {
 		a, err := toAction(s)
@@ -71,6 +63,9 @@ func toAction(s string) (ovs.Action, error) {
 	case topology.ActionLocal:
 		return ovs.Local(), nil
 	}
+	if nxAction(s) {
+		return rawAction(s), nil
+	}
 	if n, ok, err := outputPort(s); ok {
 		if err != nil {
 			return nil, err
@@ -84,6 +79,71 @@ func toAction(s string) (ovs.Action, error) {
 		return ovs.Resubmit(0, n), nil
 	}
 	return nil, fmt.Errorf("unknown action %q", s)
+}
+
+// toMatch converts one match field: addresses through go-openvswitch's own
+// matches, which write them in ovs-ofctl's syntax whatever form net.ParseMAC or
+// the IPv4 parser took them in, the others as they are written.
+func toMatch(m matchField) ovs.Match {
+	switch m.key {
+	case "arp_spa":
+		return ovs.ARPSourceProtocolAddress(m.val)
+	case "arp_tpa":
+		return ovs.ARPTargetProtocolAddress(m.val)
+	case "dl_dst":
+		return ovs.DataLinkDestination(m.val)
+	case "dl_src":
+		return ovs.DataLinkSource(m.val)
+	case "nw_dst":
+		return ovs.NetworkDestination(m.val)
+	case "nw_src":
+		return ovs.NetworkSource(m.val)
+	}
+	return ovs.FieldMatch(m.key, m.val)
+}
+
+// nxAction reports whether s is one of the Open vSwitch extension actions of the
+// MAC identity check (move, load, learn, output to a register's port). They
+// are written exactly as ovs-ofctl prints them, so they go to the bundle and
+// into the canonical text unchanged.
+func nxAction(s string) bool {
+	for _, p := range [...]string{"move:NXM_", "load:", "learn(", "output:NXM_"} {
+		if strings.HasPrefix(s, p) && !strings.ContainsAny(s, " \t\n") {
+			return true
+		}
+	}
+	return false
+}
+
+// rawAction is an action sent to ovs-ofctl as it is written.
+type rawAction string
+
+func (a rawAction) MarshalText() ([]byte, error) { return []byte(a), nil }
+func (a rawAction) GoString() string             { return fmt.Sprintf("rawAction(%q)", string(a)) }
+
+// matchField is one match field of a flow other than protocol and in_port.
+type matchField struct {
+	key, val string
+	kind     byte // 'i' IPv4 address or prefix, 'm' MAC address, 'r' as printed
+}
+
+// matchFields returns the flow's match fields other than protocol and in_port,
+// sorted by key (as Flow.Match writes them: no key is a prefix of another, so
+// that is also the order of the key=value texts).
+func matchFields(f *topology.Flow) []matchField {
+	all := [...]matchField{
+		{"arp_spa", f.ArpSPA, 'i'}, {"arp_tpa", f.ArpTPA, 'i'}, {"dl_dst", f.DlDst, 'm'},
+		{"dl_src", f.DlSrc, 'm'}, {"icmp_type", f.ICMPType, 'r'}, {"nw_dst", f.NwDst, 'i'},
+		{"nw_frag", f.NwFrag, 'r'}, {"nw_src", f.NwSrc, 'i'}, {"reg4", f.Reg4, 'r'},
+		{"reg5", f.Reg5, 'r'}, {"vlan_tci", f.VLANTCI, 'r'},
+	}
+	out := make([]matchField, 0, 3)
+	for _, m := range all {
+		if m.val != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // outputPort parses "output:N": ok tells whether s has that form at all.
@@ -135,7 +195,7 @@ func canonical(f *topology.Flow) (id, text string, err error) {
 	b = strconv.AppendInt(b, int64(f.Priority), 10)
 	switch f.Proto {
 	case "":
-	case "ip", "arp":
+	case "ip", "arp", "ipv6", "icmp6":
 		b = append(b, ',')
 		b = append(b, f.Proto...)
 	default:
@@ -150,25 +210,18 @@ func canonical(f *topology.Flow) (id, text string, err error) {
 	case f.InPort != 0:
 		return "", "", fmt.Errorf("flow %q: invalid in_port %d", f, f.InPort)
 	}
-	// The other match fields in sorted order (a match is a set; no key is a
-	// prefix of another, so sorting "key=value" sorts by key).
-	for _, m := range [...]struct {
-		key, val string
-		mac      bool
-	}{
-		{"arp_spa", f.ArpSPA, false}, {"arp_tpa", f.ArpTPA, false}, {"dl_dst", f.DlDst, true},
-		{"nw_dst", f.NwDst, false}, {"nw_src", f.NwSrc, false},
-	} {
-		if m.val == "" {
-			continue
-		}
+	// The other match fields in sorted order (a match is a set).
+	for _, m := range matchFields(f) {
 		b = append(b, ',')
 		b = append(b, m.key...)
 		b = append(b, '=')
-		if m.mac {
+		switch m.kind {
+		case 'm':
 			b, err = appendMAC(b, m.val)
-		} else {
+		case 'i':
 			b, err = appendIPv4(b, m.val)
+		default:
+			b, err = appendPrinted(b, m.val)
 		}
 		if err != nil {
 			return "", "", fmt.Errorf("flow %q: %s: %w", f, m.key, err)
@@ -197,6 +250,9 @@ func canonicalAction(s string) (string, error) {
 	case topology.ActionDrop, topology.ActionNormal, topology.ActionLocal:
 		return s, nil
 	}
+	if nxAction(s) {
+		return s, nil
+	}
 	if n, ok, err := outputPort(s); ok {
 		if err != nil {
 			return "", err
@@ -210,6 +266,22 @@ func canonicalAction(s string) (string, error) {
 		return reprint(s, "resubmit(,", n, ")"), nil
 	}
 	return "", fmt.Errorf("unknown action %q", s)
+}
+
+// appendPrinted appends a value written the way ovs-ofctl prints it (a decimal
+// or 0x number, "yes", VALUE/MASK): one without a character of that vocabulary
+// is refused rather than compared as text that can never match a dump.
+func appendPrinted(b []byte, v string) ([]byte, error) {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && c != '/' {
+			return b, fmt.Errorf("%q is not a value as ovs-ofctl prints it", v)
+		}
+	}
+	if v == "" {
+		return b, fmt.Errorf("empty value")
+	}
+	return append(b, v...), nil
 }
 
 // reprint returns prefix+n+suffix, which is s itself unless s wrote n

@@ -136,7 +136,9 @@ func TestCanonicalErrors(t *testing.T) {
 		want string
 		ovs  bool // toOVS fails too (go-openvswitch fails on the others later)
 	}{
-		{topology.Flow{Priority: 1, Proto: "ipv6", Actions: []string{"drop"}}, `unknown protocol "ipv6"`, true},
+		{topology.Flow{Priority: 1, Proto: "udp", Actions: []string{"drop"}}, `unknown protocol "udp"`, true},
+		{topology.Flow{Priority: 1, Actions: []string{"learn(table=3, NXM_OF_ETH_SRC[])"}}, `unknown action "learn(table=3, NXM_OF_ETH_SRC[])"`, true},
+		{topology.Flow{Priority: 1, DlSrc: "01:00:00:00:00", Actions: []string{"drop"}}, `dl_src: "01:00:00:00:00" is not a MAC address`, false},
 		{topology.Flow{Priority: 1, InPort: -7, Actions: []string{"drop"}}, "invalid in_port -7", true},
 		{topology.Flow{Priority: 1, Actions: []string{"flood"}}, `unknown action "flood"`, true},
 		{topology.Flow{Priority: 1, Actions: []string{"local"}}, `unknown action "local"`, true},

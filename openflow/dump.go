@@ -91,7 +91,7 @@ func (p *lineParser) parse(line string) entry {
 		case f == "":
 		case strings.HasPrefix(f, "priority="):
 			priority = f[len("priority="):]
-		case (f == "ip" || f == "arp") && proto == "":
+		case (f == "ip" || f == "arp" || f == "ipv6" || f == "icmp6") && proto == "":
 			proto = f
 		case strings.HasPrefix(f, "in_port=") && inPort == "":
 			inPort = f[len("in_port="):]

@@ -140,12 +140,10 @@ func (o *testOVS) flows(t testing.TB) []dumpedFlow {
 			t.Fatalf("unexpected dump-flows line %q", l)
 		}
 		d, _ := strconv.ParseFloat(m[2], 64)
-		match := m[4]
-		if !strings.HasPrefix(match, "priority=") {
-			match = strings.TrimSuffix("priority=32768,"+match, ",")
-		}
-		out = append(out, dumpedFlow{cookie: m[1], duration: d,
-			text: "table=" + m[3] + "," + match + ",actions=" + m[5]})
+		// OVS prints registers before in_port: compare in canonical order.
+		var p lineParser
+		text := p.parse("cookie=" + ourCookie + ", table=" + m[3] + ", " + m[4] + " actions=" + m[5]).text
+		out = append(out, dumpedFlow{cookie: m[1], duration: d, text: text})
 	}
 	return out
 }

@@ -36,6 +36,8 @@ type ExecRunner struct{}
 // the output: in a dump it would read as a flow nobody wrote.
 func (ExecRunner) Run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
+	// Killed when ctx is done; WaitDelay then bounds the wait for its pipes too.
+	cmd.WaitDelay = time.Second
 	cmd.Stdin = stdin
 	var out, errOut bytes.Buffer
 	cmd.Stdout = &out
@@ -214,6 +216,10 @@ func (t *Table) dump(ctx context.Context) ([]byte, error) {
 // ofctl runs ovs-ofctl with the Table's timeout and OpenFlow 1.4 and returns its
 // output. Its error carries the command line and the output.
 func (t *Table) ofctl(ctx context.Context, args ...string) ([]byte, error) {
+	// The context bounds it too, should ovs-ofctl's own --timeout not fire (it
+	// covers the connection and each reply, not the whole run).
+	ctx, cancel := context.WithTimeout(ctx, t.timeout+time.Second)
+	defer cancel()
 	argv := append([]string{"--timeout=" + strconv.Itoa(t.timeoutSeconds()), "-O", ovs.ProtocolOpenFlow14}, args...)
 	out, err := t.runner.Run(ctx, nil, "ovs-ofctl", argv...)
 	if err != nil {

@@ -103,6 +103,8 @@ func (c *Client) Check(ctx context.Context, want topology.OVSState) error {
 // transact sends one transaction and returns the next_cfg it set.
 func (c *Client) transact(ctx context.Context, ops []ovsdb.Operation) (int, error) {
 	c.transactions.Add(1)
+	ctx, cancel := c.callContext(ctx)
+	defer cancel()
 	res, err := c.ovs.Transact(ctx, ops...)
 	if err != nil {
 		return 0, fmt.Errorf("transaction of %d operations: %w", len(ops), err)
@@ -142,7 +144,10 @@ func (c *Client) waitApplied(ctx context.Context, cfg int) error {
 	defer tick.Stop()
 	for {
 		var roots []vswitchd.OpenvSwitch
-		if err := c.ovs.List(ctx, &roots); err != nil {
+		lctx, cancel := c.callContext(ctx) // List waits for a consistent cache
+		err := c.ovs.List(lctx, &roots)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("wait for next_cfg=%d: %w", cfg, err)
 		}
 		var next, cur int

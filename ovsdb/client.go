@@ -24,11 +24,33 @@ import (
 // transaction (Open_vSwitch.cur_cfg to reach the next_cfg Apply set).
 const DefaultVSwitchdTimeout = 10 * time.Second
 
-// reconnectTimeout bounds each reconnection attempt after the server went away.
-const reconnectTimeout = 10 * time.Second
-
-// maxReconnectInterval caps the backoff between reconnection attempts.
-const maxReconnectInterval = 5 * time.Second
+// Connection timeouts (see Connect). A live ovsdb-server answers an echo in well
+// under a millisecond; one that is stopped (SIGSTOP, or stuck) keeps the socket
+// open and answers nothing, and without a probe every call would wait forever.
+const (
+	// DefaultCallTimeout bounds each request sent to the server (a transaction),
+	// so that a stuck server fails the OVSDB step and the rest of the pass runs.
+	// A transaction that creates 1000 tunnels is answered in about 0.2 s.
+	DefaultCallTimeout = 10 * time.Second
+	// inactivityProbe: after this long without a message from the server the
+	// client sends an echo, and reconnects when none comes back within as long
+	// again: a stuck server is noticed within about 10 s. It is ovsdb-server's and
+	// ovs-vswitchd's own default probe interval.
+	inactivityProbe = 5 * time.Second
+	// reconnectTimeout bounds each reconnection attempt (connect, schema, monitor
+	// reply of every row ovsmesh monitors: about 0.1 s with 1000 tunnels). libovsdb
+	// wants it below inactivityProbe.
+	reconnectTimeout = 4 * time.Second
+	// maxReconnectInterval caps the backoff between reconnection attempts.
+	maxReconnectInterval = 5 * time.Second
+	// lockWait bounds how long a check of the connection waits: libovsdb holds
+	// its connection lock for the whole of a reconnection attempt, which against
+	// a stuck server lasts reconnectTimeout. Unanswered, the client is taken as
+	// not connected.
+	lockWait = 500 * time.Millisecond
+	// closeWait bounds Close for the same reason.
+	closeWait = time.Second
+)
 
 // DefaultEndpoint returns the database address the OVS tools use:
 // unix:$OVS_RUNDIR/db.sock, with OVS_RUNDIR defaulting to /var/run/openvswitch.
@@ -47,6 +69,12 @@ type Option func(*Client)
 // transaction (DefaultVSwitchdTimeout when not given).
 func WithVSwitchdTimeout(d time.Duration) Option {
 	return func(c *Client) { c.vswitchdTimeout = d }
+}
+
+// WithCallTimeout sets how long one request to the server may take
+// (DefaultCallTimeout when not given; 0 or less: only the caller's context).
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *Client) { c.callTimeout = d }
 }
 
 // WithoutVSwitchdWait makes Apply return as soon as ovsdb-server committed the
@@ -72,6 +100,7 @@ type Client struct {
 	ovs             client.Client
 	vswitchdTimeout time.Duration
 	takeOver        bool
+	callTimeout     time.Duration
 	transactions    atomic.Int64
 	applyMu         sync.Mutex // serializes Apply: each pass diffs against the previous one's result
 	changed         chan struct{}
@@ -80,7 +109,9 @@ type Client struct {
 // Connect connects to the ovsdb-server at endpoint ("unix:PATH" or
 // "tcp:HOST:PORT"), monitors the tables ovsmesh manages and returns once the
 // cache holds their current content. Later disconnections are retried forever
-// with exponential backoff. Close the client when done.
+// with exponential backoff, and a server that stops answering (stuck, or
+// stopped with SIGSTOP) is noticed by an echo probe within about 10 s and treated
+// as a disconnection. Close the client when done.
 func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Option) (*Client, error) {
 	if err := checkEndpoint(endpoint); err != nil {
 		return nil, err
@@ -89,6 +120,7 @@ func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Opt
 		endpoint:        endpoint,
 		log:             log,
 		vswitchdTimeout: DefaultVSwitchdTimeout,
+		callTimeout:     DefaultCallTimeout,
 		changed:         make(chan struct{}, 1),
 	}
 	for _, o := range opts {
@@ -112,7 +144,9 @@ func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Opt
 	lg := logr.FromSlogHandler(log.With("component", "libovsdb").Handler())
 	c.ovs, err = client.NewOVSDBClient(dbModel,
 		client.WithEndpoint(endpoint),
-		client.WithReconnect(reconnectTimeout, bo),
+		// Echo probes on an idle connection, reconnecting (with bo) when one goes
+		// unanswered: libovsdb's WithReconnect alone never notices a stuck server.
+		client.WithInactivityCheck(inactivityProbe, reconnectTimeout, bo),
 		client.WithLogger(&lg))
 	if err != nil {
 		return nil, fmt.Errorf("ovsdb client for %s: %w", endpoint, err)
@@ -181,8 +215,29 @@ func (c *Client) notify() {
 // Connected stays true after the server dropped the connection (it turns false
 // only on Disconnect or Close), and reading the cache then waits for the
 // reconnection: the endpoint it is connected to is cleared at once, though.
+//
+// While libovsdb (re)connects it holds the lock these calls take, for up to
+// reconnectTimeout against a stuck server: the check gives up after lockWait and
+// reports no connection (the goroutine ends when the attempt does).
 func (c *Client) connected() bool {
-	return c.ovs.Connected() && c.ovs.CurrentEndpoint() != ""
+	ch := make(chan bool, 1)
+	go func() { ch <- c.ovs.Connected() && c.ovs.CurrentEndpoint() != "" }()
+	t := time.NewTimer(lockWait)
+	defer t.Stop()
+	select {
+	case ok := <-ch:
+		return ok
+	case <-t.C:
+		return false
+	}
+}
+
+// callContext returns ctx bounded by the client's call timeout.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.callTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.callTimeout)
 }
 
 // notConnected is the error of a call made while the client has no connection. It
@@ -221,5 +276,17 @@ func (c *Client) Transactions() int { return int(c.transactions.Load()) }
 // Endpoint returns the address the client connects to.
 func (c *Client) Endpoint() string { return c.endpoint }
 
-// Close disconnects and stops reconnecting.
-func (c *Client) Close() { c.ovs.Close() }
+// Close disconnects and stops reconnecting. It waits at most closeWait: during a
+// reconnection attempt to a stuck server libovsdb's Close waits for the attempt,
+// and a shutdown must not (the attempt ends by itself within reconnectTimeout).
+func (c *Client) Close() {
+	done := make(chan struct{})
+	go func() { c.ovs.Close(); close(done) }()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.log.Warn("ovsdb client still closing, not waiting for it", "endpoint", c.endpoint, "waited", closeWait)
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// bigTopology writes an n-host mesh file. Under the address plan of SPEC section 3
+// bigTopology writes an n-host mesh file. Under the address plan of docs/topology.md
 // a cluster of n hosts needs n+1 slices of at least n+1 addresses, so 10,000 hosts
 // need a /4: 240.0.0.0/4 (reserved, never routed) with /18 slices.
 func bigTopology(b *testing.B, n int, mode string) string {

@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Encapsulation overheads in bytes (SPEC section 3).
+// Encapsulation overheads in bytes (docs/topology.md).
 const (
 	overheadGRE   = 14 + 20 + 4     // inner Ethernet + outer IPv4 + GRE
 	overheadVXLAN = 14 + 20 + 8 + 8 // inner Ethernet + outer IPv4 + UDP + VXLAN
@@ -391,12 +391,12 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	switch n.Mode {
 	case ModeMesh:
 		s.OVS.FailMode = "secure"
-		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
+		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))
 	case ModeTree:
 		s.OVS.FailMode = "secure" // the table relays by itself; see treeFlowTable
 		s.Flows = treeFlowTable(slice, gw.Addr(), tunnels, t.treeRoutes(name, tree, tunnels))
 	default:
-		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels)
+		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))
 	}
 	return s, nil
 }

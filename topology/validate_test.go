@@ -20,7 +20,7 @@ hosts:
     index: 2
 `
 
-// TestValidationErrors checks every kind of bad input of SPEC section 3: the
+// TestValidationErrors checks every kind of bad input of docs/topology.md: the
 // message names file, line, column and field, and says what is accepted.
 func TestValidationErrors(t *testing.T) {
 	cases := []struct {

@@ -37,6 +37,7 @@ type applyFlags struct {
 
 	fleet     fleetFlags               // fleet mode (--etcd) instead of a topology file
 	filePoll  time.Duration            // loop: how often the topology file is checked (0: the loop's default)
+	settle    time.Duration            // loop: how long a changed file must stay unchanged (0: the loop's default)
 	onMetrics func(m *metrics.Metrics) // loop: called once the metrics exist
 }
 
@@ -118,8 +119,9 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 		}
 	}
 	// Check the file and the host before connecting to anything: bad input changes
-	// nothing and needs no running Open vSwitch to be reported.
-	t, err := topology.Load(path)
+	// nothing and needs no running Open vSwitch to be reported. A file written
+	// less than a second ago is read once it has settled (a copy in progress).
+	t, err := controller.LoadSettled(ctx, path, 0, 0)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// Exit codes (SPEC section 2).
+// Exit codes (docs/cli).
 const (
 	ExitOK      = 0
 	ExitFailed  = 1 // invalid topology or failed apply

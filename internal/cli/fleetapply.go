@@ -250,7 +250,9 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 		case <-first:
 		}
 	}
-	f.filePoll = 200 * time.Millisecond
+	// The view file is replaced whole (rename): it is never seen half-written,
+	// so it needs no time to settle, and it is checked often.
+	f.filePoll, f.settle = 200*time.Millisecond, time.Millisecond
 	f.onMetrics = func(m *metrics.Metrics) {
 		if err := m.Register(a.collectors()...); err != nil {
 			log.Error("fleet metrics not registered", "err", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ovsmesh/ovsmesh/controller"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
+	"github.com/ovsmesh/ovsmesh/internal/sdnotify"
 	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
@@ -34,9 +36,19 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		return err
 	}
 	defer lock.Release()
-	db, err := connect(ctx, dbEndpoint(f), log, f.ovsdbOptions()...)
+	notifier, err := sdnotify.FromEnv()
 	if err != nil {
 		return err
+	}
+	defer notifier.Close()
+	sd := &systemdObserver{n: notifier, log: log}
+	db, err := connectRetrying(ctx, dbEndpoint(f), log, sd, f.ovsdbOptions()...)
+	if err != nil {
+		return err
+	}
+	if db == nil { // stopped while waiting
+		sd.send(sdnotify.Stopping)
+		return nil
 	}
 	defer db.Close()
 	r, closeAll, err := newReconciler(path, f, log, db)
@@ -48,7 +60,7 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	if f.onMetrics != nil {
 		f.onMetrics(m)
 	}
-	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: m, FilePoll: f.filePoll}
+	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle}
 	var srv *http.Server
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
@@ -63,8 +75,10 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		}()
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
-	log.Info("reconcile loop started", "host", f.host, "topology", path, "interval", f.interval, "db", db.Endpoint())
+	log.Info("reconcile loop started", "host", f.host, "topology", path, "interval", f.interval, "db", db.Endpoint(),
+		"pass_deadline", controller.PassTimeout(f.interval), "systemd_notify", notifier != nil)
 	err = loop.Run(ctx)
+	sd.send(sdnotify.Stopping, sdnotify.Status("stopping; the network is left as it is"))
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		_ = srv.Shutdown(sctx)
@@ -72,6 +86,38 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	}
 	log.Info("reconcile loop stopped; the network is left as it is", "host", f.host)
 	return err
+}
+
+// connectRetry is the pause between attempts to make the loop's first
+// connection to ovsdb-server.
+const connectRetry = 2 * time.Second
+
+// connectRetrying connects to ovsdb-server (see connect), trying again while the
+// server cannot be reached: under systemd the service is not ready (Docker waits)
+// until a pass succeeded, and it says why in its status. Other errors (a bad
+// endpoint) are returned at once. It returns nil, nil when ctx ends first.
+func connectRetrying(ctx context.Context, endpoint string, log *slog.Logger, sd *systemdObserver, opts ...ovsdb.Option) (*ovsdb.Client, error) {
+	for attempt := 1; ; attempt++ {
+		db, err := connect(ctx, endpoint, log, opts...)
+		var u interface{ Unavailable() bool }
+		switch {
+		case err == nil:
+			return db, nil
+		case ctx.Err() != nil:
+			return nil, nil
+		case !errors.As(err, &u) || !u.Unavailable():
+			return nil, err
+		}
+		if attempt == 1 || attempt%30 == 0 {
+			log.Error("ovsdb-server unreachable at start: retrying", "db", endpoint, "every", connectRetry, "attempt", attempt, "err", err)
+		}
+		sd.send(sdnotify.Status("not ready: waiting for ovsdb-server: %v", err))
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(connectRetry):
+		}
+	}
 }
 
 // tunnelSource reads the tunnels' BFD and STP state from the OVSDB cache.

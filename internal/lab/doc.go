@@ -1,4 +1,4 @@
-// Package lab owns the end-to-end test lab of ovsmesh (SPEC §7): a set of
+// Package lab owns the end-to-end test lab of ovsmesh (README, Development): a set of
 // network namespaces on this machine that stand in for Docker hosts and their
 // containers, each host with a private ovsdb-server and ovs-vswitchd running
 // Open vSwitch's userspace datapath (datapath_type=netdev).

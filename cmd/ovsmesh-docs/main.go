@@ -1,0 +1,25 @@
+// Command ovsmesh-docs writes ovsmesh's command reference, generated from the
+// command definitions: `ovsmesh-docs MARKDOWN_DIR [MAN_DIR]` (make docs).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/ovsmesh/ovsmesh/internal/cli"
+)
+
+func main() {
+	if len(os.Args) < 2 || len(os.Args) > 3 {
+		fmt.Fprintln(os.Stderr, "usage: ovsmesh-docs MARKDOWN_DIR [MAN_DIR]")
+		os.Exit(2)
+	}
+	man := ""
+	if len(os.Args) == 3 {
+		man = os.Args[2]
+	}
+	if err := cli.WriteDocs(os.Args[1], man); err != nil {
+		fmt.Fprintln(os.Stderr, "ovsmesh-docs:", err)
+		os.Exit(1)
+	}
+}

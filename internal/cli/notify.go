@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/internal/sdnotify"
+)
+
+// maxStatus bounds a STATUS= line: systemctl status shows one line, and a failed
+// pass's error can list every problem of a large file.
+const maxStatus = 400
+
+// systemdObserver tells systemd how the loop is doing: READY=1 after the first
+// pass that succeeded (the unit is Type=notify, so Docker, ordered after
+// ovsmesh, starts only once daemon.json and docker0 are in place), and a STATUS=
+// line after every pass. Without $NOTIFY_SOCKET it does nothing.
+type systemdObserver struct {
+	n       *sdnotify.Notifier
+	log     *slog.Logger
+	ready   bool
+	loadErr error // the topology error of the pass under way, if any
+	failed  bool  // the last message could not be sent (logged once per outage)
+}
+
+func (o *systemdObserver) LoadError(err error) { o.loadErr = err }
+
+func (o *systemdObserver) Pass(_ context.Context, res controller.Result) {
+	msg := []string{sdnotify.Status("%s", clip(o.status(res)))}
+	if res.Err() == nil && !o.ready {
+		o.ready = true
+		msg = append([]string{sdnotify.Ready}, msg...)
+		o.log.Info("told systemd the service is ready: the first pass succeeded", "host", res.Host)
+	}
+	o.loadErr = nil
+	o.send(msg...)
+}
+
+// status is the one-line state systemctl status shows.
+func (o *systemdObserver) status(res controller.Result) string {
+	if err := res.Err(); err != nil {
+		if !o.ready {
+			return fmt.Sprintf("not ready, retrying: first passes failed: %v", err)
+		}
+		return fmt.Sprintf("last pass failed: %v", err)
+	}
+	tunnels := len(res.Want.OVS.Tunnels)
+	if o.loadErr != nil {
+		return fmt.Sprintf("converged with the last good topology (%d tunnels); topology file not loaded: %v", tunnels, o.loadErr)
+	}
+	return fmt.Sprintf("converged: %d tunnels", tunnels)
+}
+
+// send sends one message; a failure is logged once until a message goes through.
+func (o *systemdObserver) send(lines ...string) {
+	if err := o.n.Notify(lines...); err != nil {
+		if !o.failed {
+			o.log.Warn("could not tell systemd the service's state", "err", err)
+		}
+		o.failed = true
+		return
+	}
+	o.failed = false
+}
+
+func clip(s string) string {
+	if len(s) <= maxStatus {
+		return s
+	}
+	return s[:maxStatus-3] + "..."
+}
+
+// observers hands every event to each observer in turn.
+type observers []controller.Observer
+
+func (obs observers) Pass(ctx context.Context, res controller.Result) {
+	for _, o := range obs {
+		o.Pass(ctx, res)
+	}
+}
+
+func (obs observers) LoadError(err error) {
+	for _, o := range obs {
+		o.LoadError(err)
+	}
+}
