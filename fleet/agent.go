@@ -27,10 +27,8 @@ func (c *Client) KeepAlive(ctx context.Context, name, machineID string, ttl time
 		n = &Counters{}
 	}
 	retry := 200 * time.Millisecond
-	for first := true; ctx.Err() == nil; first = false {
-		if !first {
-			n.add(&n.Regrants)
-		}
+	held := false // a lease was held before: the next grant is a re-grant
+	for ctx.Err() == nil {
 		ch, err := c.holdLease(ctx, name, machineID, ttl)
 		if err != nil {
 			log.Warn("fleet liveness: lease not granted, retrying", "host", name, "err", err, "retry", retry)
@@ -39,9 +37,11 @@ func (c *Client) KeepAlive(ctx context.Context, name, machineID string, ttl time
 			continue
 		}
 		retry = 200 * time.Millisecond
-		if !first {
+		if held {
+			n.add(&n.Regrants)
 			log.Info("fleet liveness: lease granted again; the index is kept", "host", name)
 		}
+		held = true
 		for range ch { // drain the keepalive responses; the channel closes when the lease is lost
 		}
 		if ctx.Err() == nil {

@@ -77,11 +77,15 @@ func join(t *testing.T, c *Client, name string, last byte) Record {
 
 // alive keeps name's liveness until the returned stop is called.
 func alive(t *testing.T, c *Client, name string, ttl time.Duration) (stop func()) {
+	return aliveCounted(t, c, name, ttl, nil)
+}
+
+func aliveCounted(t *testing.T, c *Client, name string, ttl time.Duration, n *Counters) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.KeepAlive(ctx, name, "m-"+name, ttl, slog.New(slog.DiscardHandler), nil)
+		c.KeepAlive(ctx, name, "m-"+name, ttl, slog.New(slog.DiscardHandler), n)
 	}()
 	stop = func() { cancel(); <-done }
 	t.Cleanup(stop)
@@ -125,7 +129,8 @@ func TestLostLeaseIsGrantedAgainKeepingTheIndex(t *testing.T) {
 	}
 	join(t, c, "a", 1)
 	join(t, c, "b", 2)
-	alive(t, c, "b", 2*time.Second)
+	bCounters := &Counters{}
+	aliveCounted(t, c, "b", 2*time.Second, bCounters)
 	w := startWatch(t, c, "a")
 	w.until(t, "a and b", hasPlan("a", "b"))
 	// Revoke b's lease behind its back, as an etcd that lost it would.
@@ -147,6 +152,12 @@ func TestLostLeaseIsGrantedAgainKeepingTheIndex(t *testing.T) {
 			t.Fatal("b's liveness was not put again on a new lease within 15s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	for end := time.Now().Add(5 * time.Second); bCounters.Regrants.Load() != 1 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond) // counted just after the key is put
+	}
+	if got := bCounters.Regrants.Load(); got != 1 {
+		t.Errorf("re-grants counted %d, want 1", got)
 	}
 	s := w.until(t, "b again", hasPlan("a", "b"))
 	for _, m := range s.Members {
