@@ -10,7 +10,8 @@ import (
 
 // TestFleetOneShotApplyFindsItsAddress: a one-shot `apply --etcd` with no
 // --address registers the address of the interface that carries the default
-// route, refuses when there is none or more than one, and makes one pass.
+// route, refuses when there is none or more than one, and makes one pass; a
+// second machine under the same name is refused.
 func TestFleetOneShotApplyFindsItsAddress(t *testing.T) {
 	f := newFleetLab(t, fleetNetwork)
 	h := f.host("docker1")
@@ -53,5 +54,29 @@ func TestFleetOneShotApplyFindsItsAddress(t *testing.T) {
 	}
 	if got := f.vsctl("docker1", "br-exists", "br0"); got != "" {
 		t.Errorf("br-exists br0: %q", got)
+	}
+
+	f.checkCloneRefused(t)
+}
+
+// checkCloneRefused: docker2's machine calling itself docker1 is refused and
+// changes nothing.
+func (f *fleetLab) checkCloneRefused(t *testing.T) {
+	t.Helper()
+	h2 := f.host("docker2")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	argv := append([]string{ovsmeshBin, "apply", "--host", "docker1", "--db", h2.DB(), "--address", h2.Underlay.String(),
+		"--interfaces", filepath.Join(f.dir, "docker2", "interfaces"), "--daemon-json", filepath.Join(f.dir, "docker2", "daemon.json"),
+		"--machine-id-file", f.machineID("docker2"), "--view-file", f.viewFile("docker2")}, etcdFlags()...)
+	clone, err := h2.Command(ctx, argv...).CombinedOutput()
+	if err == nil || !strings.Contains(string(clone), "belongs to another machine") {
+		t.Errorf("a second machine named docker1: %v\n%s", err, clone)
+	}
+	if st := f.status(t); len(st.Members) != 1 || st.Members[0].Address != "198.18.0.1" {
+		t.Errorf("members after the refused join: %+v", st.Members)
+	}
+	if f.viewHosts("docker2") != nil {
+		t.Error("the refused join saved a view")
 	}
 }
