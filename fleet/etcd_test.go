@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -65,6 +66,9 @@ func startEtcd() {
 		"--initial-cluster", "t="+peer, "--heartbeat-interval", "50", "--election-timeout", "500")
 	log, _ := os.Create(filepath.Join(dir, "etcd.log"))
 	cmd.Stdout, cmd.Stderr = log, log
+	// A test binary that panics skips TestMain's cleanup: etcd dies with it.
+	// (No test here locks OS threads, whose exit would fire the signal early.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		testEtcd.err = err
 		return

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +94,7 @@ func startTLSEtcd(t *testing.T, ca *testCA) string {
 		"--cert-file", srvCert, "--key-file", srvKey, "--trusted-ca-file", filepath.Join(ca.dir, "ca.pem"), "--client-cert-auth")
 	log, _ := os.Create(filepath.Join(dir, "etcd.log"))
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // see startEtcd
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
