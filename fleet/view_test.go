@@ -120,3 +120,20 @@ func TestSeededHostsStayInThePlanUntilTheyJoin(t *testing.T) {
 		t.Errorf("plan %v, want h3 out (joined, never alive)", got)
 	}
 }
+
+func TestSameKeysGiveTheSameTopologyFile(t *testing.T) {
+	var texts []string
+	for range 20 { // fresh maps each time: no dependence on map iteration order
+		v := fakeCluster(t, 6)
+		s := v.snapshot(time.Unix(1000, 0))
+		if s.Err != nil {
+			t.Fatal(s.Err)
+		}
+		texts = append(texts, string(s.Text))
+	}
+	for i, text := range texts {
+		if text != texts[0] {
+			t.Fatalf("snapshot %d differs:\n%s\nfrom:\n%s", i, text, texts[0])
+		}
+	}
+}
