@@ -55,18 +55,22 @@ var layers = map[string]struct {
 	"ifupdown":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
 	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus"}},
 	"metrics":     {[]string{"controller", "topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
+	"fleet":       {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "prometheus"}},
 	// sdnotify speaks to systemd with the standard library only.
 	"internal/sdnotify": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "yaml"}},
 }
 
-// TestImports enforces layers, and that ovsdb is the only package that imports
-// libovsdb itself.
+// TestImports enforces layers, that ovsdb is the only package that imports
+// libovsdb itself and fleet the only one that imports etcd.
 func TestImports(t *testing.T) {
 	for _, p := range listPackages(t) {
 		name := strings.TrimPrefix(p.ImportPath, module)
 		for _, imp := range p.Imports {
 			if strings.Contains(imp, "libovsdb") && name != "ovsdb" && name != "ovsdb/vswitchd" {
 				t.Errorf("%s imports %s: only ovsdb may", name, imp)
+			}
+			if strings.HasPrefix(imp, "go.etcd.io/") && name != "fleet" {
+				t.Errorf("%s imports %s: only fleet may", name, imp)
 			}
 		}
 		rule, ok := layers[name]

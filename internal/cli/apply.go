@@ -19,6 +19,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/ifupdown"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
+	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/openflow"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -33,18 +34,23 @@ type applyFlags struct {
 	metricsAddr                      string
 	takeOver, skipAddressCheck       bool
 	lock                             string
+
+	fleet     fleetFlags               // fleet mode (--etcd) instead of a topology file
+	filePoll  time.Duration            // loop: how often the topology file is checked (0: the loop's default)
+	settle    time.Duration            // loop: how long a changed file must stay unchanged (0: the loop's default)
+	onMetrics func(m *metrics.Metrics) // loop: called once the metrics exist
 }
 
 func newApply() *cobra.Command {
 	var f applyFlags
 	c := &cobra.Command{
-		Use:   "apply TOPOLOGY",
+		Use:   "apply TOPOLOGY | --etcd URLS --cluster NAME",
 		Short: "Make this host's OVS bridge, tunnels, docker0, flows and files match the topology",
 		Long: "apply makes one reconcile pass and exits 0 when the host matches the plan, 1 otherwise.\n" +
 			"With --dry-run it prints what it would change and changes nothing.\n" +
 			"With --interval it keeps the host matching: a pass at start, every interval, soon after\n" +
 			"OVSDB reports a change and when the file changes, until SIGINT or SIGTERM (exit 0).",
-		Args: exactArgs(1, "one topology file"),
+		Args: topologyOrEtcd(&f.fleet.etcd),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("log-level") && f.interval == 0 {
 				f.logLevel = "warn" // one pass prints its changes on stdout; the log adds only trouble
@@ -56,10 +62,16 @@ func newApply() *cobra.Command {
 				if f.interval < time.Second {
 					return usageError{fmt.Errorf("--interval %s: want at least 1s", f.interval)}
 				}
+				if f.fleet.etcd.set() {
+					return runFleetLoop(cmd.Context(), f, cmd.ErrOrStderr())
+				}
 				return runLoop(cmd.Context(), args[0], f, cmd.ErrOrStderr())
 			}
 			if f.metricsAddr != "" {
 				return usageError{errors.New("--metrics-addr needs --interval (a single pass has nothing to serve)")}
+			}
+			if f.fleet.etcd.set() {
+				return runFleetApply(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			return runApply(cmd.Context(), args[0], f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -77,6 +89,7 @@ func newApply() *cobra.Command {
 	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge although ovsmesh did not build it, or another host's name is on it")
 	fl.BoolVar(&f.skipAddressCheck, "skip-address-check", false, "do not require the host's address from the topology on this machine (e.g. behind NAT)")
 	fl.StringVar(&f.lock, "lock", "", "lock file that makes this ovsmesh the only writer (default: ovsmesh.lock beside the OVSDB socket)")
+	f.fleet.add(fl)
 	return c
 }
 

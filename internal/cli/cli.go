@@ -79,6 +79,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newRender(),
 		newApply(),
 		newStatus(),
+		newFleet(),
 		newVersion(),
 	)
 	for _, c := range root.Commands() {

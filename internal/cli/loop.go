@@ -57,7 +57,10 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	}
 	defer closeAll()
 	m := metrics.New(f.interval, tunnelSource(db))
-	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}}
+	if f.onMetrics != nil {
+		f.onMetrics(m)
+	}
+	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle}
 	var srv *http.Server
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)

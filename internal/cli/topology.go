@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ovsmesh/ovsmesh/fleet"
 	"github.com/ovsmesh/ovsmesh/ifupdown"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
@@ -29,24 +30,42 @@ func newValidate() *cobra.Command {
 
 func newPlan() *cobra.Command {
 	var host, output string
+	var e etcdFlags
 	c := &cobra.Command{
-		Use:   "plan TOPOLOGY",
+		Use:   "plan TOPOLOGY | --etcd URLS --cluster NAME",
 		Short: "Show what this host must look like (text, json), or the whole mesh (dot)",
-		Args:  exactArgs(1, "one topology file"),
+		Args:  topologyOrEtcd(&e),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			switch output {
-			case "dot":
-				t, err := topology.Load(args[0])
-				if err != nil {
-					return err
-				}
-				return t.WriteDot(out)
-			case "text", "json":
+			case "dot", "text", "json":
 			default:
 				return usageError{fmt.Errorf("-o %q: want text, json or dot", output)}
 			}
-			t, s, err := loadHost(args[0], host)
+			var t *topology.Topology
+			var s topology.HostState
+			var err error
+			if e.set() {
+				// The fleet's revision: on stdout for people, on stderr for programs.
+				var snap fleet.Snapshot
+				t, s, snap, err = fleetHost(cmd.Context(), &e, host)
+				if snap.Revision != 0 {
+					w := cmd.ErrOrStderr()
+					if output == "text" {
+						w = out
+					}
+					fmt.Fprintf(w, "fleet %s at etcd revision %d\n", e.cluster, snap.Revision)
+				}
+				if t != nil && output == "dot" {
+					return t.WriteDot(out)
+				}
+			} else if output == "dot" {
+				if t, err = topology.Load(args[0]); err == nil {
+					return t.WriteDot(out)
+				}
+			} else {
+				t, s, err = loadHost(args[0], host)
+			}
 			if err != nil {
 				return err
 			}
@@ -58,6 +77,7 @@ func newPlan() *cobra.Command {
 	}
 	c.Flags().StringVar(&host, "host", "", "host to plan (default: this machine's hostname)")
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or dot")
+	e.add(c.Flags())
 	return c
 }
 

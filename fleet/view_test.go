@@ -1,0 +1,139 @@
+package fleet
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+)
+
+// fakeCluster builds a viewer's keys by hand: n hosts, all alive.
+func fakeCluster(t *testing.T, n int) *viewer {
+	t.Helper()
+	k := Keys{Cluster: "c"}
+	v := newViewer(k, "h1", 3*time.Second, slog.New(slog.DiscardHandler), &Counters{})
+	netJSON, _ := json.Marshal(labNetwork())
+	v.kvs[k.Network()] = kv{value: netJSON}
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("h%d", i)
+		rec, _ := json.Marshal(Record{Name: name, Address: netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), Index: i, MachineID: "m" + name})
+		v.kvs[k.Host(name)] = kv{value: rec}
+		v.kvs[k.Index(i)] = kv{value: []byte(name)}
+		setAlive(v, name, true)
+	}
+	return v
+}
+
+func setAlive(v *viewer, name string, on bool) {
+	if on {
+		a, _ := json.Marshal(Alive{MachineID: "m" + name})
+		v.kvs[v.keys.Alive(name)] = kv{value: a}
+	} else {
+		delete(v.kvs, v.keys.Alive(name))
+	}
+}
+
+func TestHostBackWithinTheGraceChangesNothing(t *testing.T) {
+	v := fakeCluster(t, 4)
+	t0 := time.Unix(1000, 0)
+	first := v.snapshot(t0)
+	setAlive(v, "h3", false)
+	if s := v.snapshot(t0.Add(time.Second)); string(s.Text) != string(first.Text) {
+		t.Errorf("plan changed within the grace:\n%s", s.Text)
+	}
+	setAlive(v, "h3", true)
+	if s := v.snapshot(t0.Add(2 * time.Second)); string(s.Text) != string(first.Text) {
+		t.Errorf("plan changed when h3 came back within the grace:\n%s", s.Text)
+	}
+	setAlive(v, "h3", false)
+	v.snapshot(t0.Add(3 * time.Second))
+	s := v.snapshot(t0.Add(7 * time.Second))
+	if got := planned(s); !slices.Equal(got, []string{"h1", "h2", "h4"}) {
+		t.Errorf("after the grace: plan %v, want h3 gone", got)
+	}
+}
+
+func TestMassLossOfLivenessIsHeld(t *testing.T) {
+	v := fakeCluster(t, 5)
+	t0 := time.Unix(1000, 0)
+	v.snapshot(t0)
+	for _, h := range []string{"h2", "h3", "h4"} {
+		setAlive(v, h, false)
+	}
+	v.snapshot(t0.Add(100 * time.Millisecond))
+	s := v.snapshot(t0.Add(time.Minute))
+	if got := planned(s); len(got) != 5 || s.Held != 3 {
+		t.Errorf("3 of 5 hosts vanished at once: plan %v, held %d; want all 5 kept, 3 held", got, s.Held)
+	}
+	if v.counters.HeldRemovals.Load() != 1 {
+		t.Errorf("held removals counted %d, want 1", v.counters.HeldRemovals.Load())
+	}
+	// One host alone vanishing leaves after the grace.
+	w := fakeCluster(t, 5)
+	w.snapshot(t0)
+	setAlive(w, "h5", false)
+	w.snapshot(t0.Add(100 * time.Millisecond))
+	if got := planned(w.snapshot(t0.Add(time.Minute))); len(got) != 4 {
+		t.Errorf("one host vanished: plan %v, want it gone", got)
+	}
+}
+
+func TestBadRecordsAreSkipped(t *testing.T) {
+	v := fakeCluster(t, 3)
+	k := v.keys
+	v.kvs[k.Host("x")] = kv{value: []byte(`{"name":"x","address":"198.18.0.9","index":2,"machine_id":"mx"}`)} // index 2 is h2's
+	v.kvs[k.Host("y")] = kv{value: []byte(`{"name":"y","address":"198.18.0.1","index":7,"machine_id":"my"}`)} // h1's address
+	v.kvs[k.Index(7)] = kv{value: []byte("y")}
+	v.kvs[k.Host("z")] = kv{value: []byte(`{"name":"z","address":"198.18.0.3","index":8,"extra":1}`)}
+	s := v.snapshot(time.Unix(1000, 0))
+	if got := planned(s); !slices.Equal(got, []string{"h1", "h2", "h3"}) {
+		t.Errorf("plan %v", got)
+	}
+	var keys []string
+	for _, st := range s.Stale {
+		keys = append(keys, st.Key)
+	}
+	want := []string{k.Host("x"), k.Host("y"), k.Host("z")}
+	if !slices.Equal(keys, want) {
+		t.Errorf("stale %+v, want %v", s.Stale, want)
+	}
+	if v.counters.BadRecords.Load() != 3 {
+		t.Errorf("counted %d", v.counters.BadRecords.Load())
+	}
+}
+
+func TestSeededHostsStayInThePlanUntilTheyJoin(t *testing.T) {
+	v := fakeCluster(t, 2)
+	k := v.keys
+	// h3 was seeded from a topology file and still runs in file mode.
+	v.kvs[k.Host("h3")] = kv{value: []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":""}`)}
+	v.kvs[k.Index(3)] = kv{value: []byte("h3")}
+	if got := planned(v.snapshot(time.Unix(1000, 0))); !slices.Equal(got, []string{"h1", "h2", "h3"}) {
+		t.Errorf("plan %v, want the seeded h3 in it", got)
+	}
+	// Once joined (it has a machine-id), it follows its liveness like any host.
+	v.kvs[k.Host("h3")] = kv{value: []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":"mh3"}`)}
+	if got := planned(v.snapshot(time.Unix(1001, 0))); !slices.Equal(got, []string{"h1", "h2"}) {
+		t.Errorf("plan %v, want h3 out (joined, never alive)", got)
+	}
+}
+
+func TestSameKeysGiveTheSameTopologyFile(t *testing.T) {
+	var texts []string
+	for range 20 { // fresh maps each time: no dependence on map iteration order
+		v := fakeCluster(t, 6)
+		s := v.snapshot(time.Unix(1000, 0))
+		if s.Err != nil {
+			t.Fatal(s.Err)
+		}
+		texts = append(texts, string(s.Text))
+	}
+	for i, text := range texts {
+		if text != texts[0] {
+			t.Fatalf("snapshot %d differs:\n%s\nfrom:\n%s", i, text, texts[0])
+		}
+	}
+}

@@ -1,0 +1,330 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+
+	"github.com/ovsmesh/ovsmesh/fleet"
+	"github.com/ovsmesh/ovsmesh/metrics"
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// fleetFlags are apply's fleet-mode options.
+type fleetFlags struct {
+	etcd          etcdFlags
+	address       string
+	machineIDFile string
+	viewFile      string
+	leaseTTL      time.Duration
+}
+
+func (ff *fleetFlags) add(fs *pflag.FlagSet) {
+	ff.etcd.add(fs)
+	fs.StringVar(&ff.address, "address", "", "fleet mode: this host's underlay address (default: that of the interface carrying the default route)")
+	def := os.Getenv("OVSMESH_MACHINE_ID_FILE")
+	if def == "" {
+		def = "/etc/machine-id"
+	}
+	fs.StringVar(&ff.machineIDFile, "machine-id-file", def, "fleet mode: file holding this machine's unique id (env OVSMESH_MACHINE_ID_FILE)")
+	fs.StringVar(&ff.viewFile, "view-file", "", "fleet mode: where the last fleet view is kept for outages and reboots (default /var/lib/ovsmesh/CLUSTER.view.yaml)")
+	fs.DurationVar(&ff.leaseTTL, "lease-ttl", fleet.DefaultTTL, "fleet mode: TTL of this host's liveness lease")
+}
+
+func (ff *fleetFlags) viewPath() string {
+	if ff.viewFile != "" {
+		return ff.viewFile
+	}
+	return filepath.Join("/var/lib/ovsmesh", ff.etcd.cluster+".view.yaml")
+}
+
+// fleetAgent is what apply runs in fleet mode besides the reconcile loop.
+type fleetAgent struct {
+	c         *fleet.Client
+	host      string
+	addr      netip.Addr
+	machineID string
+	view      string
+	ttl       time.Duration
+	log       *slog.Logger
+	n         *fleet.Counters
+	written   []byte
+	held      atomic.Int64 // read by the metrics
+	missing   bool         // this host was not in the last view (logged once)
+}
+
+// newFleetAgent checks the fleet flags and connects (without waiting for etcd).
+func newFleetAgent(f applyFlags, log *slog.Logger) (*fleetAgent, error) {
+	ff := f.fleet
+	if ff.leaseTTL < 2*time.Second {
+		return nil, usageError{fmt.Errorf("--lease-ttl %s: want at least 2s (etcd's minimum)", ff.leaseTTL)}
+	}
+	id, err := fleet.ReadMachineID(ff.machineIDFile)
+	if err != nil {
+		return nil, err
+	}
+	a := &fleetAgent{host: f.host, machineID: id, view: ff.viewPath(), ttl: ff.leaseTTL, log: log, n: &fleet.Counters{}}
+	if ff.address != "" {
+		if a.addr, err = netip.ParseAddr(ff.address); err != nil {
+			return nil, usageError{fmt.Errorf("--address %q: not an IP address", ff.address)}
+		}
+	} else if a.addr, err = defaultRouteAddress(); err != nil {
+		return nil, err
+	}
+	if a.c, err = ff.etcd.connect(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(a.view), 0o755); err != nil {
+		a.c.Close()
+		return nil, fmt.Errorf("create the directory of the fleet view %s: %w", a.view, err)
+	}
+	return a, nil
+}
+
+// join registers the host, retrying while etcd is unreachable until ctx is done.
+// A refusal (another machine's record, no free index, no fleet) is returned.
+func (a *fleetAgent) join(ctx context.Context) error {
+	retry := 200 * time.Millisecond
+	for {
+		r, err := a.c.Join(ctx, a.host, a.addr, a.machineID)
+		if err == nil {
+			a.log.Info("fleet: joined", "host", a.host, "index", r.Index, "address", r.Address)
+			return nil
+		}
+		if !fleet.Unreachable(err) || ctx.Err() != nil {
+			return err
+		}
+		a.log.Warn("fleet: etcd unreachable, join retried", "host", a.host, "err", err, "retry", retry)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(retry):
+		}
+		retry = min(2*retry, 2*time.Second)
+	}
+}
+
+// follow writes every view that includes this host to the view file, whose
+// changes the reconcile loop picks up.
+func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
+	var once bool
+	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
+		a.held.Store(int64(s.Held))
+		if s.Topology == nil {
+			a.log.Error("fleet view unusable: the last one stays in force", "revision", s.Revision, "err", s.Err)
+			return
+		}
+		if _, err := s.Topology.Host(a.host); err != nil {
+			if !a.missing && once {
+				a.log.Warn("fleet: this host is no longer in the fleet's view (removed with fleet remove?): the last view stays in force; restart to join again",
+					"host", a.host, "revision", s.Revision)
+			}
+			a.missing = true
+			return // not registered yet, or removed: nothing new to apply
+		}
+		a.missing = false
+		if err := a.write(s); err != nil {
+			a.log.Error("fleet view not saved: the last one stays in force", "path", a.view, "err", err)
+			return
+		}
+		if !once {
+			once = true
+			close(first)
+		}
+	})
+}
+
+// write saves a view's topology file if it changed (atomically).
+func (a *fleetAgent) write(s fleet.Snapshot) error {
+	if bytes.Equal(s.Text, a.written) {
+		return nil
+	}
+	if old, err := os.ReadFile(a.view); err == nil && bytes.Equal(old, s.Text) {
+		a.written = s.Text
+		return nil
+	}
+	tmp := a.view + ".tmp"
+	if err := os.WriteFile(tmp, s.Text, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, a.view); err != nil {
+		return err
+	}
+	a.written = s.Text
+	names := make([]string, 0, len(s.Topology.Hosts))
+	for _, h := range s.Topology.Hosts {
+		names = append(names, h.Name)
+	}
+	a.log.Info("fleet view changed", "revision", s.Revision, "hosts", names, "held", s.Held, "path", a.view)
+	return nil
+}
+
+// haveView says whether the view file holds a usable topology with this host.
+func (a *fleetAgent) haveView() bool {
+	t, err := topology.Load(a.view)
+	if err != nil {
+		return false
+	}
+	_, err = t.Host(a.host)
+	return err == nil
+}
+
+// collectors are the fleet's metrics.
+func (a *fleetAgent) collectors() []prometheus.Collector {
+	counter := func(name, help string, v func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ovsmesh", Name: name, Help: help}, func() float64 { return float64(v()) })
+	}
+	gauge := func(name, help string, v func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "ovsmesh", Name: name, Help: help}, v)
+	}
+	return []prometheus.Collector{
+		gauge("fleet_revision", "etcd revision of the last fleet view.", func() float64 { return float64(a.n.Revision.Load()) }),
+		gauge("fleet_held_hosts", "Vanished hosts kept in the plan because most hosts vanished at once.", func() float64 { return float64(a.held.Load()) }),
+		counter("fleet_bad_records_total", "Fleet keys skipped: bad JSON, bad host records, stale indexes.", a.n.BadRecords.Load),
+		counter("fleet_bad_network_total", "Fleet network settings refused (the last good ones stay in force).", a.n.BadNetwork.Load),
+		counter("fleet_held_removals_total", "Times a mass loss of liveness held the removal of hosts.", a.n.HeldRemovals.Load),
+		counter("fleet_relists_total", "Full reads of the fleet's keys (start, compaction, watch failure).", a.n.Relists.Load),
+		counter("fleet_lease_regrants_total", "Liveness leases granted again after one was lost.", a.n.Regrants.Load),
+	}
+}
+
+// runFleetLoop is `apply --etcd --interval`: join, keep the liveness lease, follow
+// the view into the view file, and run the reconcile loop on that file.
+func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.host, err = hostName(f.host); err != nil {
+		return err
+	}
+	a, err := newFleetAgent(f, log)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	joined := make(chan error, 1)
+	go func() { joined <- a.join(ctx) }()
+	follow := func(first chan struct{}) {
+		go a.c.KeepAlive(ctx, a.host, a.machineID, a.ttl, log, a.n)
+		go a.follow(ctx, first)
+	}
+	if a.haveView() {
+		// etcd may be down (a reboot during an outage): the saved view is in
+		// force at once, and joining goes on in the background.
+		log.Info("fleet: starting from the saved view while joining", "path", a.view)
+		go func() {
+			if err := <-joined; err != nil {
+				log.Error("fleet: join refused: the saved view stays in force", "host", a.host, "err", err)
+				return
+			}
+			follow(make(chan struct{}))
+		}()
+	} else {
+		var err error
+		select {
+		case <-ctx.Done():
+			return nil
+		case err = <-joined:
+		}
+		if err != nil {
+			return err
+		}
+		first := make(chan struct{})
+		follow(first)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-first:
+		}
+	}
+	// The view file is replaced whole (rename): it is never seen half-written,
+	// so it needs no time to settle, and it is checked often.
+	f.filePoll, f.settle = 200*time.Millisecond, time.Millisecond
+	f.onMetrics = func(m *metrics.Metrics) {
+		if err := m.Register(a.collectors()...); err != nil {
+			log.Error("fleet metrics not registered", "err", err)
+		}
+	}
+	return runLoop(ctx, a.view, f, stderr)
+}
+
+// runFleetApply is one pass of `apply --etcd`: join, put the liveness key, read
+// the view, save it and apply it. The lease expires after --lease-ttl: a host that
+// is to stay in the fleet runs with --interval.
+func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) error {
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.host, err = hostName(f.host); err != nil {
+		return err
+	}
+	a, err := newFleetAgent(f, log)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	if !f.dryRun {
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := a.join(jctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go a.c.KeepAlive(lctx, a.host, a.machineID, a.ttl, log, a.n)
+	}
+	s, err := a.c.Snapshot(ctx, fleet.ViewOptions{Self: a.host, Log: log})
+	if err != nil {
+		return err
+	}
+	if s.Topology == nil {
+		return fmt.Errorf("fleet %s at revision %d has no usable view: %w", a.c.Keys.Cluster, s.Revision, s.Err)
+	}
+	if _, err := s.Topology.Host(a.host); err != nil {
+		return fmt.Errorf("fleet %s at revision %d: %w", a.c.Keys.Cluster, s.Revision, err)
+	}
+	path := a.view
+	if f.dryRun {
+		tmp, err := os.CreateTemp("", "ovsmesh-fleet-view-*.yaml")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		tmp.Close()
+		path = tmp.Name()
+		err = os.WriteFile(path, s.Text, 0o600)
+		if err != nil {
+			return err
+		}
+	} else if err := a.write(s); err != nil {
+		return fmt.Errorf("save the fleet view %s: %w", a.view, err)
+	}
+	fmt.Fprintf(stdout, "fleet %s at etcd revision %d: %d hosts\n", a.c.Keys.Cluster, s.Revision, len(s.Topology.Hosts))
+	return runApply(ctx, path, f, stdout, stderr)
+}
+
+func hostName(h string) (string, error) {
+	if h != "" {
+		return h, nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("find this host's name (use --host): %w", err)
+	}
+	return h, nil
+}
