@@ -2,14 +2,21 @@
 SHELL := /bin/bash
 GO    ?= go
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
+# The one place the version lives: `ovsmesh version` and the package carry it.
+VERSION := $(shell cat VERSION)
+LDFLAGS := -X github.com/ovsmesh/ovsmesh/internal/cli.version=$(VERSION)
 
-.PHONY: all build deps test test-short bench fuzz demo demo-down lab-clean clean docs tidy-check
+.PHONY: all build deb deps test test-short bench fuzz demo demo-down lab-clean clean docs tidy-check
 
 all: build
 
 build:
-	$(GO) build -o bin/ovsmesh ./cmd/ovsmesh
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ovsmesh ./cmd/ovsmesh
 	$(GO) build -o bin/ovsmesh-lab ./cmd/ovsmesh-lab
+
+# bin/ovsmesh_<version>-<revision>_<arch>.deb, with dpkg-deb (scripts/deb.sh).
+deb:
+	@GO=$(GO) bash scripts/deb.sh
 
 deps:
 	@bash scripts/deps.sh

@@ -1,5 +1,6 @@
 // Command ovsmesh-docs writes ovsmesh's command reference, generated from the
-// command definitions: `ovsmesh-docs MARKDOWN_DIR [MAN_DIR]` (make docs).
+// command definitions: `ovsmesh-docs MARKDOWN_DIR [MAN_DIR]` (make docs), or its
+// shell completions: `ovsmesh-docs -completions DIR` (make deb).
 package main
 
 import (
@@ -10,8 +11,15 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-completions" {
+		if err := cli.WriteCompletions(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "ovsmesh-docs:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) < 2 || len(os.Args) > 3 {
-		fmt.Fprintln(os.Stderr, "usage: ovsmesh-docs MARKDOWN_DIR [MAN_DIR]")
+		fmt.Fprintln(os.Stderr, "usage: ovsmesh-docs MARKDOWN_DIR [MAN_DIR] | ovsmesh-docs -completions DIR")
 		os.Exit(2)
 	}
 	man := ""
