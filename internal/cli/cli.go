@@ -79,6 +79,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newRender(),
 		newApply(),
 		newStatus(),
+		newCheck(),
 		newFleet(),
 		newVersion(),
 	)

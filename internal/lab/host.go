@@ -283,3 +283,7 @@ func (h *Host) Pids() (ovsdb, vswitchd int) {
 	defer h.mu.Unlock()
 	return h.ovsdb.PID, h.vswitchd.PID
 }
+
+// UlPeer is the name, in the underlay namespace, of the switch port facing the
+// host's eth0 (set its MTU there to make a small path toward this host).
+func (h *Host) UlPeer() string { return h.ulPeer }
