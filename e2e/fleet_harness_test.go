@@ -52,10 +52,10 @@ const fleetNetwork = `network:
 
 type fleetLab struct {
 	*cluster
-	etcd      *exec.Cmd   // the etcd at fleetEtcdURL (the first member)
-	others    []*exec.Cmd // the other members of a cluster of several
-	endpoints []string    // every member's client URL, fleetEtcdURL first
-	http *http.Client // reaches etcd's JSON gateway from the underlay namespace
+	etcd      *exec.Cmd    // the etcd at fleetEtcdURL (the first member)
+	others    []*exec.Cmd  // the other members of a cluster of several
+	endpoints []string     // every member's client URL, fleetEtcdURL first
+	http      *http.Client // reaches etcd's JSON gateway from the underlay namespace
 }
 
 // newFleetLab builds the lab, starts etcd in its underlay namespace and seeds

@@ -26,7 +26,7 @@ func TestFleetEtcdMemberLoss(t *testing.T) {
 	before := f.status(t)
 
 	lost := time.Now()
-	f.stopEtcd(t) // the member at fleetEtcdURL, the first endpoint of every host
+	f.stopEtcd(t)                // the member at fleetEtcdURL, the first endpoint of every host
 	time.Sleep(12 * time.Second) // longer than the default lease TTL (10 s) and the grace
 	for _, h := range three {
 		if v := f.viewHosts(h); v == nil || len(v.Hosts) != 3 {
