@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
-.PHONY: all build deps test test-short bench fuzz demo demo-fleet demo-down lab-clean clean docs tidy-check
+.PHONY: all build deps test test-short bench fuzz demo demo-fleet bench-fleet demo-down lab-clean clean docs tidy-check
 
 all: build
 
@@ -34,6 +34,10 @@ fuzz:
 
 demo: deps build
 	@bash scripts/demo.sh
+
+# Fleet mode at 1000 simulated members (etcd on loopback, no OVS): figures in the log.
+bench-fleet:
+	OVSMESH_SCALE=1 go test -count=1 -run TestScaleThousandMembers -v ./fleet/
 
 # The demo in fleet mode: etcd in the lab, every host applies from it.
 demo-fleet: deps build
