@@ -6,7 +6,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 VERSION := $(shell cat VERSION)
 LDFLAGS := -X github.com/ovsmesh/ovsmesh/internal/cli.version=$(VERSION)
 
-.PHONY: all build deb deps test test-short bench fuzz demo demo-down lab-clean clean docs tidy-check
+.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet demo-down lab-clean clean docs tidy-check
 
 all: build
 
@@ -41,6 +41,14 @@ fuzz:
 
 demo: deps build
 	@bash scripts/demo.sh
+
+# Fleet mode at 1000 simulated members (etcd on loopback, no OVS): figures in the log.
+bench-fleet:
+	OVSMESH_SCALE=1 go test -count=1 -run TestScaleThousandMembers -v ./fleet/
+
+# The demo in fleet mode: etcd in the lab, every host applies from it.
+demo-fleet: deps build
+	@bash scripts/demo.sh fleet
 
 demo-down:
 	@bash scripts/demo.sh down

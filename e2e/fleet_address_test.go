@@ -20,7 +20,7 @@ func TestFleetOneShotApplyFindsItsAddress(t *testing.T) {
 		defer cancel()
 		argv := append([]string{ovsmeshBin, "apply", "--host", "docker1", "--db", h.DB(),
 			"--interfaces", filepath.Join(f.dir, "docker1", "interfaces"), "--daemon-json", filepath.Join(f.dir, "docker1", "daemon.json"),
-			"--machine-id-file", f.machineID("docker1"), "--view-file", f.viewFile("docker1")}, etcdFlags()...)
+			"--machine-id-file", f.machineID("docker1"), "--view-file", f.viewFile("docker1")}, f.etcdFlags()...)
 		out, err := h.Command(ctx, argv...).CombinedOutput()
 		return string(out), err
 	}
@@ -68,7 +68,7 @@ func (f *fleetLab) checkCloneRefused(t *testing.T) {
 	defer cancel()
 	argv := append([]string{ovsmeshBin, "apply", "--host", "docker1", "--db", h2.DB(), "--address", h2.Underlay.String(),
 		"--interfaces", filepath.Join(f.dir, "docker2", "interfaces"), "--daemon-json", filepath.Join(f.dir, "docker2", "daemon.json"),
-		"--machine-id-file", f.machineID("docker2"), "--view-file", f.viewFile("docker2")}, etcdFlags()...)
+		"--machine-id-file", f.machineID("docker2"), "--view-file", f.viewFile("docker2")}, f.etcdFlags()...)
 	clone, err := h2.Command(ctx, argv...).CombinedOutput()
 	if err == nil || !strings.Contains(string(clone), "belongs to another machine") {
 		t.Errorf("a second machine named docker1: %v\n%s", err, clone)

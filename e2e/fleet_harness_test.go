@@ -52,13 +52,22 @@ const fleetNetwork = `network:
 
 type fleetLab struct {
 	*cluster
-	etcd *exec.Cmd
-	http *http.Client // reaches etcd's JSON gateway from the underlay namespace
+	etcd      *exec.Cmd    // the etcd at fleetEtcdURL (the first member)
+	others    []*exec.Cmd  // the other members of a cluster of several
+	endpoints []string     // every member's client URL, fleetEtcdURL first
+	http      *http.Client // reaches etcd's JSON gateway from the underlay namespace
 }
 
 // newFleetLab builds the lab, starts etcd in its underlay namespace and seeds
 // the fleet with `fleet init` of seed (fleetNetwork: network settings only).
 func newFleetLab(t *testing.T, seed string) *fleetLab {
+	t.Helper()
+	return newFleetLabN(t, seed, 1)
+}
+
+// newFleetLabN is newFleetLab with an etcd cluster of n members, each on its own
+// address of the underlay bridge (198.18.0.250 and up) and its own data directory.
+func newFleetLabN(t *testing.T, seed string, n int) *fleetLab {
 	t.Helper()
 	if _, err := exec.LookPath("etcd"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -71,18 +80,27 @@ func newFleetLab(t *testing.T, seed string) *fleetLab {
 	ul := c.lab.UnderlayNS
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, argv := range [][]string{
-		{"ip", "-n", ul, "addr", "add", fleetEtcdAddr + "/24", "dev", "br-ul"},
+	argvs := [][]string{}
+	for i := range n {
+		addr := fmt.Sprintf("198.18.0.%d", 250+i)
+		f.endpoints = append(f.endpoints, "http://"+addr+":2379")
+		argvs = append(argvs, []string{"ip", "-n", ul, "addr", "add", addr + "/24", "dev", "br-ul"})
+	}
+	for _, argv := range append(argvs, [][]string{
 		// The hosts' end of the underlay is a port of a netdev bridge: etcd's
 		// TCP must leave with its checksums computed.
 		{"ip", "netns", "exec", ul, "ethtool", "-K", "br-ul", "tx", "off"},
-	} {
+	}...) {
 		if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("etcd's underlay: %v: %v: %s", argv, err, out)
 		}
 	}
-	f.startEtcd(t)
-	t.Cleanup(func() { f.stopEtcd(t) })
+	if n == 1 {
+		f.startEtcd(t)
+	} else {
+		f.startMembers(t)
+	}
+	t.Cleanup(func() { f.stopEtcd(t); f.stopOthers() })
 	f.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: loopDialNS(ul), DisableKeepAlives: true}}
 	if _, ok := loopPoll(20*time.Second, func() bool { _, err := f.etcdGet("/health"); return err == nil }); !ok {
 		t.Fatal("etcd not healthy within 20s")
@@ -147,15 +165,15 @@ func (f *fleetLab) machineID(host string) string { return filepath.Join(f.dir, h
 func (f *fleetLab) viewFile(host string) string  { return filepath.Join(f.dir, host, "view.yaml") }
 
 // etcdFlags are the flags every fleet command of the tests takes.
-func etcdFlags() []string {
-	return []string{"--etcd", fleetEtcdURL, "--etcd-insecure", "--cluster", fleetCluster}
+func (f *fleetLab) etcdFlags() []string {
+	return []string{"--etcd", strings.Join(f.endpoints, ","), "--etcd-insecure", "--cluster", fleetCluster}
 }
 
 // ovsmesh runs an ovsmesh command with the etcd flags inside host's namespace.
 func (f *fleetLab) ovsmesh(host string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := f.host(host).Command(ctx, append(append([]string{ovsmeshBin}, args...), etcdFlags()...)...).CombinedOutput()
+	out, err := f.host(host).Command(ctx, append(append([]string{ovsmeshBin}, args...), f.etcdFlags()...)...).CombinedOutput()
 	return string(out), err
 }
 
@@ -211,7 +229,7 @@ func (f *fleetLab) fleetLaunch(t *testing.T, host string, extra ...string) *loop
 	argv := append([]string{ovsmeshBin, "apply", "--host", host, "--db", h.DB(),
 		"--interfaces", filepath.Join(f.dir, host, "interfaces"), "--daemon-json", filepath.Join(f.dir, host, "daemon.json"),
 		"--address", h.Underlay.String(), "--machine-id-file", f.machineID(host), "--view-file", f.viewFile(host),
-		"--interval", "10s", "--metrics-addr", loopMetricsAddr, "--log-format", "json"}, etcdFlags()...)
+		"--interval", "10s", "--metrics-addr", loopMetricsAddr, "--log-format", "json"}, f.etcdFlags()...)
 	argv = append(argv, extra...)
 	p.cmd = h.Command(ctx, argv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

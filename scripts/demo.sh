@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a three-host lab from examples/lab.yaml, ovsmesh apply on every host,
 # pings across the mesh. DEMO_KEEP=1 leaves the lab up for `make demo-down`.
+# `demo.sh fleet` (make demo-fleet): the same hosts in fleet mode, from etcd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=.lab-state.json
@@ -15,6 +16,9 @@ fi
 if [ -f "$state" ]; then
   echo "a demo lab is still up: run make demo-down first" >&2
   exit 1
+fi
+if [ "${1:-}" = fleet ]; then
+  exec bin/ovsmesh-lab demo --fleet --topology examples/lab.yaml --ovsmesh bin/ovsmesh
 fi
 keep=()
 [ "${DEMO_KEEP:-}" = 1 ] && keep=(--keep --state "$state")

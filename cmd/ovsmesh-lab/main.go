@@ -34,7 +34,7 @@ const usage = `usage:
   ovsmesh-lab up --hosts NAME[=ADDR/LEN],... --state FILE
   ovsmesh-lab down --state FILE
   ovsmesh-lab sweep [--force]
-  ovsmesh-lab demo --topology FILE --ovsmesh BINARY [--keep --state FILE]
+  ovsmesh-lab demo --topology FILE --ovsmesh BINARY [--keep --state FILE | --fleet]
 `
 
 func main() {
@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string) error {
 	topo := fs.String("topology", "examples/lab.yaml", "demo: topology file")
 	bin := fs.String("ovsmesh", "bin/ovsmesh", "demo: the ovsmesh binary")
 	keepUp := fs.Bool("keep", false, "demo: leave the lab up (tear down with down --state FILE)")
+	fleetMode := fs.Bool("fleet", false, "demo: fleet mode (etcd in the lab, apply --etcd on every host)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -75,7 +76,10 @@ func run(ctx context.Context, args []string) error {
 		if *keepUp && *state == "" {
 			return errors.New("demo --keep needs --state FILE")
 		}
-		return demo.Run(ctx, demo.Config{Topology: *topo, Binary: *bin, Keep: *keepUp, StateFile: *state}, os.Stdout)
+		if *keepUp && *fleetMode {
+			return errors.New("demo --fleet cannot --keep (its etcd is not left running)")
+		}
+		return demo.Run(ctx, demo.Config{Topology: *topo, Binary: *bin, Keep: *keepUp, StateFile: *state, Fleet: *fleetMode}, os.Stdout)
 	case "sweep":
 		removed, err := lab.Sweep(ctx, *force)
 		for _, id := range removed {

@@ -50,17 +50,18 @@ func (ff *fleetFlags) viewPath() string {
 
 // fleetAgent is what apply runs in fleet mode besides the reconcile loop.
 type fleetAgent struct {
-	c         *fleet.Client
-	host      string
-	addr      netip.Addr
-	machineID string
-	view      string
-	ttl       time.Duration
-	log       *slog.Logger
-	n         *fleet.Counters
-	written   []byte
-	held      atomic.Int64 // read by the metrics
-	missing   bool         // this host was not in the last view (logged once)
+	c          *fleet.Client
+	host       string
+	addr       netip.Addr
+	machineID  string
+	view       string
+	ttl        time.Duration
+	log        *slog.Logger
+	n          *fleet.Counters
+	written    []byte
+	writtenRev int64
+	held       atomic.Int64 // read by the metrics
+	missing    bool         // this host was not in the last view (logged once)
 }
 
 // newFleetAgent checks the fleet flags and connects (without waiting for etcd).
@@ -144,23 +145,33 @@ func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 	})
 }
 
-// write saves a view's topology file if it changed (atomically).
+// write saves a view's topology file if it or its revision changed
+// (atomically); the header line carries the revision, so that status shows
+// whether the hosts agree. Only a change of the view itself is logged.
 func (a *fleetAgent) write(s fleet.Snapshot) error {
-	if bytes.Equal(s.Text, a.written) {
+	if bytes.Equal(s.Text, a.written) && s.Revision == a.writtenRev {
 		return nil
 	}
-	if old, err := os.ReadFile(a.view); err == nil && bytes.Equal(old, s.Text) {
-		a.written = s.Text
-		return nil
+	changed := true
+	if old, err := os.ReadFile(a.view); err == nil {
+		_, rev, text, _ := fleet.ParseViewFile(old)
+		changed = !bytes.Equal(text, s.Text)
+		if !changed && rev == s.Revision {
+			a.written, a.writtenRev = s.Text, s.Revision
+			return nil
+		}
 	}
 	tmp := a.view + ".tmp"
-	if err := os.WriteFile(tmp, s.Text, 0o644); err != nil {
+	if err := os.WriteFile(tmp, fleet.ViewFile(a.c.Keys.Cluster, s.Revision, s.Text), 0o644); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, a.view); err != nil {
 		return err
 	}
-	a.written = s.Text
+	a.written, a.writtenRev = s.Text, s.Revision
+	if !changed {
+		return nil
+	}
 	names := make([]string, 0, len(s.Topology.Hosts))
 	for _, h := range s.Topology.Hosts {
 		names = append(names, h.Name)

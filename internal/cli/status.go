@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
 
+	"github.com/ovsmesh/ovsmesh/fleet"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
 	"github.com/ovsmesh/ovsmesh/openflow"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
@@ -27,10 +29,20 @@ type statusReport struct {
 	Drift   []string               `json:"drift,omitempty"` // with a topology: what apply would change
 	Matches *bool                  `json:"matches_plan,omitempty"`
 	Errors  []string               `json:"errors,omitempty"`
+	Fleet   *fleetViewReport       `json:"fleet,omitempty"` // with --view-file
+}
+
+// fleetViewReport is the saved fleet view a host applies: hosts whose
+// revisions agree apply the same view.
+type fleetViewReport struct {
+	View     string   `json:"view_file"`
+	Cluster  string   `json:"cluster,omitempty"`
+	Revision int64    `json:"revision"` // 0: saved by an older ovsmesh, unknown
+	Hosts    []string `json:"hosts"`
 }
 
 func newStatus() *cobra.Command {
-	var host, db, output, dockerBridge, interfaces, daemonJSON string
+	var host, db, output, dockerBridge, interfaces, daemonJSON, viewFile string
 	c := &cobra.Command{
 		Use:   "status [TOPOLOGY]",
 		Short: "Show what is applied now: bridge, tunnels, flows, docker0 (and, with a topology, the drift from the plan)",
@@ -52,6 +64,11 @@ func newStatus() *cobra.Command {
 			rep, err := collectStatus(cmd.Context(), path, f, dockerBridge)
 			if err != nil {
 				return err
+			}
+			if viewFile != "" {
+				if rep.Fleet, err = readFleetView(viewFile); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if output == "json" {
@@ -75,7 +92,26 @@ func newStatus() *cobra.Command {
 	c.Flags().StringVar(&dockerBridge, "docker-bridge", topology.DefaultDockerBridge, "without TOPOLOGY: the Linux bridge to show")
 	c.Flags().StringVar(&interfaces, "interfaces", "/etc/network/interfaces", "with TOPOLOGY: interfaces file to compare with the plan")
 	c.Flags().StringVar(&daemonJSON, "daemon-json", "/etc/docker/daemon.json", "with TOPOLOGY: daemon.json to compare with the plan")
+	c.Flags().StringVar(&viewFile, "view-file", "", "fleet mode: also show the saved fleet view's etcd revision and hosts (the apply's --view-file)")
 	return c
+}
+
+// readFleetView reads a saved fleet view for status.
+func readFleetView(path string) (*fleetViewReport, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the fleet view: %w", err)
+	}
+	cluster, rev, text, _ := fleet.ParseViewFile(b)
+	t, err := topology.Compile(path, text)
+	if err != nil {
+		return nil, fmt.Errorf("read the fleet view: %w", err)
+	}
+	r := &fleetViewReport{View: path, Cluster: cluster, Revision: rev, Hosts: []string{}}
+	for _, h := range t.Hosts {
+		r.Hosts = append(r.Hosts, h.Name)
+	}
+	return r, nil
 }
 
 func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge string) (*statusReport, error) {
@@ -219,6 +255,13 @@ func writeStatus(w io.Writer, rep *statusReport) {
 				fmt.Fprintf(w, "  %s\n", d)
 			}
 		}
+	}
+	if f := rep.Fleet; f != nil {
+		rev := fmt.Sprint(f.Revision)
+		if f.Revision == 0 {
+			rev = "unknown (saved by an older ovsmesh)"
+		}
+		fmt.Fprintf(w, "fleet %s: view %s at etcd revision %s: hosts %s\n", orDash(f.Cluster), f.View, rev, strings.Join(f.Hosts, ", "))
 	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "error: %s\n", e)

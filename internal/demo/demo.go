@@ -27,11 +27,15 @@ type Config struct {
 	Keep     bool   // leave the lab up (see StateFile)
 	// StateFile receives the lab's state when Keep is set, for `ovsmesh-lab down`.
 	StateFile string
+	Fleet     bool // fleet mode: the topology is seeded into etcd, hosts apply from it (no Keep)
 }
 
 // Run runs the demo and writes its story to w. It returns an error if any check
 // failed; the lab is torn down unless cfg.Keep.
 func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
+	if cfg.Fleet {
+		return runFleet(ctx, cfg, w)
+	}
 	start := time.Now()
 	t, err := topology.Load(cfg.Topology)
 	if err != nil {
@@ -71,7 +75,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 			return err
 		}
 	}
-	return pingAll(ctx, w, l, t, time.Since(start))
+	return pingAll(ctx, w, l, t, time.Since(start), "and a second apply changes nothing")
 }
 
 func applyHost(ctx context.Context, w io.Writer, h *lab.Host, cfg Config, dir string, t *topology.Topology) error {
@@ -121,7 +125,7 @@ func applyHost(ctx context.Context, w io.Writer, h *lab.Host, cfg Config, dir st
 	return nil
 }
 
-func pingAll(ctx context.Context, w io.Writer, l *lab.Lab, t *topology.Topology, elapsed time.Duration) error {
+func pingAll(ctx context.Context, w io.Writer, l *lab.Lab, t *topology.Topology, elapsed time.Duration, also string) error {
 	fmt.Fprintf(w, "\n== containers: one per host, addressed from the host's fixed-cidr\n")
 	var cts []*lab.Container
 	for _, h := range t.Hosts {
@@ -165,8 +169,8 @@ func pingAll(ctx context.Context, w io.Writer, l *lab.Lab, t *topology.Topology,
 	if len(failed) > 0 {
 		return fmt.Errorf("%d checks failed: %s", len(failed), strings.Join(failed, "; "))
 	}
-	fmt.Fprintf(w, "\nproved: %d hosts joined by %s tunnels (mode %s, MTU %d) in %s; every container reaches every other, full-size packets included, and a second apply changes nothing.\n",
-		len(t.Hosts), t.Network.Encap, t.Network.Mode, mtu, elapsed.Round(time.Second))
+	fmt.Fprintf(w, "\nproved: %d hosts joined by %s tunnels (mode %s, MTU %d) in %s; every container reaches every other, full-size packets included, %s.\n",
+		len(t.Hosts), t.Network.Encap, t.Network.Mode, mtu, elapsed.Round(time.Second), also)
 	return nil
 }
 

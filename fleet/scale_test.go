@@ -1,0 +1,155 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// TestScaleThousandMembers (OVSMESH_SCALE=1, `make bench-fleet`): 1000 simulated
+// members register and keep their liveness; it logs one view pass at 1000
+// members against compiling the same topology file (file mode), the time from
+// one more host's join to its presence in a watcher's view, and etcd's RSS and
+// CPU time. It asserts what it measures is a complete view, never timings.
+func TestScaleThousandMembers(t *testing.T) {
+	if os.Getenv("OVSMESH_SCALE") != "1" {
+		t.Skip("set OVSMESH_SCALE=1 (make bench-fleet)")
+	}
+	c := newTestClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	net := map[string]any{"encap": "vxlan", "subnet": "10.0.0.0/8", "slice_prefix": 20, "datapath": "netdev"}
+	if err := c.Init(ctx, net, nil); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	const n = 1000
+	cpu0 := procCPU(t)
+	start := time.Now()
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 4 { // joins race for the smallest free index: few at once
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				name, id := fmt.Sprintf("sim%04d", i), fmt.Sprintf("%032x", i+1)
+				addr := netip.AddrFrom4([4]byte{198, 19, byte(i / 250), byte(1 + i%250)})
+				var err error
+				for range 5 { // "too much contention": the next try wins
+					if _, err = c.Join(ctx, name, addr, id); err == nil {
+						break
+					}
+				}
+				if err != nil {
+					t.Errorf("join %s: %v", name, err)
+					continue
+				}
+				go c.KeepAlive(ctx, name, id, 10*time.Second, log, nil)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	t.Logf("%d members joined in %v", n, time.Since(start).Round(time.Millisecond))
+	var s Snapshot
+	if _, ok := poll(60*time.Second, func() bool {
+		var err error
+		s, err = c.Snapshot(ctx, ViewOptions{Log: log})
+		return err == nil && s.Topology != nil && len(s.Topology.Hosts) == n
+	}); !ok {
+		t.Fatalf("view never had the %d members (last: %v)", n, s.Err)
+	}
+	const passes = 5
+	t0 := time.Now()
+	for range passes {
+		if s, _ = c.Snapshot(ctx, ViewOptions{Log: log}); s.Topology == nil || len(s.Topology.Hosts) != n {
+			t.Fatalf("pass at %d members: %v", n, s.Err)
+		}
+	}
+	fleetPass := time.Since(t0) / passes
+	t0 = time.Now()
+	for range passes {
+		if _, err := topology.Compile("file", s.Text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filePass := time.Since(t0) / passes
+	t.Logf("one pass at %d members: fleet (read etcd + compile) %v, file mode (compile the same file) %v, ratio %.1f",
+		n, fleetPass.Round(time.Microsecond), filePass.Round(time.Microsecond), float64(fleetPass)/float64(filePass))
+
+	seen := make(chan time.Time, 1)
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	go c.Watch(wctx, ViewOptions{Log: log}, func(s Snapshot) {
+		if s.Topology != nil && len(s.Topology.Hosts) == n+1 {
+			select {
+			case seen <- time.Now():
+			default:
+			}
+		}
+	})
+	time.Sleep(2 * time.Second) // the watcher's first read
+	joined := time.Now()
+	if _, err := c.Join(ctx, "real", netip.MustParseAddr("198.18.0.1"), strings.Repeat("a", 32)); err != nil {
+		t.Fatal(err)
+	}
+	go c.KeepAlive(ctx, "real", strings.Repeat("a", 32), 10*time.Second, log, nil)
+	select {
+	case at := <-seen:
+		t.Logf("join-to-view at %d members: %v", n, at.Sub(joined).Round(time.Millisecond))
+	case <-time.After(60 * time.Second):
+		t.Fatal("the joined host never reached the watcher's view")
+	}
+	t.Logf("etcd: RSS %s, CPU time %v over the run", procRSS(t), (procCPU(t) - cpu0).Round(time.Millisecond))
+}
+
+func poll(within time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < within {
+		if cond() {
+			return time.Since(start), true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return time.Since(start), false
+}
+
+// procRSS and procCPU read etcd's memory and CPU time from /proc.
+func procRSS(t *testing.T) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", testEtcd.cmd.Process.Pid))
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
+		}
+	}
+	return "unknown"
+}
+
+func procCPU(t *testing.T) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", testEtcd.cmd.Process.Pid))
+	if err != nil {
+		t.Logf("etcd's CPU time: %v", err)
+		return 0
+	}
+	f := strings.Fields(string(b)[strings.LastIndex(string(b), ")")+2:])
+	var u, s int64
+	fmt.Sscan(f[11], &u)
+	fmt.Sscan(f[12], &s)
+	return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ 100
+}
