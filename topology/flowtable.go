@@ -89,7 +89,7 @@ func meshTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	// call in the ports loop. The loops that fill the table call nothing, and while a
 	// collection's write barriers are on they spend most of their time in barrier
 	// sequences, where Go cannot preempt them: the collector would spin until they end.
-	nports := 1 + len(tunnels) // LOCAL and every tunnel
+	nports := 1 + len(tunnels)                   // LOCAL and every tunnel
 	flows := make([]Flow, 0, 14*len(tunnels)+40) // see TestFlowCount
 	ports := make([]ingress, 1, nports)
 	ports[0] = ingress{port: PortLocal, allowed: [2]string{slice.String(), gw.String()}, macs: sliceSize(slice)}
