@@ -209,17 +209,27 @@ func (a *fleetAgent) collectors() []prometheus.Collector {
 	}
 }
 
+// startFleetAgent makes the logger, settles the host's name (filled into f) and
+// connects the fleet agent: what both forms of `apply --etcd` start with.
+func startFleetAgent(f *applyFlags, stderr io.Writer) (*fleetAgent, *slog.Logger, error) {
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.host, err = hostName(f.host); err != nil {
+		return nil, nil, err
+	}
+	a, err := newFleetAgent(*f, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, log, nil
+}
+
 // runFleetLoop is `apply --etcd --interval`: join, keep the liveness lease, follow
 // the view into the view file, and run the reconcile loop on that file.
 func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
-	if err != nil {
-		return err
-	}
-	if f.host, err = hostName(f.host); err != nil {
-		return err
-	}
-	a, err := newFleetAgent(f, log)
+	a, log, err := startFleetAgent(&f, stderr)
 	if err != nil {
 		return err
 	}
@@ -276,14 +286,7 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 // the view, save it and apply it. The lease expires after --lease-ttl: a host that
 // is to stay in the fleet runs with --interval.
 func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) error {
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
-	if err != nil {
-		return err
-	}
-	if f.host, err = hostName(f.host); err != nil {
-		return err
-	}
-	a, err := newFleetAgent(f, log)
+	a, log, err := startFleetAgent(&f, stderr)
 	if err != nil {
 		return err
 	}
