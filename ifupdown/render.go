@@ -122,8 +122,9 @@ func writeTunnel(b *bytes.Buffer, o topology.OVSState, t topology.Tunnel) {
 	if t.OFPort != 0 {
 		ifc = append(ifc, "ofport_request="+strconv.Itoa(t.OFPort))
 	}
-	if t.BFD {
-		ifc = append(ifc, "bfd:enable=true")
+	bfd := t.BFDConfig()
+	for _, k := range slices.Sorted(maps.Keys(bfd)) {
+		ifc = append(ifc, "bfd:"+k+"="+bfd[k])
 	}
 	ifc = append(ifc, owner)
 	port := []string{"set", "port", t.Name, owner}

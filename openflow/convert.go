@@ -107,7 +107,10 @@ func toMatch(m matchField) ovs.Match {
 // are written exactly as ovs-ofctl prints them, so they go to the bundle and
 // into the canonical text unchanged.
 func nxAction(s string) bool {
-	for _, p := range [...]string{"move:NXM_", "load:", "learn(", "output:NXM_"} {
+	if s == topology.ActionReclassify {
+		return true // go-openvswitch's Resubmit refuses table 0
+	}
+	for _, p := range [...]string{"move:NXM_", "load:", "learn(", "output:NXM_", "bundle_load("} {
 		if strings.HasPrefix(s, p) && !strings.ContainsAny(s, " \t\n") {
 			return true
 		}
@@ -135,7 +138,8 @@ func matchFields(f *topology.Flow) []matchField {
 		{"arp_spa", f.ArpSPA, 'i'}, {"arp_tpa", f.ArpTPA, 'i'}, {"dl_dst", f.DlDst, 'm'},
 		{"dl_src", f.DlSrc, 'm'}, {"icmp_type", f.ICMPType, 'r'}, {"nw_dst", f.NwDst, 'i'},
 		{"nw_frag", f.NwFrag, 'r'}, {"nw_src", f.NwSrc, 'i'}, {"reg4", f.Reg4, 'r'},
-		{"reg5", f.Reg5, 'r'}, {"vlan_tci", f.VLANTCI, 'r'},
+		{"reg5", f.Reg5, 'r'}, {"reg6", f.Reg6, 'r'}, {"reg7", f.Reg7, 'r'},
+		{"tun_id", f.TunID, 'r'}, {"vlan_tci", f.VLANTCI, 'r'},
 	}
 	out := make([]matchField, 0, 3)
 	for _, m := range all {

@@ -144,7 +144,7 @@ func TestCanonicalErrors(t *testing.T) {
 		{topology.Flow{Priority: 1, Actions: []string{"local"}}, `unknown action "local"`, true},
 		{topology.Flow{Priority: 1, Actions: []string{"output:x"}}, `action "output:x": invalid port`, true},
 		{topology.Flow{Priority: 1, Actions: []string{"output:0"}}, `action "output:0": invalid port`, true},
-		{topology.Flow{Priority: 1, Actions: []string{"resubmit(,0)"}}, `action "resubmit(,0)": invalid table`, true},
+		{topology.Flow{Priority: 1, Actions: []string{"resubmit(,00)"}}, `action "resubmit(,00)": invalid table`, true},
 		{topology.Flow{Priority: 1, Proto: "ip", NwSrc: "10.0.0.300", Actions: []string{"drop"}}, `nw_src: "10.0.0.300" is not an IPv4 address`, false},
 		{topology.Flow{Priority: 1, Proto: "ip", NwDst: "10.0.0.0/255.0.0.0", Actions: []string{"drop"}}, `nw_dst: "10.0.0.0/255.0.0.0" is not an IPv4 address`, false},
 		{topology.Flow{Priority: 1, Proto: "arp", ArpTPA: "fe80::1", Actions: []string{"drop"}}, `arp_tpa: "fe80::1" is not an IPv4 address`, false},

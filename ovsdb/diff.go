@@ -208,12 +208,9 @@ func wantedPorts(w topology.OVSState) []portWant {
 		pw := portWant{
 			Port: vswitchd.Port{Name: t.Name, ExternalIDs: owner},
 			Iface: vswitchd.Interface{Name: t.Name, Type: t.Type, Options: t.Options(),
-				BFD: map[string]string{}, ExternalIDs: owner},
+				BFD: t.BFDConfig(), ExternalIDs: owner},
 			Cols: []string{"type", "options", "bfd", "ofport_request"},
 			What: fmt.Sprintf("tunnel port %q to %s", t.Name, t.RemoteIP),
-		}
-		if t.BFD {
-			pw.Iface.BFD["enable"] = "true"
 		}
 		if t.OFPort > 0 {
 			pw.Iface.OfportRequest = &t.OFPort

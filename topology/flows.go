@@ -8,15 +8,17 @@ import (
 
 // Flow tables of the ovsmesh pipeline (see flowTable).
 const (
-	TableClassify   = 0 // tags, router advertisements, IPv4/ARP sources; then the MAC check
-	TableFromLocal  = 1 // frames from the host's containers: mesh steers them into tunnels
-	TableFromTunnel = 2 // mesh: frames from a peer, delivered locally only (split horizon)
-	TableMACLookup  = 3 // one flow: look the source MAC up in TableMACs, then check it
-	TableMACs       = 4 // learned only (mesh): source MAC → the port it was first seen on
-	TableMACCheck   = 5 // a frame's source MAC must be unknown or belong to its port
-	TableMACLearned = 6 // a new MAC passes only if its port's quota had room for it
-	TableMACsTree   = 7 // learned only, tree mode (see macActions)
-	TableMACsSTP    = 8 // learned only, stp mode
+	TableClassify   = 0  // tags, router advertisements, IPv4/ARP sources; then the MAC check
+	TableFromLocal  = 1  // frames from the host's containers: mesh steers them into tunnels
+	TableFromTunnel = 2  // mesh: frames from a peer, delivered locally only (split horizon)
+	TableMACLookup  = 3  // one flow: look the source MAC up in TableMACs, then check it
+	TableMACs       = 4  // learned only (mesh): source MAC → the port it was first seen on
+	TableMACCheck   = 5  // a frame's source MAC must be unknown or belong to its port
+	TableMACLearned = 6  // a new MAC passes only if its port's quota had room for it
+	TableMACsTree   = 7  // learned only, tree mode (see macActions)
+	TableMACsSTP    = 8  // learned only, stp mode
+	TableSend       = 9  // mesh with bfd: the path to a peer (reg6), direct or through a relay
+	TablePath       = 10 // mesh with bfd: send on the path chosen (reg7), marked
 )
 
 // PortLocal is Flow.InPort for the bridge's internal (LOCAL) port; 0 means any port.
@@ -86,8 +88,11 @@ type Flow struct {
 	ICMPType string   `json:"icmp_type,omitempty"` // with Proto icmp6
 	ArpSPA   string   `json:"arp_spa,omitempty"`
 	ArpTPA   string   `json:"arp_tpa,omitempty"`
-	Reg4     string   `json:"reg4,omitempty"` // the owner port of the MAC looked up
-	Reg5     string   `json:"reg5,omitempty"` // learn's result
+	Reg4     string   `json:"reg4,omitempty"`   // the owner port of the MAC looked up
+	Reg5     string   `json:"reg5,omitempty"`   // learn's result
+	Reg6     string   `json:"reg6,omitempty"`   // the tunnel a frame is for (TableSend)
+	Reg7     string   `json:"reg7,omitempty"`   // the tunnel chosen to carry it (TablePath)
+	TunID    string   `json:"tun_id,omitempty"` // the tunnel key: a relay mark
 	Actions  []string `json:"actions"`
 }
 
@@ -98,7 +103,8 @@ func (f Flow) fields() []string {
 	for _, m := range [...]struct{ k, v string }{
 		{"arp_spa", f.ArpSPA}, {"arp_tpa", f.ArpTPA}, {"dl_dst", f.DlDst}, {"dl_src", f.DlSrc},
 		{"icmp_type", f.ICMPType}, {"nw_dst", f.NwDst}, {"nw_frag", f.NwFrag}, {"nw_src", f.NwSrc},
-		{"reg4", f.Reg4}, {"reg5", f.Reg5}, {"vlan_tci", f.VLANTCI},
+		{"reg4", f.Reg4}, {"reg5", f.Reg5}, {"reg6", f.Reg6}, {"reg7", f.Reg7},
+		{"tun_id", f.TunID}, {"vlan_tci", f.VLANTCI},
 	} {
 		if m.v != "" {
 			kv = append(kv, m.k+"="+m.v)
@@ -139,6 +145,7 @@ func (f Flow) Equal(o Flow) bool {
 		f.Proto == o.Proto && f.DlSrc == o.DlSrc && f.DlDst == o.DlDst && f.VLANTCI == o.VLANTCI &&
 		f.NwSrc == o.NwSrc && f.NwDst == o.NwDst && f.NwFrag == o.NwFrag && f.ICMPType == o.ICMPType &&
 		f.ArpSPA == o.ArpSPA && f.ArpTPA == o.ArpTPA && f.Reg4 == o.Reg4 && f.Reg5 == o.Reg5 &&
+		f.Reg6 == o.Reg6 && f.Reg7 == o.Reg7 && f.TunID == o.TunID &&
 		slices.Equal(f.Actions, o.Actions)
 }
 

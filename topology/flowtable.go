@@ -89,14 +89,22 @@ func meshTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	// call in the ports loop. The loops that fill the table call nothing, and while a
 	// collection's write barriers are on they spend most of their time in barrier
 	// sequences, where Go cannot preempt them: the collector would spin until they end.
-	nports := 1 + len(tunnels)                   // LOCAL and every tunnel
 	flows := make([]Flow, 0, 14*len(tunnels)+40) // see TestFlowCount
-	ports := make([]ingress, 1, nports)
-	ports[0] = ingress{port: PortLocal, allowed: [2]string{slice.String(), gw.String()}, macs: sliceSize(slice)}
-	outputs := make([]string, len(tunnels)) // per tunnel: its output action
+	outputs := make([]string, len(tunnels))      // per tunnel: its output action
 	for i, t := range tunnels {
-		ports = append(ports, ingress{port: t.OFPort, allowed: [2]string{t.PeerSlice.String(), t.PeerGW.String()}, macs: sliceSize(t.PeerSlice)})
 		outputs[i] = Output(t.OFPort)
+	}
+	return meshFlows(flows, slice, gw, tunnels, outputs, 1, macsMesh)
+}
+
+// meshFlows appends tables 0 to 6 of a mesh to flows. sends holds, for each
+// tunnel in turn, the width actions that send a frame to its peer; all of them
+// together flood. m is the MAC table's actions.
+func meshFlows(flows []Flow, slice netip.Prefix, gw netip.Addr, tunnels []Tunnel, sends []string, width int, m macActions) []Flow {
+	ports := make([]ingress, 1, 1+len(tunnels)) // LOCAL and every tunnel
+	ports[0] = ingress{port: PortLocal, allowed: [2]string{slice.String(), gw.String()}, macs: sliceSize(slice)}
+	for _, t := range tunnels {
+		ports = append(ports, ingress{port: t.OFPort, allowed: [2]string{t.PeerSlice.String(), t.PeerGW.String()}, macs: sliceSize(t.PeerSlice)})
 	}
 	flows = guards(flows)
 	for _, p := range ports {
@@ -114,28 +122,28 @@ func meshTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
 	// Anything from a port ovsmesh does not manage goes nowhere: in a full mesh
 	// without STP, NORMAL on an unknown port could loop frames between tunnels.
 	flows = append(flows, Flow{Table: TableClassify, Priority: 1, Actions: drop})
-	flows = meshSteering(flows, gw, ports[1:], outputs)
+	flows = meshSteering(flows, gw, ports[1:], sends, width, m)
 	flows = append(flows,
 		Flow{Table: TableFromTunnel, Priority: 1, Actions: []string{ActionLocal}},
-		Flow{Table: TableMACLookup, Priority: 1, Actions: macsMesh.lookupSrc})
-	return meshMACCheck(flows, ports)
+		Flow{Table: TableMACLookup, Priority: 1, Actions: m.lookupSrc})
+	return meshMACCheck(flows, ports, m)
 }
 
 // meshSteering is table 1 of a mesh: where a frame from the host's containers goes.
-func meshSteering(flows []Flow, gw netip.Addr, peers []ingress, outputs []string) []Flow {
+func meshSteering(flows []Flow, gw netip.Addr, peers []ingress, sends []string, width int, m macActions) []Flow {
 	for i, p := range peers {
-		out := outputs[i : i+1 : i+1] // the tunnel's own action, sliced from the flood's
+		out := sends[i*width : (i+1)*width : (i+1)*width] // the peer's own actions, sliced from the flood's
 		for _, dst := range p.allowed {
 			flows = append(flows,
 				Flow{Table: TableFromLocal, Priority: 100, Proto: "arp", ArpTPA: dst, Actions: out},
 				Flow{Table: TableFromLocal, Priority: 100, Proto: "ip", DlDst: Unicast, NwDst: dst, Actions: out})
 		}
 	}
-	all := outputs // flood: every tunnel
+	all := sends // flood: every tunnel
 	if len(all) == 0 {
 		all = drop
 	}
-	return fromLocalRest(flows, gw, all, macsMesh)
+	return fromLocalRest(flows, gw, all, m)
 }
 
 // fromLocalRest is the end of table 1 in mesh and tree mode, after the flows that
@@ -157,7 +165,7 @@ func fromLocalRest(flows []Flow, gw netip.Addr, flood []string, m macActions) []
 
 // meshMACCheck is tables 3, 5 and 6 of a mesh: a MAC belongs to the one port it was
 // first seen on, the local port or one tunnel.
-func meshMACCheck(flows []Flow, ports []ingress) []Flow {
+func meshMACCheck(flows []Flow, ports []ingress, m macActions) []Flow {
 	fromLocal, fromTunnel := []string{Resubmit(TableFromLocal)}, []string{Resubmit(TableFromTunnel)}
 	for _, p := range ports {
 		next := fromTunnel
@@ -168,7 +176,7 @@ func meshMACCheck(flows []Flow, ports []ingress) []Flow {
 	}
 	for _, p := range ports {
 		if p.port == PortLocal {
-			flows = append(flows, macsMesh.unknown(p.port, 90, p.macs))
+			flows = append(flows, m.unknown(p.port, 90, p.macs))
 			continue
 		}
 		// From a tunnel, only a frame whose IPv4 or ARP source table 0 tied to
@@ -176,7 +184,7 @@ func meshMACCheck(flows []Flow, ports []ingress) []Flow {
 		// been relayed by a peer that still runs stp during a change of mode: it
 		// passes with an unknown MAC, but teaches nothing (it would pin the MAC to
 		// the relaying peer's tunnel, and drop the direct frames for five minutes).
-		learnIt := macsMesh.unknown(p.port, 90, p.macs)
+		learnIt := m.unknown(p.port, 90, p.macs)
 		learnIP, learnARP := learnIt, learnIt
 		learnIP.Proto, learnARP.Proto = "ip", "arp"
 		flows = append(flows, learnIP, learnARP,

@@ -38,7 +38,10 @@ func (t *Topology) WriteText(w io.Writer, s HostState) error {
 			extra += " dst_port=" + itoa(tu.DstPort)
 		}
 		if tu.BFD {
-			extra += " bfd"
+			extra += " bfd=" + itoa(tu.BFDIntervalMS) + "msx" + itoa(tu.BFDMult)
+		}
+		if r := tu.Relays.Names(); len(r) > 0 {
+			extra += " relays=" + strings.Join(r, ",")
 		}
 		if tu.PacketType != "" {
 			extra += " packet_type=" + tu.PacketType

@@ -337,17 +337,19 @@ func (d *decoder) boolean(dst *bool) func(*yaml.Node, string) {
 func (d *decoder) network(n *yaml.Node, path string) {
 	nw := &d.t.Network
 	d.fields(n, path, map[string]func(*yaml.Node, string){
-		"bridge":        d.str(&nw.Bridge),
-		"encap":         d.str(&nw.Encap),
-		"mode":          d.str(&nw.Mode),
-		"datapath":      d.str(&nw.Datapath),
-		"underlay_mtu":  d.integer(&nw.UnderlayMTU),
-		"mtu":           d.integer(&nw.MTU),
-		"slice_prefix":  d.integer(&nw.SlicePrefix),
-		"docker_bridge": d.str(&nw.DockerBridge),
-		"vxlan_port":    d.integer(&nw.VXLANPort),
-		"rstp":          d.boolean(&nw.RSTP),
-		"bfd":           d.boolean(&nw.BFD),
+		"bridge":          d.str(&nw.Bridge),
+		"encap":           d.str(&nw.Encap),
+		"mode":            d.str(&nw.Mode),
+		"datapath":        d.str(&nw.Datapath),
+		"underlay_mtu":    d.integer(&nw.UnderlayMTU),
+		"mtu":             d.integer(&nw.MTU),
+		"slice_prefix":    d.integer(&nw.SlicePrefix),
+		"docker_bridge":   d.str(&nw.DockerBridge),
+		"vxlan_port":      d.integer(&nw.VXLANPort),
+		"rstp":            d.boolean(&nw.RSTP),
+		"bfd":             d.boolean(&nw.BFD),
+		"bfd_interval_ms": d.integer(&nw.BFDIntervalMS),
+		"bfd_mult":        d.integer(&nw.BFDMult),
 		"subnet": func(n *yaml.Node, p string) {
 			if !d.scalar(n, p, "a CIDR such as 172.17.0.0/16") {
 				return

@@ -24,7 +24,8 @@ func (t *Topology) Overhead() int {
 	n := overheadVXLAN
 	if t.Network.Encap == EncapGRE {
 		n = overheadGRE
-		if t.Network.Key != nil || t.Network.Mode == ModeTree { // tree mode keys every tunnel (treeKey)
+		// tree mode keys every tunnel (treeKey), a relaying mesh every packet (KeyFlow)
+		if t.Network.Key != nil || t.Network.Mode == ModeTree || t.relaying() {
 			n += overheadKey
 		}
 	}
@@ -349,6 +350,9 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		tree = t.Edges()
 		key = strconv.FormatUint(uint64(t.treeKey(tree)), 10) // see treeKey
 	}
+	if t.relaying() {
+		key = KeyFlow // the flows set and match the key: see meshRelayTable
+	}
 	dstPort := 0
 	if n.Encap == EncapVXLAN && n.VXLANPort != DefaultVXLANPort {
 		dstPort = n.VXLANPort
@@ -360,7 +364,7 @@ func (t *Topology) Desired(name string) (HostState, error) {
 		tu := Tunnel{
 			Name: PortName(n.Encap, p.Name), Peer: p.Name, PeerIndex: p.Index,
 			Type: typ, RemoteIP: p.Address, LocalIP: me.Address, PacketType: packetType,
-			Key: key, DstPort: dstPort, BFD: n.BFD,
+			Key: key, DstPort: dstPort, BFD: n.BFD, BFDIntervalMS: n.BFDIntervalMS, BFDMult: n.BFDMult,
 			OFPort:    TunnelOFPortBase + p.Index,
 			PeerSlice: t.Slice(p.Index), PeerGW: t.Gateway(p.Index).Addr(),
 		}
@@ -368,6 +372,9 @@ func (t *Topology) Desired(name string) (HostState, error) {
 			tu.STPCost = p.cost
 		}
 		tunnels = append(tunnels, tu)
+	}
+	if t.relaying() {
+		t.setRelays(me, tunnels)
 	}
 	slices.SortFunc(tunnels, func(a, b Tunnel) int { return cmp.Compare(a.Name, b.Name) })
 
@@ -391,6 +398,10 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	switch n.Mode {
 	case ModeMesh:
 		s.OVS.FailMode = "secure"
+		if t.relaying() {
+			s.Flows = meshRelayTable(slice, gw.Addr(), tunnels)
+			break
+		}
 		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))
 	case ModeTree:
 		s.OVS.FailMode = "secure" // the table relays by itself; see treeFlowTable

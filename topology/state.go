@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 )
@@ -76,7 +78,14 @@ type Tunnel struct {
 	Key        string `json:"key,omitempty"`      // options:key; "" for none
 	DstPort    int    `json:"dst_port,omitempty"` // options:dst_port (vxlan); 0 for none
 	BFD        bool   `json:"bfd"`
-	OFPort     int    `json:"ofport_request"`
+	// BFDIntervalMS and BFDMult are the BFD timers (bfd:min_tx, bfd:min_rx and
+	// bfd:mult) when BFD is on.
+	BFDIntervalMS int `json:"bfd_interval_ms,omitempty"`
+	BFDMult       int `json:"bfd_mult,omitempty"`
+	// Relays are the peers, best first, through which frames for this peer go
+	// while the direct tunnel is down (a mesh with bfd: true; see docs/bfd.md).
+	Relays Relays `json:"relays,omitzero"`
+	OFPort int    `json:"ofport_request"`
 	// STPCost is the port's path cost, written to the key that the bridge's spanning
 	// tree protocol reads (see OVSState.PathCostKey); 0 for the default.
 	STPCost   int          `json:"stp_path_cost,omitempty"`
@@ -157,4 +166,56 @@ func (s OVSState) Equal(o OVSState) bool {
 		s.STP == o.STP && s.RSTP == o.RSTP && s.FailMode == o.FailMode &&
 		slices.Equal(s.Protocols, o.Protocols) && s.MTU == o.MTU &&
 		slices.Equal(s.Tunnels, o.Tunnels)
+}
+
+// Relays are a tunnel's relays, best first; unused places are "". An array, so
+// that a Tunnel stays a comparable value; JSON writes the names as a list.
+type Relays [relaysPerPair]string
+
+// Names returns the relays' names.
+func (r Relays) Names() []string {
+	var names []string
+	for _, n := range r {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+func (r Relays) MarshalJSON() ([]byte, error) {
+	names := r.Names()
+	if names == nil {
+		names = []string{} // [] rather than null
+	}
+	return json.Marshal(names)
+}
+
+func (r *Relays) UnmarshalJSON(b []byte) error {
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return err
+	}
+	if len(names) > len(r) {
+		return fmt.Errorf("%d relays: a tunnel has at most %d", len(names), len(r))
+	}
+	*r = Relays{}
+	copy(r[:], names)
+	return nil
+}
+
+// BFDConfig returns the Interface bfd column the tunnel needs: empty without BFD.
+func (t Tunnel) BFDConfig() map[string]string {
+	c := map[string]string{}
+	if !t.BFD {
+		return c
+	}
+	c["enable"] = "true"
+	if t.BFDIntervalMS > 0 {
+		c["min_rx"], c["min_tx"] = itoa(t.BFDIntervalMS), itoa(t.BFDIntervalMS)
+	}
+	if t.BFDMult > 0 {
+		c["mult"] = itoa(t.BFDMult)
+	}
+	return c
 }

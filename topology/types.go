@@ -27,6 +27,7 @@ const (
 	DefaultSubnet       = "172.17.0.0/16" // Docker's own default bridge subnet
 	DefaultSliceBits    = 8               // default slice_prefix = subnet prefix + 8 (at most 30)
 	DefaultLinkCost     = 1
+	DefaultBFDMult      = 3 // BFD packets missed before a path is down
 )
 
 // Topology is a parsed topology file. Parse fills it from YAML, Default fills in
@@ -61,6 +62,10 @@ type Network struct {
 	Key          *uint32      `json:"key,omitempty"` // GRE key / VXLAN VNI; nil: none
 	RSTP         bool         `json:"rstp"`
 	BFD          bool         `json:"bfd"`
+	// BFDIntervalMS is bfd:min_tx and bfd:min_rx of every tunnel; BFDMult is
+	// bfd:mult. Default fills them in when BFD is on (see DefaultBFDInterval).
+	BFDIntervalMS int `json:"bfd_interval_ms,omitempty"`
+	BFDMult       int `json:"bfd_mult,omitempty"`
 }
 
 // Host is one Docker host of the cluster.

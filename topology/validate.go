@@ -64,6 +64,12 @@ func (t *Topology) Default() {
 	if !t.given("network.mtu") {
 		n.MTU = t.MaxMTU()
 	}
+	if n.BFD && !t.given("network.bfd_interval_ms") {
+		n.BFDIntervalMS = DefaultBFDInterval(len(t.Hosts))
+	}
+	if n.BFD && !t.given("network.bfd_mult") {
+		n.BFDMult = DefaultBFDMult
+	}
 	for i := range t.Links {
 		if !t.itemGiven("links", i, "cost") {
 			t.Links[i].Cost = DefaultLinkCost
@@ -196,6 +202,7 @@ func (c *checker) network() {
 	} else if n.MTU < 68 && mtuOK {
 		c.at("network.mtu", "%d is smaller than 68, the minimum IPv4 MTU", n.MTU)
 	}
+	c.bfd()
 	c.subnet()
 }
 

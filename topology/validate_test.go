@@ -30,7 +30,7 @@ func TestValidationErrors(t *testing.T) {
 	}{
 		{"syntax", "network:\n  encap: gre\n   mode: [\n", []string{`t.yaml:3:4: invalid YAML: mapping values are not allowed in this context (check the indentation, and quote a value that contains ': ')`}},
 		{"unknown key", strings.Replace(base, "  mode: stp", "  mtuu: 1400", 1),
-			[]string{`t.yaml:3:3: network.mtuu: unknown key (known keys: bfd, bridge, datapath, docker_bridge, encap, key, mode, mtu, rstp, slice_prefix, subnet, underlay_mtu, vxlan_port)`}},
+			[]string{`t.yaml:3:3: network.mtuu: unknown key (known keys: bfd, bfd_interval_ms, bfd_mult, bridge, datapath, docker_bridge, encap, key, mode, mtu, rstp, slice_prefix, subnet, underlay_mtu, vxlan_port)`}},
 		{"unknown host key", strings.Replace(base, "    index: 2", "    idx: 2", 1),
 			[]string{`t.yaml:10:5: hosts[1].index: missing: every host needs a stable index from 1`, `t.yaml:12:5: hosts[1].idx: unknown key (known keys: address, index, name)`}},
 		{"unknown top key", base + "link: []\n", []string{`t.yaml:13:1: link: unknown key (known keys: hosts, links, network)`}},

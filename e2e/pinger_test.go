@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/lab"
+)
+
+// pinger is a ping running in the background from a container, every interval,
+// with a timestamp on each reply (ping -D).
+type pinger struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+}
+
+func (p *pinger) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+// startPinger starts `ping -D -i interval dst` in ct; stop ends it. The test's
+// cleanup stops it too.
+func startPinger(t *testing.T, ct *lab.Container, dst netip.Addr, interval time.Duration) *pinger {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	p := &pinger{done: make(chan struct{})}
+	p.cmd = ct.Command(ctx, "ping", "-D", "-n", "-i", strconv.FormatFloat(interval.Seconds(), 'f', 3, 64), dst.String())
+	p.cmd.Stdout = p
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); cancel(); close(p.done) }()
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+// replies returns the replies so far.
+func (p *pinger) replies() pingLog {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return parsePing(p.out.Bytes())
+}
+
+// stop ends ping (by its pid) and returns its replies.
+func (p *pinger) stop() pingLog {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	return p.replies()
+}
+
+// pingLog is what a pinger saw: the time of each first reply, in order, and
+// how many replies were duplicates.
+type pingLog struct {
+	at   []time.Time
+	dups int
+}
+
+// parsePing reads ping -D's reply lines:
+//
+//	[1764769384.123456] 64 bytes from 172.17.32.3: icmp_seq=7 ttl=64 time=0.52 ms
+//	[1764769384.133456] 64 bytes from 172.17.32.3: icmp_seq=7 ttl=64 time=0.61 ms (DUP!)
+func parsePing(out []byte) pingLog {
+	var l pingLog
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "[") || !strings.Contains(line, " bytes from ") {
+			continue
+		}
+		if strings.HasSuffix(line, "(DUP!)") {
+			l.dups++
+			continue
+		}
+		stamp, _, _ := strings.Cut(line[1:], "]")
+		sec, err := strconv.ParseFloat(stamp, 64)
+		if err != nil {
+			continue
+		}
+		l.at = append(l.at, time.Unix(0, int64(sec*1e9)))
+	}
+	return l
+}
+
+// gap returns the longest time without a reply that overlaps [from, to]: from
+// the last reply before it (or from) to the next reply (or to).
+func (l pingLog) gap(from, to time.Time) time.Duration {
+	var longest time.Duration
+	prev := from
+	if i, _ := slices.BinarySearchFunc(l.at, from, time.Time.Compare); i > 0 {
+		prev = l.at[i-1]
+	}
+	for _, at := range l.at {
+		if !at.After(prev) {
+			continue
+		}
+		longest = max(longest, at.Sub(prev))
+		prev = at
+		if at.After(to) {
+			return longest
+		}
+	}
+	return max(longest, to.Sub(prev))
+}
+
+// after reports whether a reply came after t.
+func (l pingLog) after(t time.Time) bool { return len(l.at) > 0 && l.at[len(l.at)-1].After(t) }

@@ -1,0 +1,131 @@
+package topology
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strconv"
+)
+
+// ActionReclassify runs a frame through table 0 again (after its in_port was
+// rewritten: see relayAccepts).
+const ActionReclassify = "resubmit(,0)"
+
+// Registers of the relay tables: reg6 holds the tunnel port a frame is for,
+// reg7 the tunnel port bundle_load chose to carry it.
+const (
+	regDest  = "NXM_NX_REG6[]"
+	regVia   = "NXM_NX_REG7[0..15]"
+	tunID    = "NXM_NX_TUN_ID[]"
+	noMember = 0xffff // what bundle_load loads when no member is alive
+)
+
+// Relay mark match values, as ovs-ofctl prints them.
+var (
+	anyRelayedFrom = hexValue(markRelayedFrom) + "/" + hexValue(markRelayedFrom)
+	anyRelayTo     = hexValue(markRelayTo) + "/" + hexValue(markRelayTo)
+)
+
+func hexValue(v int) string { return "0x" + strconv.FormatInt(int64(v), 16) }
+
+// meshRelayTable is the table of a full mesh with bfd: true (docs/bfd.md). It is
+// meshTable with one change of where frames go: a frame for a peer goes through
+// TableSend, where bundle_load picks the first live path of the peer's list, the
+// direct tunnel and then its relays (BFD decides, in the datapath, with no pass
+// of ovsmesh), and TablePath sends it on that path. On a relay's tunnel it
+// carries the mark "relay to D" in the tunnel key. The relay checks it as any
+// frame from the sender (IPv4 and ARP sources, MAC), then sends it to D marked
+// "relayed from S", and D takes it as a frame from S's own tunnel: the same
+// checks, and local delivery only. No host relays a frame marked "relayed from",
+// so a frame crosses at most two tunnels, and each host gets one copy of a
+// broadcast: every sender's flood sends exactly one copy per peer, on one path.
+func meshRelayTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
+	flows := make([]Flow, 0, 19*len(tunnels)+48) // see TestFlowCount
+	sends := make([]string, 0, 2*len(tunnels))
+	for _, t := range tunnels {
+		sends = append(sends, "load:"+hexValue(t.OFPort)+"->"+regDest, Resubmit(TableSend))
+	}
+	flows = relayAccepts(flows, tunnels)
+	flows = meshFlows(flows, slice, gw, tunnels, sends, 2, macsRelay)
+	flows = relayForwards(flows, tunnels)
+	flows = relayPaths(flows, tunnels)
+	// Keep the documented order: by table, then by decreasing priority.
+	slices.SortStableFunc(flows, func(a, b Flow) int {
+		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(b.Priority, a.Priority))
+	})
+	return flows
+}
+
+// macsRelay is the mesh's MAC table, whose unicast lookup sends to the learned
+// port's peer through TableSend instead of straight out of that port.
+var macsRelay = func() macActions {
+	m := macsMesh
+	m.lookupDst = append(slices.Clone(m.lookupDst[:len(m.lookupDst)-1]),
+		"move:NXM_NX_REG4[0..15]->NXM_NX_REG6[0..15]", Resubmit(TableSend))
+	return m
+}()
+
+// relayAccepts is table 0's first flows: a frame marked "relayed from S" is
+// taken only from S's relays, and then as if it had come through S's tunnel,
+// so that every check of a frame from S applies to it. Another such mark goes
+// nowhere.
+func relayAccepts(flows []Flow, tunnels []Tunnel) []Flow {
+	port := tunnelPorts(tunnels)
+	for _, t := range tunnels {
+		asFromPeer := []string{"load:" + hexValue(t.OFPort) + "->NXM_OF_IN_PORT[]", "load:0->" + tunID, ActionReclassify}
+		mark := hexValue(markRelayedFrom | t.PeerIndex)
+		for _, r := range t.Relays.Names() {
+			flows = append(flows, Flow{Table: TableClassify, Priority: 130, InPort: port[r], TunID: mark, Actions: asFromPeer})
+		}
+	}
+	return append(flows, Flow{Table: TableClassify, Priority: 125, TunID: anyRelayedFrom, Actions: drop})
+}
+
+// relayForwards is table 2's relaying: a frame from S marked "relay to D",
+// checked as S's, goes on to D marked "relayed from S" (S is the low bits of
+// the tunnel port it came in on), on the direct tunnel only.
+func relayForwards(flows []Flow, tunnels []Tunnel) []Flow {
+	from := []string{"load:" + hexValue(markRelayedFrom) + "->" + tunID, "move:NXM_OF_IN_PORT[0..14]->NXM_NX_TUN_ID[0..14]"}
+	for _, t := range tunnels {
+		flows = append(flows, Flow{Table: TableFromTunnel, Priority: 100, TunID: hexValue(markRelayTo | t.PeerIndex),
+			Actions: append(slices.Clip(from), Output(t.OFPort))})
+	}
+	return append(flows, Flow{Table: TableFromTunnel, Priority: 90, TunID: anyRelayTo, Actions: drop})
+}
+
+// relayPaths is TableSend and TablePath: pick the peer's first live path and
+// send on it. With no live path at all (BFD down everywhere, or not up yet) the
+// frame goes on the direct tunnel, as it would without BFD.
+func relayPaths(flows []Flow, tunnels []Tunnel) []Flow {
+	port := tunnelPorts(tunnels)
+	direct := func(p string) []string { return []string{"load:0->" + tunID, "output:" + p} }
+	for _, t := range tunnels {
+		dest := regValue(t.OFPort)
+		relays := t.Relays.Names()
+		if len(relays) == 0 {
+			flows = append(flows, Flow{Table: TableSend, Priority: 100, Reg6: dest, Actions: direct(strconv.Itoa(t.OFPort))})
+			continue
+		}
+		members := "members:" + strconv.Itoa(t.OFPort)
+		for _, r := range relays {
+			members += "," + strconv.Itoa(port[r])
+		}
+		flows = append(flows,
+			Flow{Table: TableSend, Priority: 100, Reg6: dest, Actions: []string{
+				"bundle_load(eth_src,0,active_backup,ofport," + regVia + "," + members + ")", Resubmit(TablePath)}},
+			Flow{Table: TablePath, Priority: 100, Reg6: dest, Reg7: dest, Actions: direct(strconv.Itoa(t.OFPort))})
+	}
+	return append(flows,
+		Flow{Table: TablePath, Priority: 90, Reg7: regValue(noMember), Actions: direct("NXM_NX_REG6[0..15]")},
+		Flow{Table: TablePath, Priority: 1, Actions: []string{
+			"load:" + hexValue(markRelayTo) + "->" + tunID, "move:NXM_NX_REG6[0..14]->NXM_NX_TUN_ID[0..14]", "output:" + regVia}})
+}
+
+// tunnelPorts maps each tunnel's peer to the tunnel's OpenFlow port.
+func tunnelPorts(tunnels []Tunnel) map[string]int {
+	port := make(map[string]int, len(tunnels))
+	for _, t := range tunnels {
+		port[t.Peer] = t.OFPort
+	}
+	return port
+}
