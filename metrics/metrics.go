@@ -15,15 +15,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // Tunnel is the live state of one tunnel port, as OVSDB reports it.
 type Tunnel struct {
 	Name       string
 	BFDEnabled bool
-	BFDUp      bool   // bfd_status:state == "up"
-	BFDFlaps   int    // bfd_status:flap_count
-	STPState   string // port status stp_state (or rstp_port_state), "" outside stp mode
+	BFDUp      bool // bfd_status:state == "up"
+	BFDFlaps   int  // bfd_status:flap_count
+	// BFDForwarding is bfd_status:forwarding == "true": what the relay choice of a
+	// mesh with bfd: true reads (see topology.ChoosePath).
+	BFDForwarding bool
+	STPState      string // port status stp_state (or rstp_port_state), "" outside stp mode
 }
 
 // TunnelSource reads the tunnels' live state after each pass (e.g. from the OVSDB
@@ -51,6 +55,15 @@ type Metrics struct {
 	bfdUp       *prometheus.GaugeVec
 	bfdFlaps    *prometheus.GaugeVec
 	stpState    *prometheus.GaugeVec
+	path        *prometheus.GaugeVec
+	via         *prometheus.GaugeVec
+	failovers   *prometheus.CounterVec
+
+	// members are the last pass's path choices (topology.OVSState.PathMembers);
+	// lastPath is each tunnel's path when last observed.
+	pathMu   sync.Mutex
+	members  map[string][]string
+	lastPath map[string]string
 
 	mu        sync.Mutex
 	converged bool // a pass has succeeded: later changes are drift repairs
@@ -79,12 +92,15 @@ func New(interval time.Duration, tunnels TunnelSource) *Metrics {
 	m.bfdUp = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_bfd_up", "1 when BFD reports the tunnel up (bfd: true only).")), []string{"tunnel"})
 	m.bfdFlaps = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_bfd_flaps", "BFD flap count of the tunnel (bfd: true only).")), []string{"tunnel"})
 	m.stpState = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_stp_state", "1 for the tunnel port's current STP state (stp mode only).")), []string{"tunnel", "state"})
+	m.path = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_path", "1 for the path frames to the tunnel's peer take now: direct, relayed or down (mode mesh with bfd: true).")), []string{"tunnel", "path"})
+	m.via = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_relay", "1 for the relay's tunnel that carries frames to the tunnel's peer while its path is relayed.")), []string{"tunnel", "via"})
+	m.failovers = prometheus.NewCounterVec(prometheus.CounterOpts(f("tunnel_failovers_total", "Times the path to the tunnel's peer was seen leaving the direct tunnel (to a relay, or down).")), []string{"tunnel"})
 	goroutines := prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("goroutines", "Goroutines of the ovsmesh process.")),
 		func() float64 { return float64(runtime.NumGoroutine()) })
 	heap := prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("heap_inuse_bytes", "Heap in use by the ovsmesh process.")),
 		func() float64 { var ms runtime.MemStats; runtime.ReadMemStats(&ms); return float64(ms.HeapInuse) })
 	m.reg.MustRegister(goroutines, heap, m.passes, m.failures, m.duration, m.lastSuccess, m.desired, m.actual, m.repairs,
-		m.loadErrors, m.bfdUp, m.bfdFlaps, m.stpState)
+		m.loadErrors, m.bfdUp, m.bfdFlaps, m.stpState, m.path, m.via, m.failovers)
 	for _, s := range []string{controller.StepLoad, controller.StepOVSDB, controller.StepBridge, controller.StepFlows, controller.StepFiles} {
 		m.failures.WithLabelValues(s)
 		m.repairs.WithLabelValues(s)
@@ -103,6 +119,11 @@ func (m *Metrics) LoadError(error) { m.loadErrors.Inc() }
 func (m *Metrics) Pass(ctx context.Context, res controller.Result) {
 	m.passes.Inc()
 	m.duration.Observe(res.Duration.Seconds())
+	if res.Topology != nil {
+		m.pathMu.Lock()
+		m.members = res.Want.OVS.PathMembers()
+		m.pathMu.Unlock()
+	}
 	if m.tunnels != nil {
 		// Outside m.mu: reading OVSDB must never hold up /healthz.
 		m.observeTunnels(ctx)
@@ -139,6 +160,7 @@ func (m *Metrics) observeTunnels(ctx context.Context) {
 	m.bfdUp.Reset()
 	m.bfdFlaps.Reset()
 	m.stpState.Reset()
+	m.observePaths(ts)
 	for _, t := range ts {
 		if t.BFDEnabled {
 			m.bfdUp.WithLabelValues(t.Name).Set(b2f(t.BFDUp))
@@ -149,6 +171,34 @@ func (m *Metrics) observeTunnels(ctx context.Context) {
 				m.stpState.WithLabelValues(t.Name, s).Set(b2f(s == t.STPState))
 			}
 		}
+	}
+}
+
+// observePaths sets the path metrics of the tunnels that have relays.
+func (m *Metrics) observePaths(ts []Tunnel) {
+	m.pathMu.Lock()
+	defer m.pathMu.Unlock()
+	alive := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		alive[t.Name] = t.BFDEnabled && t.BFDForwarding
+	}
+	m.path.Reset()
+	m.via.Reset()
+	last := m.lastPath
+	m.lastPath = make(map[string]string, len(m.members))
+	for name, members := range m.members {
+		path, via := topology.ChoosePath(members, func(t string) bool { return alive[t] })
+		for _, p := range []string{topology.PathDirect, topology.PathRelayed, topology.PathDown} {
+			m.path.WithLabelValues(name, p).Set(b2f(p == path))
+		}
+		m.failovers.WithLabelValues(name) // 0 until the first failover
+		if via != "" {
+			m.via.WithLabelValues(name, via).Set(1)
+		}
+		if path != topology.PathDirect && last[name] == topology.PathDirect {
+			m.failovers.WithLabelValues(name).Inc()
+		}
+		m.lastPath[name] = path
 	}
 }
 

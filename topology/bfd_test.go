@@ -79,11 +79,11 @@ func TestBFDDefaults(t *testing.T) {
 // always carries a VNI.
 func TestRelayOverhead(t *testing.T) {
 	for network, want := range map[string]int{
-		"bfd: true":                      1458,
-		"bfd: false":                     1462,
-		"encap: vxlan, bfd: true":        1450,
-		"mode: stp, bfd: true":           1462,
-		"encap: vxlan, mode: stp":        1450,
+		"bfd: true":                        1458,
+		"bfd: false":                       1462,
+		"encap: vxlan, bfd: true":          1450,
+		"mode: stp, bfd: true":             1462,
+		"encap: vxlan, mode: stp":          1450,
 		"mode: stp, rstp: true, bfd: true": 1462,
 	} {
 		topo, err := Compile("t.yaml", []byte(bfdFile(network, 3)))

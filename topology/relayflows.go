@@ -129,3 +129,44 @@ func tunnelPorts(tunnels []Tunnel) map[string]int {
 	}
 	return port
 }
+
+// Paths of a relaying mesh, as ChoosePath names them.
+const (
+	PathDirect  = "direct"  // the direct tunnel is alive
+	PathRelayed = "relayed" // the direct tunnel is down; a relay's tunnel is alive
+	PathDown    = "down"    // no tunnel of the list is alive: frames take the direct one
+)
+
+// PathMembers returns, for each tunnel that has relays, the tunnels TableSend
+// chooses from, in its order: the tunnel itself, then the tunnels to its relays.
+func (s OVSState) PathMembers() map[string][]string {
+	byPeer := make(map[string]string, len(s.Tunnels))
+	for _, t := range s.Tunnels {
+		byPeer[t.Peer] = t.Name
+	}
+	members := map[string][]string{}
+	for _, t := range s.Tunnels {
+		for _, r := range t.Relays.Names() {
+			members[t.Name] = append(members[t.Name], byPeer[r])
+		}
+		if m := members[t.Name]; m != nil {
+			members[t.Name] = append([]string{t.Name}, m...)
+		}
+	}
+	return members
+}
+
+// ChoosePath returns the path TableSend's bundle_load takes among members (the
+// direct tunnel first, then the relays' tunnels) when alive tells which tunnels
+// BFD says forward: the first alive one. via is that tunnel when it is a relay's.
+func ChoosePath(members []string, alive func(tunnel string) bool) (path, via string) {
+	for i, m := range members {
+		if alive(m) {
+			if i == 0 {
+				return PathDirect, ""
+			}
+			return PathRelayed, m
+		}
+	}
+	return PathDown, ""
+}

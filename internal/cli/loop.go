@@ -133,7 +133,8 @@ func tunnelSource(db *ovsdb.Client) metrics.TunnelSource {
 				if !p.Owned || (p.Type != "gre" && p.Type != "vxlan") || p.OFPort <= 0 {
 					continue
 				}
-				t := metrics.Tunnel{Name: p.Name, BFDEnabled: p.BFD["enable"] == "true", BFDUp: p.BFDStatus["state"] == "up"}
+				t := metrics.Tunnel{Name: p.Name, BFDEnabled: p.BFD["enable"] == "true", BFDUp: p.BFDStatus["state"] == "up",
+					BFDForwarding: p.BFDStatus["forwarding"] == "true"}
 				t.BFDFlaps, _ = strconv.Atoi(p.BFDStatus["flap_count"])
 				if b.STP {
 					t.STPState = p.STPStatus["stp_state"]
