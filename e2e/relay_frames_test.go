@@ -24,6 +24,25 @@ func TestRelayWhileCut(t *testing.T) {
 	r.waitBFD("docker1", r.tunnel("docker1", "docker2"), "down")
 	r.waitBFD("docker2", r.tunnel("docker2", "docker1"), "down")
 
+	t.Run("status shows the relayed path", func(t *testing.T) {
+		for host, want := range map[string]string{
+			"docker1": "gre-docker2 gre 198.18.0.2 key=flow,local_ip=198.18.0.1 32770 up down relayed via gre-docker3",
+			"docker2": "gre-docker1 gre 198.18.0.1 key=flow,local_ip=198.18.0.2 32769 up down relayed via gre-docker3",
+			"docker3": "gre-docker1 gre 198.18.0.1 key=flow,local_ip=198.18.0.3 32769 up up direct",
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			out, err := r.host(host).Run(ctx, ovsmeshBin, "status", "--db", r.host(host).DB())
+			cancel()
+			var lines []string // the table's columns, one space apart
+			for _, l := range strings.Split(out, "\n") {
+				lines = append(lines, strings.Join(strings.Fields(l), " "))
+			}
+			if err != nil || !strings.Contains(strings.Join(lines, "\n"), want) {
+				t.Errorf("%s: ovsmesh status (%v) has no line with %q:\n%s", host, err, want, out)
+			}
+		}
+	})
+
 	t.Run("broadcast reaches every container once", func(t *testing.T) {
 		bcast := netip.MustParseAddr("172.17.255.255")
 		for _, sender := range []string{"docker1", "docker2", "docker3"} {

@@ -30,6 +30,16 @@ type statusReport struct {
 	Matches *bool                  `json:"matches_plan,omitempty"`
 	Errors  []string               `json:"errors,omitempty"`
 	Fleet   *fleetViewReport       `json:"fleet,omitempty"` // with --view-file
+	// Paths are, in a mesh with bfd: true, the path frames to each tunnel's
+	// peer take now (see topology.ChoosePath), by tunnel.
+	Paths map[string]tunnelPath `json:"paths,omitempty"`
+}
+
+// tunnelPath is the path to one tunnel's peer: direct, relayed (via a relay's
+// tunnel) or down.
+type tunnelPath struct {
+	Path string `json:"path"`
+	Via  string `json:"via,omitempty"`
 }
 
 // fleetViewReport is the saved fleet view a host applies: hosts whose
@@ -139,12 +149,16 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 		return nil, err
 	}
 	for _, b := range rep.OVS.Bridges {
-		n, err := openflow.New(b.Name, log).Count(ctx)
+		table := openflow.New(b.Name, log)
+		n, err := table.Count(ctx)
 		if err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 			continue
 		}
 		rep.Flows[b.Name] = n
+		if err := addPaths(ctx, rep, b, table); err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+		}
 	}
 	nl, err := netlink.NewHandle()
 	if err != nil {
@@ -185,6 +199,33 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	return rep, nil
 }
 
+// addPaths adds to rep the path to each peer of a bridge whose table relays:
+// the choice TableSend's bundle_load makes on the tunnels' BFD forwarding.
+func addPaths(ctx context.Context, rep *statusReport, b ovsdb.BridgeStatus, table *openflow.Table) error {
+	members, err := table.Paths(ctx)
+	if err != nil || len(members) == 0 {
+		return err
+	}
+	name := map[int]string{}
+	alive := map[string]bool{}
+	for _, p := range b.Ports {
+		name[p.OFPort] = p.Name
+		alive[p.Name] = p.BFD["enable"] == "true" && p.BFDStatus["forwarding"] == "true"
+	}
+	if rep.Paths == nil {
+		rep.Paths = map[string]tunnelPath{}
+	}
+	for port, ports := range members {
+		names := make([]string, len(ports))
+		for i, p := range ports {
+			names[i] = name[p]
+		}
+		path, via := topology.ChoosePath(names, func(t string) bool { return alive[t] })
+		rep.Paths[name[port]] = tunnelPath{Path: path, Via: via}
+	}
+	return nil
+}
+
 func writeStatus(w io.Writer, rep *statusReport) {
 	if len(rep.OVS.Bridges) == 0 {
 		fmt.Fprintln(w, "no bridge carries ovsmesh's owner mark")
@@ -211,7 +252,7 @@ func writeStatus(w io.Writer, rep *statusReport) {
 		fmt.Fprintf(w, "bridge %s  owner=%s datapath=%s fail_mode=%s stp=%s mtu=%d flows=%d  (ovs %s, cfg %d/%d)\n",
 			b.Name, b.Owner, orDash(b.DatapathType), orDash(b.FailMode), stp, mtu, rep.Flows[b.Name], orDash(rep.OVS.OVSVersion), rep.OVS.CurCfg, rep.OVS.NextCfg)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TUNNEL\tTYPE\tREMOTE\tOPTIONS\tOFPORT\tLINK\tBFD\tSTP\tERROR")
+		fmt.Fprintln(tw, "  TUNNEL\tTYPE\tREMOTE\tOPTIONS\tOFPORT\tLINK\tBFD\tPATH\tSTP\tERROR")
 		for _, p := range tunnels {
 			var opts []string
 			for k, v := range p.Options {
@@ -230,8 +271,15 @@ func writeStatus(w io.Writer, rep *statusReport) {
 			} else if s := p.RSTPStatus["rstp_port_state"]; s != "" {
 				stpState = p.RSTPStatus["rstp_port_role"] + "/" + s
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.Type, p.Options["remote_ip"],
-				orDash(strings.Join(opts, ",")), p.OFPort, orDash(p.LinkState), bfd, stpState, orDash(p.Error))
+			path := "-"
+			if tp, ok := rep.Paths[p.Name]; ok {
+				path = tp.Path
+				if tp.Via != "" {
+					path += " via " + tp.Via
+				}
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Type, p.Options["remote_ip"],
+				orDash(strings.Join(opts, ",")), p.OFPort, orDash(p.LinkState), bfd, path, stpState, orDash(p.Error))
 		}
 		tw.Flush()
 		for _, p := range foreign {
