@@ -73,11 +73,16 @@ type Reconciler struct {
 	Flows  Flows
 	Files  Files
 	Guard  Guard // nil: no checks
-	Log    *slog.Logger
+	// BFD reads the tunnels' BFD sessions for a mesh with bfd: true (see
+	// desired); nil: every session counts as having been up.
+	BFD BFDSessions
+	Log *slog.Logger
 
 	// verified remembers the bridge and owner the Guard last passed, so that a
 	// pass can go on repairing docker0 and the files while ovsdb-server is down.
 	verified string
+	// seenUp is the last reading of BFD.SeenUp.
+	seenUp map[string]bool
 }
 
 // Step is what one subsystem did in a pass.
@@ -298,7 +303,7 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
 	start := time.Now()
 	res := Result{Host: r.Host, DryRun: dryRun, Topology: t}
-	want, err := t.Desired(r.Host)
+	want, err := r.desired(ctx, t)
 	if err != nil {
 		res.Steps = []Step{{Name: StepLoad, Err: err}}
 		return res

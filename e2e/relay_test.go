@@ -47,6 +47,10 @@ func newRelayLab(t *testing.T, network string) *relayLab {
 			r.waitBFD(h, tu.Name, "up")
 		}
 	}
+	// A pass sends through a relay only toward peers whose BFD session has
+	// been up (the first pass created the tunnels): run the pass the loop runs
+	// when the sessions come up.
+	c.mustApply()
 	return r
 }
 

@@ -188,3 +188,25 @@ func TestRelayTable(t *testing.T) {
 		t.Errorf("%d flows take relayed frames, want one per relay of each peer (%d)", accepts, relays)
 	}
 }
+
+// TestPathPolicy: a tunnel whose BFD session has never been up sends straight
+// out of its port; the others keep the relay choice.
+func TestPathPolicy(t *testing.T) {
+	topo, err := Compile("t.yaml", []byte(bfdFile("bfd: true", 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := topo.DesiredWith("h001", PathPolicy{NotUpYet: map[string]bool{"gre-h002": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range s.Flows {
+		if f.Table != TableSend {
+			continue
+		}
+		bundle := strings.HasPrefix(f.Actions[0], "bundle_load(")
+		if direct := f.Reg6 == "0x8002"; direct == bundle {
+			t.Errorf("%s: want the relay choice for every peer but h002, whose session was never up", f)
+		}
+	}
+}

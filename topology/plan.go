@@ -335,7 +335,11 @@ func (t *Topology) Host(name string) (Host, error) {
 
 // Desired returns the desired state of the named host. The topology must have been
 // defaulted and validated.
-func (t *Topology) Desired(name string) (HostState, error) {
+func (t *Topology) Desired(name string) (HostState, error) { return t.DesiredWith(name, PathPolicy{}) }
+
+// DesiredWith is Desired with the path policy of a relaying mesh (ignored in
+// other modes).
+func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error) {
 	me, err := t.Host(name)
 	if err != nil {
 		return HostState{}, err
@@ -399,7 +403,7 @@ func (t *Topology) Desired(name string) (HostState, error) {
 	case ModeMesh:
 		s.OVS.FailMode = "secure"
 		if t.relaying() {
-			s.Flows = meshRelayTable(slice, gw.Addr(), tunnels)
+			s.Flows = meshRelayTable(slice, gw.Addr(), tunnels, policy)
 			break
 		}
 		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))

@@ -39,7 +39,7 @@ func hexValue(v int) string { return "0x" + strconv.FormatInt(int64(v), 16) }
 // checks, and local delivery only. No host relays a frame marked "relayed from",
 // so a frame crosses at most two tunnels, and each host gets one copy of a
 // broadcast: every sender's flood sends exactly one copy per peer, on one path.
-func meshRelayTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow {
+func meshRelayTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel, policy PathPolicy) []Flow {
 	flows := make([]Flow, 0, 19*len(tunnels)+48) // see TestFlowCount
 	sends := make([]string, 0, 2*len(tunnels))
 	for _, t := range tunnels {
@@ -48,7 +48,7 @@ func meshRelayTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel) []Flow 
 	flows = relayAccepts(flows, tunnels)
 	flows = meshFlows(flows, slice, gw, tunnels, sends, 2, macsRelay)
 	flows = relayForwards(flows, tunnels)
-	flows = relayPaths(flows, tunnels)
+	flows = relayPaths(flows, tunnels, policy)
 	// Keep the documented order: by table, then by decreasing priority.
 	slices.SortStableFunc(flows, func(a, b Flow) int {
 		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(b.Priority, a.Priority))
@@ -96,13 +96,13 @@ func relayForwards(flows []Flow, tunnels []Tunnel) []Flow {
 // relayPaths is TableSend and TablePath: pick the peer's first live path and
 // send on it. With no live path at all (BFD down everywhere, or not up yet) the
 // frame goes on the direct tunnel, as it would without BFD.
-func relayPaths(flows []Flow, tunnels []Tunnel) []Flow {
+func relayPaths(flows []Flow, tunnels []Tunnel, policy PathPolicy) []Flow {
 	port := tunnelPorts(tunnels)
 	direct := func(p string) []string { return []string{"load:0->" + tunID, "output:" + p} }
 	for _, t := range tunnels {
 		dest := regValue(t.OFPort)
 		relays := t.Relays.Names()
-		if len(relays) == 0 {
+		if len(relays) == 0 || policy.DirectOnly(t.Name) {
 			flows = append(flows, Flow{Table: TableSend, Priority: 100, Reg6: dest, Actions: direct(strconv.Itoa(t.OFPort))})
 			continue
 		}
@@ -120,6 +120,28 @@ func relayPaths(flows []Flow, tunnels []Tunnel) []Flow {
 		Flow{Table: TablePath, Priority: 1, Actions: []string{
 			"load:" + hexValue(markRelayTo) + "->" + tunID, "move:NXM_NX_REG6[0..14]->NXM_NX_TUN_ID[0..14]", "output:" + regVia}})
 }
+
+// PathPolicy tells which tunnels of a relaying mesh may fail over to a relay.
+//
+// TableSend's bundle_load takes a tunnel whose BFD session is not up for a dead
+// path. A peer that does not run BFD (an older ovsmesh, or a host not yet
+// applied during the rolling update that turns bfd on) never brings the session
+// up, and its frames would always go through a relay, which that peer drops (it
+// reads no relay marks): worse than without BFD. So a tunnel goes through
+// TableSend's choice only once its session has been up, and straight out of its
+// port until then.
+//
+// The zero PathPolicy is the steady state, every session up once: what `plan`
+// shows. A pass fills NotUpYet from ovs-vswitchd's bfd_status.
+type PathPolicy struct {
+	// NotUpYet holds the tunnels whose BFD session has never been up (in
+	// bfd_status, neither state up nor a flap count above 0, or no port yet).
+	NotUpYet map[string]bool
+}
+
+// DirectOnly reports whether frames for the tunnel's peer must go straight out
+// of the tunnel.
+func (p PathPolicy) DirectOnly(tunnel string) bool { return p.NotUpYet[tunnel] }
 
 // tunnelPorts maps each tunnel's peer to the tunnel's OpenFlow port.
 func tunnelPorts(tunnels []Tunnel) map[string]int {

@@ -233,6 +233,14 @@ func (p *pendingDB) Apply(ctx context.Context, want topology.OVSState, dryRun bo
 	return p.db.Apply(ctx, want, dryRun)
 }
 
+// State waits for the connection and reads the owned bridges from the cache.
+func (p *pendingDB) State(ctx context.Context) (ovsdb.Status, error) {
+	if err := p.wait(ctx); err != nil {
+		return ovsdb.Status{}, err
+	}
+	return p.db.State(ctx)
+}
+
 // Close waits for the connection attempt and closes what it opened.
 func (p *pendingDB) Close() {
 	<-p.done
@@ -258,6 +266,9 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Flows:  flowTables{log: log},
 		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Log:    log,
+	}
+	if db, ok := ovs.(stateReader); ok {
+		r.BFD = bfdSessions{db: db}
 	}
 	return r, nl.Close, nil
 }

@@ -28,7 +28,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{[]string{"validate", "../../examples/lab.yaml"}, 0, "../../examples/lab.yaml: ok: 3 hosts, gre mesh, mtu 1462, 3 tunnels"},
 		{[]string{"validate", bad}, 1, bad + `:2:10: network.encap: "geneve" is not one of gre, vxlan` + "\n" +
-			bad + `:3:3: network.mtuu: unknown key (known keys: bfd, bridge, datapath, docker_bridge, encap, key, mode, mtu, rstp, slice_prefix, subnet, underlay_mtu, vxlan_port)` + "\n" +
+			bad + `:3:3: network.mtuu: unknown key (known keys: bfd, bfd_interval_ms, bfd_mult, bridge, datapath, docker_bridge, encap, key, mode, mtu, rstp, slice_prefix, subnet, underlay_mtu, vxlan_port)` + "\n" +
 			bad + `:5:24: hosts[0].address: "10.0.0.300" is not an IP address`},
 		{[]string{"validate", "/nonexistent.yaml"}, 1, "read topology: open /nonexistent.yaml: no such file or directory"},
 		{[]string{"validate"}, 2, "want one topology file, got 0 arguments"},
