@@ -56,8 +56,9 @@ var layers = map[string]struct {
 	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus"}},
 	"metrics":     {[]string{"controller", "topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
 	"fleet":       {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "prometheus"}},
-	// hostcheck probes the host (ping) and judges purely; it changes nothing.
-	"hostcheck": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "prometheus", "go.etcd.io"}},
+	// hostcheck probes the host (ping, netlink reads of routes, addresses and
+	// links) and judges purely; it changes nothing.
+	"hostcheck": {nil, []string{"libovsdb", "go-openvswitch", "prometheus", "go.etcd.io"}},
 	// sdnotify speaks to systemd with the standard library only.
 	"internal/sdnotify": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "yaml"}},
 }

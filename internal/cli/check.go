@@ -1,38 +1,45 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/vishvananda/netlink"
 
 	"github.com/ovsmesh/ovsmesh/hostcheck"
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
+// checkFlags are check's command-line options.
+type checkFlags struct {
+	host, output, daemonJSON string
+}
+
 func newCheck() *cobra.Command {
-	var host, output string
+	var f checkFlags
 	c := &cobra.Command{
 		Use:   "check TOPOLOGY",
 		Short: "Pre-flight: check that this host can join the topology, changing nothing",
 		Long: "check probes this host before a first apply and reports each item as ok, warning or problem,\n" +
-			"with the fix: the underlay path to every peer must carry the plan's packet size with DF set.\n" +
+			"with the fix: the underlay path to every peer must carry the plan's packet size with DF set;\n" +
+			"no route, interface address or daemon.json key may clash with the container subnet.\n" +
 			"Exit status 0 when nothing is a problem, 1 otherwise, 2 on a usage error.",
 		Args: exactArgs(1, "one topology file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			if f.output != "text" && f.output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", f.output)}
 			}
-			t, s, err := loadHost(args[0], host)
+			t, s, err := loadHost(args[0], f.host)
 			if err != nil {
 				return err
 			}
-			plan := hostcheck.Plan{UnderlayMTU: s.Docker.MTU + t.Overhead(), Overhead: t.Overhead()}
-			rep := hostcheck.Report{Host: s.Host}
-			for _, tun := range s.OVS.Tunnels {
-				r := hostcheck.ProbePath(cmd.Context(), hostcheck.Ping, tun.Peer, tun.RemoteIP, plan.UnderlayMTU)
-				rep.Items = append(rep.Items, hostcheck.JudgeUnderlay(plan, r))
+			rep, err := runCheck(cmd.Context(), t, s, f)
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			if output == "json" {
+			if f.output == "json" {
 				err = rep.WriteJSON(out)
 			} else {
 				err = rep.WriteText(out)
@@ -46,7 +53,35 @@ func newCheck() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&host, "host", "", "this host's name in the topology (default: the machine's hostname)")
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	fl := c.Flags()
+	fl.StringVar(&f.host, "host", "", "this host's name in the topology (default: the machine's hostname)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	fl.StringVar(&f.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "Docker daemon.json to check (a missing file is ok)")
 	return c
+}
+
+// runCheck probes every item in turn. An error is a probe that could not run at
+// all (not a finding).
+func runCheck(ctx context.Context, t *topology.Topology, s topology.HostState, f checkFlags) (hostcheck.Report, error) {
+	rep := hostcheck.Report{Host: s.Host}
+	plan := hostcheck.Plan{UnderlayMTU: s.Docker.MTU + t.Overhead(), Overhead: t.Overhead()}
+	for _, tun := range s.OVS.Tunnels {
+		r := hostcheck.ProbePath(ctx, hostcheck.Ping, tun.Peer, tun.RemoteIP, plan.UnderlayMTU)
+		rep.Items = append(rep.Items, hostcheck.JudgeUnderlay(plan, r))
+	}
+	nl, err := netlink.NewHandle()
+	if err != nil {
+		return rep, fmt.Errorf("open a netlink socket: %w", err)
+	}
+	defer nl.Close()
+	af, err := hostcheck.ProbeAddresses(nl, f.daemonJSON)
+	if err != nil {
+		return rep, err
+	}
+	rep.Items = append(rep.Items, hostcheck.JudgeAddresses(addressPlan(s), af)...)
+	return rep, nil
+}
+
+func addressPlan(s topology.HostState) hostcheck.AddressPlan {
+	return hostcheck.AddressPlan{Subnet: s.Docker.Subnet, Slice: s.Docker.FixedCIDR, DockerBridge: s.Docker.Name, DockerAddr: s.Docker.Address}
 }
