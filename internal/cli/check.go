@@ -8,12 +8,13 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/ovsmesh/ovsmesh/hostcheck"
+	"github.com/ovsmesh/ovsmesh/ovsdb"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // checkFlags are check's command-line options.
 type checkFlags struct {
-	host, output, daemonJSON string
+	host, output, daemonJSON, db string
 }
 
 func newCheck() *cobra.Command {
@@ -23,7 +24,8 @@ func newCheck() *cobra.Command {
 		Short: "Pre-flight: check that this host can join the topology, changing nothing",
 		Long: "check probes this host before a first apply and reports each item as ok, warning or problem,\n" +
 			"with the fix: the underlay path to every peer must carry the plan's packet size with DF set;\n" +
-			"no route, interface address or daemon.json key may clash with the container subnet.\n" +
+			"no route, interface address or daemon.json key may clash with the container subnet;\n" +
+			"no kernel device, UDP socket or foreign OVS port may take the tunnels' traffic.\n" +
 			"Exit status 0 when nothing is a problem, 1 otherwise, 2 on a usage error.",
 		Args: exactArgs(1, "one topology file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,6 +59,7 @@ func newCheck() *cobra.Command {
 	fl.StringVar(&f.host, "host", "", "this host's name in the topology (default: the machine's hostname)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fl.StringVar(&f.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "Docker daemon.json to check (a missing file is ok)")
+	fl.StringVar(&f.db, "db", ovsdb.DefaultEndpoint(), "OVSDB server to read (unix:PATH or tcp:HOST:PORT); check never writes to it")
 	return c
 }
 
@@ -79,9 +82,37 @@ func runCheck(ctx context.Context, t *topology.Topology, s topology.HostState, f
 		return rep, err
 	}
 	rep.Items = append(rep.Items, hostcheck.JudgeAddresses(addressPlan(s), af)...)
+	db := hostcheck.ReadOVSDB(ctx, f.db)
+	pf, err := probePorts(nl, t, db)
+	if err != nil {
+		return rep, err
+	}
+	rep.Items = append(rep.Items, hostcheck.JudgePorts(portPlan(t, s), pf)...)
 	return rep, nil
 }
 
 func addressPlan(s topology.HostState) hostcheck.AddressPlan {
 	return hostcheck.AddressPlan{Subnet: s.Docker.Subnet, Slice: s.Docker.FixedCIDR, DockerBridge: s.Docker.Name, DockerAddr: s.Docker.Address}
+}
+
+func portPlan(t *topology.Topology, s topology.HostState) hostcheck.PortPlan {
+	p := hostcheck.PortPlan{Encap: t.Network.Encap, Port: t.Network.VXLANPort, Local: s.Address}
+	for _, tun := range s.OVS.Tunnels {
+		p.Peers = append(p.Peers, tun.RemoteIP)
+	}
+	return p
+}
+
+func probePorts(nl *netlink.Handle, t *topology.Topology, db hostcheck.OVSDBFacts) (hostcheck.PortFacts, error) {
+	pf := hostcheck.PortFacts{OVSDB: db}
+	var err error
+	if pf.Links, err = hostcheck.ProbeLinks(nl); err != nil {
+		return pf, err
+	}
+	if t.Network.Encap == topology.EncapVXLAN {
+		if pf.Sockets, err = hostcheck.ProbeSockets(t.Network.VXLANPort); err != nil {
+			return pf, err
+		}
+	}
+	return pf, nil
 }
