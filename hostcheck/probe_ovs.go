@@ -2,8 +2,8 @@ package hostcheck
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/vishvananda/netlink"
 
 	"github.com/ovsmesh/ovsmesh/ovsdb/vswitchd"
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -47,7 +48,7 @@ func ReadOVSDB(ctx context.Context, endpoint string) OVSDBFacts {
 		return f
 	}
 	if err := ovs.Connect(ctx); err != nil {
-		f.Err = fmt.Sprintf("no answer within %s: %v", OVSDBTimeout, err)
+		f.Err = fmt.Sprintf("does not answer (waited at most %s): %v", OVSDBTimeout, err)
 		return f
 	}
 	defer ovs.Close()
@@ -55,6 +56,7 @@ func ReadOVSDB(ctx context.Context, endpoint string) OVSDBFacts {
 		f.Err = fmt.Sprintf("read the database: %v", err)
 		return f
 	}
+	f.DBVersion = ovs.Schema().Version
 	if err := fillOVSDB(ctx, ovs, &f); err != nil {
 		f.Err = fmt.Sprintf("read the database: %v", err)
 	}
@@ -76,7 +78,7 @@ func fillOVSDB(ctx context.Context, ovs client.Client, f *OVSDBFacts) error {
 		}
 	}
 	for _, r := range roots {
-		f.OVSVersion, f.DBVersion = deref(r.OVSVersion), deref(r.DbVersion)
+		f.OVSVersion = deref(r.OVSVersion)
 	}
 	portByUUID := map[string]vswitchd.Port{}
 	for _, p := range ports {
@@ -120,10 +122,14 @@ func appctlVersion(ctx context.Context, target string) (string, error) {
 	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	if err != nil {
+		// OVS log lines: "2026-12-03T17:28:20Z|00001|daemon_unix|WARN|message".
+		if i := strings.LastIndex(line, "|"); i >= 0 {
+			line = line[i+1:]
+		}
 		if line == "" {
 			line = err.Error()
 		}
-		return "", errors.New(line)
+		return "", fmt.Errorf("ovs-appctl -t %s version: %s", target, line)
 	}
 	return line, nil
 }
@@ -138,4 +144,46 @@ func moduleState(ctx context.Context) ModuleState {
 		return ModuleLoadable
 	}
 	return ModuleAbsent
+}
+
+// ProbeOVS asks both daemons for their version, finds the openvswitch module
+// and the interface holding addr (through h), given the database read db.
+func ProbeOVS(ctx context.Context, h *netlink.Handle, db OVSDBFacts, addr netip.Addr, datapath string) (OVSFacts, error) {
+	f := OVSFacts{DB: db}
+	if db.Err == "" {
+		f.ServerVersion, _ = appctlVersion(ctx, "ovsdb-server") // only a detail
+	}
+	var err error
+	if f.VSwitchd, err = appctlVersion(ctx, "ovs-vswitchd"); err != nil {
+		f.VSwitchdErr = err.Error()
+	}
+	if datapath != "netdev" {
+		f.Module = moduleState(ctx)
+		return f, nil
+	}
+	dev, err := addressHolder(h, addr)
+	if err != nil {
+		return f, err
+	}
+	f.UnderlayDev = dev
+	return f, nil
+}
+
+// addressHolder returns the name of the interface that holds addr, or "".
+func addressHolder(h *netlink.Handle, addr netip.Addr) (string, error) {
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return "", fmt.Errorf("list this host's addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if ipAddr(a.IP) != addr {
+			continue
+		}
+		l, err := h.LinkByIndex(a.LinkIndex)
+		if err != nil {
+			return "", fmt.Errorf("find the interface of %s: %w", addr, err)
+		}
+		return l.Attrs().Name, nil
+	}
+	return "", nil
 }

@@ -25,7 +25,8 @@ func newCheck() *cobra.Command {
 		Long: "check probes this host before a first apply and reports each item as ok, warning or problem,\n" +
 			"with the fix: the underlay path to every peer must carry the plan's packet size with DF set;\n" +
 			"no route, interface address or daemon.json key may clash with the container subnet;\n" +
-			"no kernel device, UDP socket or foreign OVS port may take the tunnels' traffic.\n" +
+			"no kernel device, UDP socket or foreign OVS port may take the tunnels' traffic;\n" +
+			"ovsdb-server and ovs-vswitchd must answer, and the datapath the topology asks for be there.\n" +
 			"Exit status 0 when nothing is a problem, 1 otherwise, 2 on a usage error.",
 		Args: exactArgs(1, "one topology file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,6 +89,11 @@ func runCheck(ctx context.Context, t *topology.Topology, s topology.HostState, f
 		return rep, err
 	}
 	rep.Items = append(rep.Items, hostcheck.JudgePorts(portPlan(t, s), pf)...)
+	of, err := hostcheck.ProbeOVS(ctx, nl, db, s.Address, s.OVS.Datapath)
+	if err != nil {
+		return rep, err
+	}
+	rep.Items = append(rep.Items, hostcheck.JudgeOVS(hostcheck.OVSPlan{Datapath: s.OVS.Datapath, Address: s.Address}, of)...)
 	return rep, nil
 }
 
