@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs what ovsmesh's build, tests and demo need and are missing: Debian's Open
 # vSwitch (ovsdb-server, ovs-vswitchd, ovs-vsctl, ovs-ofctl), ifupdown (ifquery, and
-# the openvswitch-switch hooks), bridge-utils, iproute2, ping, tcpdump, ethtool and
-# etcd-server (fleet mode's tests start their own etcd on their own ports) and lintian
-# (the package test checks make deb's package).
+# the openvswitch-switch hooks), bridge-utils, iproute2, ping, tcpdump, ethtool,
+# etcd-server (fleet mode's tests start their own etcd on their own ports), lintian
+# (the package test checks make deb's package) and nftables (check's firewall test).
 # Quick when everything is there; needs root (apt-get) otherwise.
 set -euo pipefail
 declare -A pkg_of=(
   [ovs-vswitchd]=openvswitch-switch [ovsdb-server]=openvswitch-switch [ovs-vsctl]=openvswitch-switch
   [ifquery]=ifupdown [brctl]=bridge-utils [ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump
-  [ethtool]=ethtool [etcd]=etcd-server [lintian]=lintian
+  [ethtool]=ethtool [etcd]=etcd-server [lintian]=lintian [nft]=nftables
 )
 missing=()
 for bin in "${!pkg_of[@]}"; do

@@ -26,7 +26,8 @@ func newCheck() *cobra.Command {
 			"with the fix: the underlay path to every peer must carry the plan's packet size with DF set;\n" +
 			"no route, interface address or daemon.json key may clash with the container subnet;\n" +
 			"no kernel device, UDP socket or foreign OVS port may take the tunnels' traffic;\n" +
-			"ovsdb-server and ovs-vswitchd must answer, and the datapath the topology asks for be there.\n" +
+			"ovsdb-server and ovs-vswitchd must answer, and the datapath the topology asks for be there;\n" +
+			"no nftables input or forward chain should drop the tunnels' packets from the peers (a warning).\n" +
 			"Exit status 0 when nothing is a problem, 1 otherwise, 2 on a usage error.",
 		Args: exactArgs(1, "one topology file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -94,6 +95,7 @@ func runCheck(ctx context.Context, t *topology.Topology, s topology.HostState, f
 		return rep, err
 	}
 	rep.Items = append(rep.Items, hostcheck.JudgeOVS(hostcheck.OVSPlan{Datapath: s.OVS.Datapath, Address: s.Address}, of)...)
+	rep.Items = append(rep.Items, hostcheck.JudgeFirewall(firewallPlan(t, s), hostcheck.ProbeFirewall(ctx))...)
 	return rep, nil
 }
 
@@ -105,6 +107,14 @@ func portPlan(t *topology.Topology, s topology.HostState) hostcheck.PortPlan {
 	p := hostcheck.PortPlan{Encap: t.Network.Encap, Port: t.Network.VXLANPort, Local: s.Address}
 	for _, tun := range s.OVS.Tunnels {
 		p.Peers = append(p.Peers, tun.RemoteIP)
+	}
+	return p
+}
+
+func firewallPlan(t *topology.Topology, s topology.HostState) hostcheck.FirewallPlan {
+	p := hostcheck.FirewallPlan{Encap: t.Network.Encap, Port: t.Network.VXLANPort, Local: s.Address, Datapath: s.OVS.Datapath}
+	for _, tun := range s.OVS.Tunnels {
+		p.Peers = append(p.Peers, hostcheck.Peer{Name: tun.Peer, Addr: tun.RemoteIP})
 	}
 	return p
 }
