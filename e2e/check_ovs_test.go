@@ -66,9 +66,14 @@ func TestCheckOVS(t *testing.T) {
 		t.Errorf("ovsdb-server stopped: exit %v\n%s", err, out)
 	}
 
-	// The kernel datapath: what this machine has of the module decides.
+	checkSystemDatapath(t, c)
+}
+
+// checkSystemDatapath: with datapath system, what this machine has of the
+// openvswitch module decides the verdict.
+func checkSystemDatapath(t *testing.T, c *cluster) {
 	c.write(strings.Replace(labTopology("", 2), "datapath: netdev", "datapath: system", 1))
-	out, _ = c.check("docker1")
+	out, _ := c.check("docker1")
 	t.Logf("datapath system:\n%s", out)
 	want := "problem  ovs datapath system: no openvswitch kernel module"
 	if _, err := os.Stat("/sys/module/openvswitch"); err == nil {

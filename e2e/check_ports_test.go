@@ -20,31 +20,11 @@ func TestCheckPortClashes(t *testing.T) {
 		t.Fatalf("after apply: %v\n%s", err, out)
 	}
 
+	checkSocketClash(t, c)
+
 	h := c.host("docker1")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bind := h.Command(ctx, "python3", "-c",
-		"import socket, sys, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 4789))\nprint('bound', flush=True)\ntime.sleep(120)")
-	stdout, err := bind.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bind.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = bind.Process.Kill(); _ = bind.Wait() }()
-	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "bound\n" {
-		t.Fatalf("python3 did not bind UDP 4789: %q", line)
-	}
-	out, err = c.check("docker1")
-	t.Logf("a process on UDP 4789:\n%s", out)
-	if exitCode(err) != 1 || !strings.Contains(out, "problem  port udp socket 0.0.0.0:4789: python3 (pid ") ||
-		!strings.Contains(out, ") is bound to UDP port 4789") {
-		t.Errorf("a process on UDP 4789: exit %v\n%s", err, out)
-	}
-	_ = bind.Process.Kill()
-	_ = bind.Wait()
-
 	for _, argv := range [][]string{
 		{"ip", "link", "add", "chkvx0", "type", "vxlan", "id", "42", "dstport", "4789"},
 		{"ip", "link", "set", "chkvx0", "up"},
@@ -72,5 +52,32 @@ func TestCheckPortClashes(t *testing.T) {
 	}
 	if strings.Contains(out, "udp socket") || strings.Contains(out, "vx-docker2") {
 		t.Errorf("reports the device's own socket or ovsmesh's own port")
+	}
+}
+
+// checkSocketClash: a process bound to UDP 4789 in the host's namespace is a
+// problem naming it.
+func checkSocketClash(t *testing.T, c *cluster) {
+	h := c.host("docker1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bind := h.Command(ctx, "python3", "-c",
+		"import socket, sys, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 4789))\nprint('bound', flush=True)\ntime.sleep(120)")
+	stdout, err := bind.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bind.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bind.Process.Kill(); _ = bind.Wait() }()
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "bound\n" {
+		t.Fatalf("python3 did not bind UDP 4789: %q", line)
+	}
+	out, err := c.check("docker1")
+	t.Logf("a process on UDP 4789:\n%s", out)
+	if exitCode(err) != 1 || !strings.Contains(out, "problem  port udp socket 0.0.0.0:4789: python3 (pid ") ||
+		!strings.Contains(out, ") is bound to UDP port 4789") {
+		t.Errorf("a process on UDP 4789: exit %v\n%s", err, out)
 	}
 }
