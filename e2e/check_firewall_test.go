@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -57,5 +58,24 @@ func TestCheckFirewall(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	checkFirewallJSON(t, c)
+}
+
+// checkFirewallJSON: -o json carries the same warning, with its fix.
+func checkFirewallJSON(t *testing.T, c *cluster) {
+	out, err := c.check("docker1", "-o", "json")
+	var rep struct {
+		Items []struct{ Check, Status, Subject, Fix string }
+	}
+	if jerr := json.Unmarshal([]byte(out), &rep); err != nil || jerr != nil {
+		t.Fatalf("-o json: %v %v\n%s", err, jerr, out)
+	}
+	var warned bool
+	for _, it := range rep.Items {
+		warned = warned || it.Check == "firewall" && it.Status == "warning" && it.Subject == "nftables inet chk in rule 3" && strings.Contains(it.Fix, "meta l4proto gre accept")
+	}
+	if !warned {
+		t.Errorf("-o json lacks the firewall warning:\n%s", out)
 	}
 }

@@ -61,7 +61,7 @@ func newCheck() *cobra.Command {
 	fl.StringVar(&f.host, "host", "", "this host's name in the topology (default: the machine's hostname)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fl.StringVar(&f.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "Docker daemon.json to check (a missing file is ok)")
-	fl.StringVar(&f.db, "db", ovsdb.DefaultEndpoint(), "OVSDB server to read (unix:PATH or tcp:HOST:PORT); check never writes to it")
+	fl.StringVar(&f.db, "db", "", "OVSDB address to read, unix:PATH or tcp:HOST:PORT (default unix:$OVS_RUNDIR/db.sock); check never writes to it")
 	return c
 }
 
@@ -84,7 +84,11 @@ func runCheck(ctx context.Context, t *topology.Topology, s topology.HostState, f
 		return rep, err
 	}
 	rep.Items = append(rep.Items, hostcheck.JudgeAddresses(addressPlan(s), af)...)
-	db := hostcheck.ReadOVSDB(ctx, f.db)
+	endpoint := f.db
+	if endpoint == "" {
+		endpoint = ovsdb.DefaultEndpoint()
+	}
+	db := hostcheck.ReadOVSDB(ctx, endpoint)
 	pf, err := probePorts(nl, t, db)
 	if err != nil {
 		return rep, err
