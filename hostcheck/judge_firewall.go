@@ -89,6 +89,10 @@ func evalChain(c NftChain, pkt Packet) (finding, bool) {
 		if m == no || v == "" {
 			continue
 		}
+		if v == "jump" {
+			mayAccept = fmt.Sprintf("rule handle %d before it jumps to a chain check does not follow, which may accept them", r.Handle)
+			continue
+		}
 		if v == "accept" {
 			if m == yes {
 				return finding{}, false

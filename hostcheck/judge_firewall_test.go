@@ -98,3 +98,20 @@ func TestJudgeFirewallNoNft(t *testing.T) {
 		t.Errorf("empty ruleset: got\n%s", got)
 	}
 }
+
+// A policy drop behind a jump (ufw's layout): check cannot be sure.
+func TestJudgeFirewallJump(t *testing.T) {
+	ruleset := `{"nftables": [
+	{"chain": {"family": "ip", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}},
+	{"chain": {"family": "ip", "table": "filter", "name": "ufw-before-input", "handle": 2}},
+	{"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 3, "expr": [{"jump": {"target": "ufw-before-input"}}]}}]}`
+	chains, err := ParseNftRuleset([]byte(ruleset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := itemsText(JudgeFirewall(fwGRE, FirewallFacts{Chains: chains}))
+	want := "warning  firewall nftables ip filter INPUT policy drop: input hook: the chain's policy drops (no rule accepts them first) GRE (IP protocol 47) from docker2 (198.18.0.2), docker3 (198.18.0.3) (not sure: rule handle 3 before it jumps to a chain check does not follow, which may accept them)"
+	if !strings.Contains(got, want) {
+		t.Errorf("lacks %q in\n%s", want, got)
+	}
+}

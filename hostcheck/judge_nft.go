@@ -80,8 +80,9 @@ func ParseNftRuleset(b []byte) ([]NftChain, error) {
 	return chains, nil
 }
 
-// verdict returns the rule's verdict ("accept", "drop", "reject", or "" for
-// none or one check cannot follow, such as jump) and whether it matches p.
+// verdict returns the rule's verdict ("accept", "drop", "reject", "jump" for
+// jump, goto and queue, which check does not follow, or "" for none), whether
+// it matches p, and the keys of its matches that check cannot evaluate.
 func (r NftRule) verdict(p Packet) (string, tri, []string) {
 	m, verdict := yes, ""
 	var unknown []string
@@ -91,9 +92,7 @@ func (r NftRule) verdict(p Packet) (string, tri, []string) {
 			case "accept", "drop", "reject":
 				verdict = k
 			case "jump", "goto", "queue":
-				verdict = ""
-				m = min(m, maybe)
-				unknown = append(unknown, k)
+				verdict = "jump" // to where check does not follow
 			case "match":
 				t, what := evalMatch(raw, p)
 				if t == maybe {
