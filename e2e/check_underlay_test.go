@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,19 +13,36 @@ import (
 func (c *cluster) check(host string, extra ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	argv := append([]string{ovsmeshBin, "check", c.path, "--host", host}, extra...)
+	argv := append([]string{ovsmeshBin, "check", c.path, "--host", host,
+		"--daemon-json", filepath.Join(c.dir, host, "daemon.json")}, extra...)
 	out, err := c.host(host).Command(ctx, argv...).CombinedOutput()
 	return string(out), err
 }
 
-// TestCheckUnderlay: a clean lab checks all ok; a 1400-byte switch port toward
+// TestCheckUnderlay: a clean lab checks all ok, every item; a 1400-byte switch port toward
 // docker3 and a peer with no underlay at all are both reported, distinctly.
 func TestCheckUnderlay(t *testing.T) {
 	c := newCluster(t, labTopology("", 3))
 	out, err := c.check("docker1")
 	t.Logf("clean:\n%s", out)
-	if err != nil || !strings.Contains(out, "docker1: 2 ok, 0 warnings, 0 problems") {
+	if err != nil || !strings.Contains(out, "docker1: 10 ok, 0 warnings, 0 problems") {
 		t.Fatalf("clean lab: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"ok       underlay docker2 (198.18.0.2)",
+		"ok       underlay docker3 (198.18.0.3)",
+		"ok       address routes: ",
+		"ok       address interfaces: ",
+		"ok       address daemon.json ",
+		"ok       port vxlan udp/4789: ",
+		"ok       ovs ovsdb-server: ",
+		"ok       ovs ovs-vswitchd: ",
+		"ok       ovs datapath netdev: ",
+		"ok       firewall nftables: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("clean lab: lacks %q", want)
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

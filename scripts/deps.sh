@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what ovsmesh's build, tests and demo need and are missing: Debian's Open
 # vSwitch (ovsdb-server, ovs-vswitchd, ovs-vsctl, ovs-ofctl), ifupdown (ifquery, and
-# the openvswitch-switch hooks), bridge-utils, iproute2, ping, tcpdump, ethtool and
+# the openvswitch-switch hooks), bridge-utils, iproute2, ping, tcpdump, ethtool,
 # etcd-server (fleet mode's tests start their own etcd on their own ports), lintian
 # (the package test checks make deb's package) and nftables (the failover tests cut
-# an underlay path in the lab).
+# an underlay path in the lab; check's firewall test).
 # Quick when everything is there; needs root (apt-get) otherwise.
 set -euo pipefail
 declare -A pkg_of=(

@@ -1,0 +1,189 @@
+package hostcheck
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/vishvananda/netlink"
+
+	"github.com/ovsmesh/ovsmesh/ovsdb/vswitchd"
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// OVSDBTimeout bounds the whole read of the database: connect, monitor reply,
+// close. A live local ovsdb-server answers in milliseconds.
+const OVSDBTimeout = 5 * time.Second
+
+// ReadOVSDB reads every bridge, port and interface of the database at endpoint
+// (ovsmesh's and others') and the Open_vSwitch row, once, within OVSDBTimeout.
+// It writes nothing. A server that does not answer is reported in Err, not as
+// an error: it is a finding.
+func ReadOVSDB(ctx context.Context, endpoint string) OVSDBFacts {
+	f := OVSDBFacts{Endpoint: endpoint}
+	ctx, cancel := context.WithTimeout(ctx, OVSDBTimeout)
+	defer cancel()
+	dbModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
+		vswitchd.BridgeTable:      &vswitchd.Bridge{},
+		vswitchd.PortTable:        &vswitchd.Port{},
+		vswitchd.InterfaceTable:   &vswitchd.Interface{},
+	})
+	if err != nil {
+		f.Err = fmt.Sprintf("build the Open_vSwitch database model: %v", err)
+		return f
+	}
+	lg := logr.Discard()
+	ovs, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(endpoint), client.WithLogger(&lg))
+	if err != nil {
+		f.Err = fmt.Sprintf("make an OVSDB client for %s: %v", endpoint, err)
+		return f
+	}
+	if err := ovs.Connect(ctx); err != nil {
+		f.Err = fmt.Sprintf("does not answer (waited at most %s): %v", OVSDBTimeout, err)
+		return f
+	}
+	defer ovs.Close()
+	if _, err := ovs.MonitorAll(ctx); err != nil {
+		f.Err = fmt.Sprintf("read the database: %v", err)
+		return f
+	}
+	f.DBVersion = ovs.Schema().Version
+	if err := fillOVSDB(ctx, ovs, &f); err != nil {
+		f.Err = fmt.Sprintf("read the database: %v", err)
+	}
+	return f
+}
+
+// fillOVSDB copies the cache into f: bridges sorted by name, each with its
+// interfaces.
+func fillOVSDB(ctx context.Context, ovs client.Client, f *OVSDBFacts) error {
+	var (
+		roots   []vswitchd.OpenvSwitch
+		bridges []vswitchd.Bridge
+		ports   []vswitchd.Port
+		ifaces  []vswitchd.Interface
+	)
+	for _, list := range []any{&roots, &bridges, &ports, &ifaces} {
+		if err := ovs.List(ctx, list); err != nil {
+			return err
+		}
+	}
+	for _, r := range roots {
+		f.OVSVersion = deref(r.OVSVersion)
+	}
+	portByUUID := map[string]vswitchd.Port{}
+	for _, p := range ports {
+		portByUUID[p.UUID] = p
+	}
+	ifaceByUUID := map[string]vswitchd.Interface{}
+	for _, i := range ifaces {
+		ifaceByUUID[i.UUID] = i
+	}
+	for _, b := range bridges {
+		ob := OVSBridge{Name: b.Name, Datapath: b.DatapathType}
+		for _, pu := range b.Ports {
+			p := portByUUID[pu]
+			_, portOwned := p.ExternalIDs[topology.OwnerKey]
+			for _, iu := range p.Interfaces {
+				i := ifaceByUUID[iu]
+				_, owned := i.ExternalIDs[topology.OwnerKey]
+				ob.Ifaces = append(ob.Ifaces, OVSIface{Port: p.Name, Name: i.Name, Type: i.Type, Options: i.Options, Owned: owned || portOwned})
+			}
+		}
+		slices.SortFunc(ob.Ifaces, func(a, b OVSIface) int { return strings.Compare(a.Name, b.Name) })
+		f.Bridges = append(f.Bridges, ob)
+	}
+	slices.SortFunc(f.Bridges, func(a, b OVSBridge) int { return strings.Compare(a.Name, b.Name) })
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// appctlVersion runs `ovs-appctl -t target version` with a timeout and returns
+// its first line.
+func appctlVersion(ctx context.Context, target string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, OVSDBTimeout)
+	defer cancel()
+	argv := []string{"ovs-appctl", "--timeout=5", "-t", target, "version"}
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if err != nil {
+		// OVS log lines: "2026-12-03T17:28:20Z|00001|daemon_unix|WARN|message".
+		if i := strings.LastIndex(line, "|"); i >= 0 {
+			line = line[i+1:]
+		}
+		if line == "" {
+			line = err.Error()
+		}
+		return "", fmt.Errorf("ovs-appctl -t %s version: %s", target, line)
+	}
+	return line, nil
+}
+
+// moduleState says whether the openvswitch kernel module is loaded, loadable
+// (modinfo finds it) or absent.
+func moduleState(ctx context.Context) ModuleState {
+	if _, err := os.Stat("/sys/module/openvswitch"); err == nil {
+		return ModuleLoaded
+	}
+	if exec.CommandContext(ctx, "modinfo", "openvswitch").Run() == nil {
+		return ModuleLoadable
+	}
+	return ModuleAbsent
+}
+
+// ProbeOVS asks both daemons for their version, finds the openvswitch module
+// and the interface holding addr (through h), given the database read db.
+func ProbeOVS(ctx context.Context, h *netlink.Handle, db OVSDBFacts, addr netip.Addr, datapath string) (OVSFacts, error) {
+	f := OVSFacts{DB: db}
+	if db.Err == "" {
+		f.ServerVersion, _ = appctlVersion(ctx, "ovsdb-server") // only a detail
+	}
+	var err error
+	if f.VSwitchd, err = appctlVersion(ctx, "ovs-vswitchd"); err != nil {
+		f.VSwitchdErr = err.Error()
+	}
+	if datapath != "netdev" {
+		f.Module = moduleState(ctx)
+		return f, nil
+	}
+	dev, err := addressHolder(h, addr)
+	if err != nil {
+		return f, err
+	}
+	f.UnderlayDev = dev
+	return f, nil
+}
+
+// addressHolder returns the name of the interface that holds addr, or "".
+func addressHolder(h *netlink.Handle, addr netip.Addr) (string, error) {
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return "", fmt.Errorf("list this host's addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if ipAddr(a.IP) != addr {
+			continue
+		}
+		l, err := h.LinkByIndex(a.LinkIndex)
+		if err != nil {
+			return "", fmt.Errorf("find the interface of %s: %w", addr, err)
+		}
+		return l.Attrs().Name, nil
+	}
+	return "", nil
+}
