@@ -76,13 +76,17 @@ type Reconciler struct {
 	// BFD reads the tunnels' BFD sessions for a mesh with bfd: true (see
 	// desired); nil: every session counts as having been up.
 	BFD BFDSessions
-	Log *slog.Logger
+	// FlapHold is how long a tunnel whose BFD flapped flapLimit times keeps
+	// preferring its relays once stable (see desired); 0: never.
+	FlapHold time.Duration
+	Log      *slog.Logger
 
 	// verified remembers the bridge and owner the Guard last passed, so that a
 	// pass can go on repairing docker0 and the files while ovsdb-server is down.
 	verified string
-	// seenUp is the last reading of BFD.SeenUp.
-	seenUp map[string]bool
+	// sessions is the last reading of BFD; flaps remembers their flaps.
+	sessions map[string]BFDSession
+	flaps    flapTracker
 }
 
 // Step is what one subsystem did in a pass.

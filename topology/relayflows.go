@@ -110,6 +110,13 @@ func relayPaths(flows []Flow, tunnels []Tunnel, policy PathPolicy) []Flow {
 		for _, r := range relays {
 			members += "," + strconv.Itoa(port[r])
 		}
+		if policy.RelayFirst[t.Name] {
+			members = "members:"
+			for _, r := range relays {
+				members += strconv.Itoa(port[r]) + ","
+			}
+			members += strconv.Itoa(t.OFPort)
+		}
 		flows = append(flows,
 			Flow{Table: TableSend, Priority: 100, Reg6: dest, Actions: []string{
 				"bundle_load(eth_src,0,active_backup,ofport," + regVia + "," + members + ")", Resubmit(TablePath)}},
@@ -137,6 +144,10 @@ type PathPolicy struct {
 	// NotUpYet holds the tunnels whose BFD session has never been up (in
 	// bfd_status, neither state up nor a flap count above 0, or no port yet).
 	NotUpYet map[string]bool
+	// RelayFirst holds the tunnels whose path flaps: their relays come before
+	// them in the choice, so frames stay on a relay while BFD keeps changing its
+	// mind about the direct path (and take it when no relay is alive).
+	RelayFirst map[string]bool
 }
 
 // DirectOnly reports whether frames for the tunnel's peer must go straight out

@@ -34,6 +34,7 @@ type applyFlags struct {
 	metricsAddr                      string
 	takeOver, skipAddressCheck       bool
 	lock                             string
+	flapHold                         time.Duration // mesh with bfd: how long a flapping path prefers its relays
 
 	fleet     fleetFlags               // fleet mode (--etcd) instead of a topology file
 	filePoll  time.Duration            // loop: how often the topology file is checked (0: the loop's default)
@@ -62,6 +63,9 @@ func newApply() *cobra.Command {
 				if f.interval < time.Second {
 					return usageError{fmt.Errorf("--interval %s: want at least 1s", f.interval)}
 				}
+				if f.flapHold < 0 {
+					return usageError{fmt.Errorf("--flap-hold %s: want 0 (off) or more", f.flapHold)}
+				}
 				if f.fleet.etcd.set() {
 					return runFleetLoop(cmd.Context(), f, cmd.ErrOrStderr())
 				}
@@ -89,6 +93,7 @@ func newApply() *cobra.Command {
 	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge although ovsmesh did not build it, or another host's name is on it")
 	fl.BoolVar(&f.skipAddressCheck, "skip-address-check", false, "do not require the host's address from the topology on this machine (e.g. behind NAT)")
 	fl.StringVar(&f.lock, "lock", "", "lock file that makes this ovsmesh the only writer (default: ovsmesh.lock beside the OVSDB socket)")
+	fl.DurationVar(&f.flapHold, "flap-hold", time.Minute, "with --interval, in a mesh with bfd: true: a tunnel whose BFD changed 4 times within DURATION sends through its relays until stable that long (0: never)")
 	f.fleet.add(fl)
 	return c
 }
@@ -266,6 +271,8 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Flows:  flowTables{log: log},
 		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Log:    log,
+		// A single pass sees one reading of the flap counts: the hold needs a loop.
+		FlapHold: f.flapHold,
 	}
 	if db, ok := ovs.(stateReader); ok {
 		r.BFD = bfdSessions{db: db}
