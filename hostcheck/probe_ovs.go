@@ -6,17 +6,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/vishvananda/netlink"
 
-	"github.com/ovsmesh/ovsmesh/ovsdb/vswitchd"
-	"github.com/ovsmesh/ovsmesh/topology"
+	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
 
 // OVSDBTimeout bounds the whole read of the database: connect, monitor reply,
@@ -31,86 +26,20 @@ func ReadOVSDB(ctx context.Context, endpoint string) OVSDBFacts {
 	f := OVSDBFacts{Endpoint: endpoint}
 	ctx, cancel := context.WithTimeout(ctx, OVSDBTimeout)
 	defer cancel()
-	dbModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
-		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
-		vswitchd.BridgeTable:      &vswitchd.Bridge{},
-		vswitchd.PortTable:        &vswitchd.Port{},
-		vswitchd.InterfaceTable:   &vswitchd.Interface{},
-	})
+	inv, err := ovsdb.ReadInventory(ctx, endpoint)
 	if err != nil {
-		f.Err = fmt.Sprintf("build the Open_vSwitch database model: %v", err)
-		return f
-	}
-	lg := logr.Discard()
-	ovs, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(endpoint), client.WithLogger(&lg))
-	if err != nil {
-		f.Err = fmt.Sprintf("make an OVSDB client for %s: %v", endpoint, err)
-		return f
-	}
-	if err := ovs.Connect(ctx); err != nil {
 		f.Err = fmt.Sprintf("does not answer (waited at most %s): %v", OVSDBTimeout, err)
 		return f
 	}
-	defer ovs.Close()
-	if _, err := ovs.MonitorAll(ctx); err != nil {
-		f.Err = fmt.Sprintf("read the database: %v", err)
-		return f
-	}
-	f.DBVersion = ovs.Schema().Version
-	if err := fillOVSDB(ctx, ovs, &f); err != nil {
-		f.Err = fmt.Sprintf("read the database: %v", err)
-	}
-	return f
-}
-
-// fillOVSDB copies the cache into f: bridges sorted by name, each with its
-// interfaces.
-func fillOVSDB(ctx context.Context, ovs client.Client, f *OVSDBFacts) error {
-	var (
-		roots   []vswitchd.OpenvSwitch
-		bridges []vswitchd.Bridge
-		ports   []vswitchd.Port
-		ifaces  []vswitchd.Interface
-	)
-	for _, list := range []any{&roots, &bridges, &ports, &ifaces} {
-		if err := ovs.List(ctx, list); err != nil {
-			return err
+	f.OVSVersion, f.DBVersion = inv.OVSVersion, inv.SchemaVersion
+	for _, b := range inv.Bridges {
+		ob := OVSBridge{Name: b.Name, Datapath: b.Datapath}
+		for _, i := range b.Ifaces {
+			ob.Ifaces = append(ob.Ifaces, OVSIface{Port: i.Port, Name: i.Name, Type: i.Type, Options: i.Options, Owned: i.Owned})
 		}
-	}
-	for _, r := range roots {
-		f.OVSVersion = deref(r.OVSVersion)
-	}
-	portByUUID := map[string]vswitchd.Port{}
-	for _, p := range ports {
-		portByUUID[p.UUID] = p
-	}
-	ifaceByUUID := map[string]vswitchd.Interface{}
-	for _, i := range ifaces {
-		ifaceByUUID[i.UUID] = i
-	}
-	for _, b := range bridges {
-		ob := OVSBridge{Name: b.Name, Datapath: b.DatapathType}
-		for _, pu := range b.Ports {
-			p := portByUUID[pu]
-			_, portOwned := p.ExternalIDs[topology.OwnerKey]
-			for _, iu := range p.Interfaces {
-				i := ifaceByUUID[iu]
-				_, owned := i.ExternalIDs[topology.OwnerKey]
-				ob.Ifaces = append(ob.Ifaces, OVSIface{Port: p.Name, Name: i.Name, Type: i.Type, Options: i.Options, Owned: owned || portOwned})
-			}
-		}
-		slices.SortFunc(ob.Ifaces, func(a, b OVSIface) int { return strings.Compare(a.Name, b.Name) })
 		f.Bridges = append(f.Bridges, ob)
 	}
-	slices.SortFunc(f.Bridges, func(a, b OVSBridge) int { return strings.Compare(a.Name, b.Name) })
-	return nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
+	return f
 }
 
 // appctlVersion runs `ovs-appctl -t target version` with a timeout and returns
