@@ -292,3 +292,37 @@ func (l pingLog) outageEnd(from, to time.Time) (time.Time, bool) {
 	}
 	return end, !end.IsZero()
 }
+
+// TestFailoverGaps checks the benchmark's two pure measures on a made-up log:
+// replies every 10 ms, none from 100 ms to 400 ms (the outage), then none from
+// 600 ms to 650 ms (around a restore at 550 ms).
+func TestFailoverGaps(t *testing.T) {
+	t0 := time.Unix(1764769384, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var l pingLog
+	for ms := 0; ms <= 1000; ms += 10 {
+		if (ms > 100 && ms < 400) || (ms > 600 && ms < 650) {
+			continue
+		}
+		l.at = append(l.at, at(ms))
+	}
+	if got := l.gap(at(105), at(550)); got != 300*time.Millisecond {
+		t.Errorf("outage: %v, want 300ms", got)
+	}
+	if end, ok := l.outageEnd(at(105), at(550)); !ok || !end.Equal(at(400)) {
+		t.Errorf("outage ends at %v (%v), want 400ms", end.Sub(t0), ok)
+	}
+	if got := l.gapSince(at(550), at(1000)); got != 50*time.Millisecond {
+		t.Errorf("gap around the restore: %v, want 50ms", got)
+	}
+	// No reply after 100 ms: the outage never ends, and the restore's gap
+	// counts from the restore, not from the last reply before the cut.
+	l.at = l.at[:11]
+	if _, ok := l.outageEnd(at(105), at(550)); ok {
+		t.Error("outage ended, want no recovery")
+	}
+	l.at = append(l.at, at(580), at(590))
+	if got := l.gapSince(at(550), at(590)); got != 30*time.Millisecond {
+		t.Errorf("gap around the restore after no recovery: %v, want 30ms", got)
+	}
+}
