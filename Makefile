@@ -47,7 +47,7 @@ bench-fleet:
 	OVSMESH_SCALE=1 go test -count=1 -run TestScaleThousandMembers -v ./fleet/
 
 # Failover outage of every mode in one run, on real Open vSwitch in the lab (root,
-# about 8 minutes): prints a markdown table (docs/failover-bench.md).
+# about 6 minutes): prints a markdown table (docs/failover-bench.md).
 bench-failover: deps
 	$(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkFailover -benchtime 1x ./e2e/
 
