@@ -6,7 +6,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 VERSION := $(shell cat VERSION)
 LDFLAGS := -X github.com/ovsmesh/ovsmesh/internal/cli.version=$(VERSION)
 
-.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet demo-down lab-clean clean docs tidy-check
+.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet bench-failover demo-down lab-clean clean docs tidy-check
 
 all: build
 
@@ -45,6 +45,11 @@ demo: deps build
 # Fleet mode at 1000 simulated members (etcd on loopback, no OVS): figures in the log.
 bench-fleet:
 	OVSMESH_SCALE=1 go test -count=1 -run TestScaleThousandMembers -v ./fleet/
+
+# Failover outage of every mode in one run, on real Open vSwitch in the lab (root,
+# about 6 minutes): prints a markdown table (docs/failover-bench.md).
+bench-failover: deps
+	$(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkFailover -benchtime 1x ./e2e/
 
 # The demo in fleet mode: etcd in the lab, every host applies from it.
 demo-fleet: deps build
