@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ func TestRelayFlapHold(t *testing.T) {
 		t.Fatalf("docker1 toward docker2 before any flap: %s, want the direct tunnel first", choice())
 	}
 	to2, to1 := r.tunnel("docker1", "docker2"), r.tunnel("docker2", "docker1")
+	var restored time.Time
 	for i := range 2 {
 		restore := r.cut("docker1", "docker2")
 		r.waitBFD("docker1", to2, "down")
@@ -32,6 +35,7 @@ func TestRelayFlapHold(t *testing.T) {
 			metricEventually(t, loops["docker1"], `ovsmesh_tunnel_relay{tunnel="gre-docker2",via="gre-docker3"}`, 1)
 		}
 		restore()
+		restored = time.Now()
 		r.waitBFD("docker1", to2, "up")
 		r.waitBFD("docker2", to1, "up")
 	}
@@ -45,11 +49,10 @@ func TestRelayFlapHold(t *testing.T) {
 	}
 	ping(t, r.cts["docker1"], r.cts["docker2"].Addr.Addr(), 0, false)
 	// Stable for the hold: direct again.
-	took, ok := loopPoll(40*time.Second, func() bool { return strings.Contains(choice(), "members:32770,32771)") })
-	if !ok {
+	if _, ok := loopPoll(40*time.Second, func() bool { return strings.Contains(choice(), "members:32770,32771)") }); !ok {
 		t.Fatalf("docker1 toward docker2 40 s after the last flap: %s, want the direct tunnel first again", choice())
 	}
-	t.Logf("direct first again %v after the last restore (hold 15 s)", took.Round(time.Second))
+	t.Logf("direct first again %v after the last restore (hold 15 s)", time.Since(restored).Round(time.Second))
 	metricEventually(t, loops["docker1"], `ovsmesh_tunnel_path{path="direct",tunnel="gre-docker2"}`, 1)
 	ping(t, r.cts["docker1"], r.cts["docker2"].Addr.Addr(), 0, false)
 }
@@ -59,6 +62,13 @@ func metricEventually(t *testing.T, p *loopProc, name string, v float64) {
 	t.Helper()
 	var got float64
 	if _, ok := loopPoll(10*time.Second, func() bool { got = p.metrics(t)[name]; return got == v }); !ok {
-		t.Errorf("loop on %s: %s = %v after 10 s, want %v", p.host, name, got, v)
+		var samples []string
+		for k, x := range p.metrics(t) {
+			if strings.Contains(k, "tunnel_path") || strings.Contains(k, "tunnel_relay") || strings.Contains(k, "failovers") {
+				samples = append(samples, fmt.Sprintf("%s %v", k, x))
+			}
+		}
+		slices.Sort(samples)
+		t.Errorf("loop on %s: %s = %v after 10 s, want %v; path metrics:\n%s", p.host, name, got, v, strings.Join(samples, "\n"))
 	}
 }

@@ -17,19 +17,29 @@ import (
 // docker1's copy for docker2 and the other way round), nothing loops in 10 s of
 // idle, and a relay forwards only frames whose source belongs to the host they
 // came from.
-func TestRelayWhileCut(t *testing.T) {
+func TestRelayWhileCutGRE(t *testing.T) {
 	t.Parallel()
-	r := newRelayLab(t, "  encap: gre\n  bfd: true\n")
+	testRelayWhileCut(t, "gre", "gre-")
+}
+
+func TestRelayWhileCutVXLAN(t *testing.T) {
+	t.Parallel()
+	testRelayWhileCut(t, "vxlan", "vx-")
+}
+
+func testRelayWhileCut(t *testing.T, encap, prefix string) {
+	r := newRelayLab(t, "  encap: "+encap+"\n  bfd: true\n")
 	restore := r.cut("docker1", "docker2")
 	r.waitBFD("docker1", r.tunnel("docker1", "docker2"), "down")
 	r.waitBFD("docker2", r.tunnel("docker2", "docker1"), "down")
 
 	t.Run("status shows the relayed path", func(t *testing.T) {
 		for host, want := range map[string]string{
-			"docker1": "gre-docker2 gre 198.18.0.2 key=flow,local_ip=198.18.0.1 32770 up down relayed via gre-docker3",
-			"docker2": "gre-docker1 gre 198.18.0.1 key=flow,local_ip=198.18.0.2 32769 up down relayed via gre-docker3",
-			"docker3": "gre-docker1 gre 198.18.0.1 key=flow,local_ip=198.18.0.3 32769 up up direct",
+			"docker1": "P-docker2 E 198.18.0.2 key=flow,local_ip=198.18.0.1 32770 up down relayed via P-docker3",
+			"docker2": "P-docker1 E 198.18.0.1 key=flow,local_ip=198.18.0.2 32769 up down relayed via P-docker3",
+			"docker3": "P-docker1 E 198.18.0.1 key=flow,local_ip=198.18.0.3 32769 up up direct",
 		} {
+			want = strings.NewReplacer("P-", prefix, " E ", " "+encap+" ").Replace(want)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			out, err := r.host(host).Run(ctx, ovsmeshBin, "status", "--db", r.host(host).DB())
 			cancel()

@@ -59,7 +59,7 @@ type Metrics struct {
 	via         *prometheus.GaugeVec
 	failovers   *prometheus.CounterVec
 
-	// members are the last pass's path choices (topology.OVSState.PathMembers);
+	// members are the last pass's path choices (topology.HostState.PathMembers);
 	// lastPath is each tunnel's path when last observed.
 	pathMu   sync.Mutex
 	members  map[string][]string
@@ -121,7 +121,7 @@ func (m *Metrics) Pass(ctx context.Context, res controller.Result) {
 	m.duration.Observe(res.Duration.Seconds())
 	if res.Topology != nil {
 		m.pathMu.Lock()
-		m.members = res.Want.OVS.PathMembers()
+		m.members = res.Want.PathMembers()
 		m.pathMu.Unlock()
 	}
 	if m.tunnels != nil {
@@ -187,7 +187,7 @@ func (m *Metrics) observePaths(ts []Tunnel) {
 	last := m.lastPath
 	m.lastPath = make(map[string]string, len(m.members))
 	for name, members := range m.members {
-		path, via := topology.ChoosePath(members, func(t string) bool { return alive[t] })
+		path, via := topology.ChoosePath(name, members, func(t string) bool { return alive[t] })
 		for _, p := range []string{topology.PathDirect, topology.PathRelayed, topology.PathDown} {
 			m.path.WithLabelValues(name, p).Set(b2f(p == path))
 		}

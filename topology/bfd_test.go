@@ -210,3 +210,18 @@ func TestPathPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestPathMembers reads the choice back from the table, in its order.
+func TestPathMembers(t *testing.T) {
+	topo, err := Compile("t.yaml", []byte(bfdFile("bfd: true", 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := topo.DesiredWith("h001", PathPolicy{RelayFirst: map[string]bool{"gre-h002": true}, NotUpYet: map[string]bool{"gre-h003": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(s.PathMembers()), "map[gre-h002:[gre-h003 gre-h002]]"; got != want {
+		t.Errorf("PathMembers = %s, want %s", got, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // ActionReclassify runs a frame through table 0 again (after its in_port was
@@ -170,32 +171,46 @@ const (
 	PathDown    = "down"    // no tunnel of the list is alive: frames take the direct one
 )
 
-// PathMembers returns, for each tunnel that has relays, the tunnels TableSend
-// chooses from, in its order: the tunnel itself, then the tunnels to its relays.
-func (s OVSState) PathMembers() map[string][]string {
-	byPeer := make(map[string]string, len(s.Tunnels))
-	for _, t := range s.Tunnels {
-		byPeer[t.Peer] = t.Name
+// PathMembers returns, for each tunnel whose frames go through a relay choice,
+// the tunnels TableSend's bundle_load chooses from, in its order (the direct
+// tunnel first, or last while it flaps: see PathPolicy). It reads the state's
+// own table, so it is what the flows do.
+func (s HostState) PathMembers() map[string][]string {
+	name := make(map[int]string, len(s.OVS.Tunnels))
+	for _, t := range s.OVS.Tunnels {
+		name[t.OFPort] = t.Name
 	}
 	members := map[string][]string{}
-	for _, t := range s.Tunnels {
-		for _, r := range t.Relays.Names() {
-			members[t.Name] = append(members[t.Name], byPeer[r])
+	for _, f := range s.Flows {
+		if f.Table != TableSend || len(f.Actions) == 0 {
+			continue
 		}
-		if m := members[t.Name]; m != nil {
-			members[t.Name] = append([]string{t.Name}, m...)
+		_, list, ok := strings.Cut(f.Actions[0], ",members:")
+		if !ok || !strings.HasPrefix(f.Actions[0], "bundle_load(") {
+			continue
 		}
+		dest, err := strconv.ParseInt(f.Reg6, 0, 32)
+		if err != nil {
+			continue
+		}
+		var names []string
+		for p := range strings.SplitSeq(strings.TrimSuffix(list, ")"), ",") {
+			n, _ := strconv.Atoi(p)
+			names = append(names, name[n])
+		}
+		members[name[int(dest)]] = names
 	}
 	return members
 }
 
-// ChoosePath returns the path TableSend's bundle_load takes among members (the
-// direct tunnel first, then the relays' tunnels) when alive tells which tunnels
-// BFD says forward: the first alive one. via is that tunnel when it is a relay's.
-func ChoosePath(members []string, alive func(tunnel string) bool) (path, via string) {
-	for i, m := range members {
+// ChoosePath returns the path to tunnel's peer that TableSend's bundle_load
+// takes among members (see PathMembers) when alive tells which tunnels BFD says
+// forward: the first alive one. via is that tunnel when it is not the direct
+// one.
+func ChoosePath(tunnel string, members []string, alive func(tunnel string) bool) (path, via string) {
+	for _, m := range members {
 		if alive(m) {
-			if i == 0 {
+			if m == tunnel {
 				return PathDirect, ""
 			}
 			return PathRelayed, m

@@ -220,7 +220,7 @@ func addPaths(ctx context.Context, rep *statusReport, b ovsdb.BridgeStatus, tabl
 		for i, p := range ports {
 			names[i] = name[p]
 		}
-		path, via := topology.ChoosePath(names, func(t string) bool { return alive[t] })
+		path, via := topology.ChoosePath(name[port], names, func(t string) bool { return alive[t] })
 		rep.Paths[name[port]] = tunnelPath{Path: path, Via: via}
 	}
 	return nil
