@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -131,51 +133,89 @@ func (c *Client) Remove(ctx context.Context, name string) (Record, error) {
 	return r, nil
 }
 
+// JoinRace bounds how long Join keeps trying when other hosts keep claiming the
+// index it wanted (many hosts joining at once).
+const JoinRace = 60 * time.Second
+
 // Join registers a host, or finds its record: a registered host keeps its index
 // (its address is updated if it changed); a new one claims the smallest free
 // index, atomically with its record. A record of the same name from another
-// machine is refused.
+// machine is refused. A claim lost to a concurrent join is tried again after a
+// jittered backoff, with the indexes read again, for up to JoinRace.
 func (c *Client) Join(ctx context.Context, name string, addr netip.Addr, machineID string) (Record, error) {
 	if machineID == "" {
 		return Record{}, errors.New("join: empty machine-id")
 	}
-	for try := 0; try < 100; try++ {
+	start := time.Now()
+	for try := 1; ; try++ {
 		r, done, err := c.joinOnce(ctx, name, addr, machineID)
 		if err != nil || done {
 			return r, err
 		}
+		if time.Since(start) > JoinRace {
+			return Record{}, fmt.Errorf("join %s: lost the race for the smallest free index %d times in %v (many hosts joining at once): try again", name, try, JoinRace)
+		}
+		sleep(ctx, joinBackoff(try))
 		if ctx.Err() != nil {
-			return Record{}, ctx.Err()
+			return Record{}, fmt.Errorf("join %s: %w", name, ctx.Err())
 		}
 	}
-	return Record{}, fmt.Errorf("join %s: too much contention on the indexes, try again", name)
+}
+
+// joinBackoff is the pause after the try-th lost claim: random ("full jitter")
+// up to 10 ms doubled each try, at most 500 ms, so that the losers of a race do
+// not all come back at once.
+func joinBackoff(try int) time.Duration {
+	ceiling := min(10*time.Millisecond<<min(try-1, 10), 500*time.Millisecond)
+	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
+}
+
+// joinRead reads, at one revision, what a join needs: the network settings,
+// the host's record and the claimed indexes (keys only).
+func (c *Client) joinRead(ctx context.Context, name string) (network, host *kv, taken map[string]bool, err error) {
+	resp, err := call(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+		return c.etcd.Txn(ctx).Then(clientv3.OpGet(c.Keys.Network()), clientv3.OpGet(c.Keys.Host(name)),
+			clientv3.OpGet(c.Keys.Prefix()+"index/", clientv3.WithPrefix(), clientv3.WithKeysOnly())).Commit()
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read %s from etcd: %w", c.Keys.Prefix(), err)
+	}
+	one := func(i int) *kv {
+		if kvs := resp.Responses[i].GetResponseRange().Kvs; len(kvs) > 0 {
+			return &kv{value: kvs[0].Value, createRev: kvs[0].CreateRevision}
+		}
+		return nil
+	}
+	taken = map[string]bool{}
+	for _, e := range resp.Responses[2].GetResponseRange().Kvs {
+		taken[string(e.Key)] = true
+	}
+	return one(0), one(1), taken, nil
 }
 
 // joinOnce makes one attempt; done is false when a concurrent change made it fail.
 func (c *Client) joinOnce(ctx context.Context, name string, addr netip.Addr, machineID string) (Record, bool, error) {
-	kvs, _, err := c.list(ctx)
+	netKV, hostKV, taken, err := c.joinRead(ctx, name)
 	if err != nil {
 		return Record{}, false, err
 	}
-	if _, ok := kvs[c.Keys.Network()]; !ok {
+	if netKV == nil {
 		return Record{}, false, ErrNotInitialized
 	}
-	network, err := parseNetwork(kvs[c.Keys.Network()].value)
+	network, err := parseNetwork(netKV.value)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("join %s: %s: %w", name, c.Keys.Network(), err)
 	}
-	if e, ok := kvs[c.Keys.Host(name)]; ok {
-		return c.rejoin(ctx, name, e, addr, machineID)
+	if hostKV != nil {
+		return c.rejoin(ctx, name, *hostKV, addr, machineID)
 	}
 	slots, err := Slots(network)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("join %s: %s: %w", name, c.Keys.Network(), err)
 	}
 	n := 1
-	for ; n <= slots; n++ {
-		if _, taken := kvs[c.Keys.Index(n)]; !taken {
-			break
-		}
+	for n <= slots && taken[c.Keys.Index(n)] {
+		n++
 	}
 	if n > slots {
 		return Record{}, false, fmt.Errorf("join %s: the subnet has room for %d hosts and every index is taken: remove a host (ovsmesh fleet remove) or widen the subnet", name, slots)
