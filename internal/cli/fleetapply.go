@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/ovsmesh/ovsmesh/fleet"
 	"github.com/ovsmesh/ovsmesh/metrics"
-	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // fleetFlags are apply's fleet-mode options.
@@ -54,7 +52,8 @@ type fleetAgent struct {
 	host       string
 	addr       netip.Addr
 	machineID  string
-	view       string
+	view       string // the saved view: its header line says the last revision seen
+	applied    string // the topology the loop applies: rewritten only when the view changes
 	ttl        time.Duration
 	log        *slog.Logger
 	n          *fleet.Counters
@@ -74,7 +73,7 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (*fleetAgent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &fleetAgent{host: f.host, machineID: id, view: ff.viewPath(), ttl: ff.leaseTTL, log: log, n: &fleet.Counters{}}
+	a := &fleetAgent{host: f.host, machineID: id, view: ff.viewPath(), applied: appliedPath(ff.viewPath()), ttl: ff.leaseTTL, log: log, n: &fleet.Counters{}}
 	if ff.address != "" {
 		if a.addr, err = netip.ParseAddr(ff.address); err != nil {
 			return nil, usageError{fmt.Errorf("--address %q: not an IP address", ff.address)}
@@ -143,51 +142,6 @@ func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 			close(first)
 		}
 	})
-}
-
-// write saves a view's topology file if it or its revision changed
-// (atomically); the header line carries the revision, so that status shows
-// whether the hosts agree. Only a change of the view itself is logged.
-func (a *fleetAgent) write(s fleet.Snapshot) error {
-	if bytes.Equal(s.Text, a.written) && s.Revision == a.writtenRev {
-		return nil
-	}
-	changed := true
-	if old, err := os.ReadFile(a.view); err == nil {
-		_, rev, text, _ := fleet.ParseViewFile(old)
-		changed = !bytes.Equal(text, s.Text)
-		if !changed && rev == s.Revision {
-			a.written, a.writtenRev = s.Text, s.Revision
-			return nil
-		}
-	}
-	tmp := a.view + ".tmp"
-	if err := os.WriteFile(tmp, fleet.ViewFile(a.c.Keys.Cluster, s.Revision, s.Text), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, a.view); err != nil {
-		return err
-	}
-	a.written, a.writtenRev = s.Text, s.Revision
-	if !changed {
-		return nil
-	}
-	names := make([]string, 0, len(s.Topology.Hosts))
-	for _, h := range s.Topology.Hosts {
-		names = append(names, h.Name)
-	}
-	a.log.Info("fleet view changed", "revision", s.Revision, "hosts", names, "held", s.Held, "path", a.view)
-	return nil
-}
-
-// haveView says whether the view file holds a usable topology with this host.
-func (a *fleetAgent) haveView() bool {
-	t, err := topology.Load(a.view)
-	if err != nil {
-		return false
-	}
-	_, err = t.Host(a.host)
-	return err == nil
 }
 
 // collectors are the fleet's metrics.
@@ -279,7 +233,7 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 			log.Error("fleet metrics not registered", "err", err)
 		}
 	}
-	return runLoop(ctx, a.view, f, stderr)
+	return runLoop(ctx, a.applied, f, stderr)
 }
 
 // runFleetApply is one pass of `apply --etcd`: join, put the liveness key, read
@@ -312,7 +266,7 @@ func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) 
 	if _, err := s.Topology.Host(a.host); err != nil {
 		return fmt.Errorf("fleet %s at revision %d: %w", a.c.Keys.Cluster, s.Revision, err)
 	}
-	path := a.view
+	path := a.applied
 	if f.dryRun {
 		tmp, err := os.CreateTemp("", "ovsmesh-fleet-view-*.yaml")
 		if err != nil {
