@@ -26,6 +26,8 @@ func TestFleetUsageErrors(t *testing.T) {
 		{[]string{"fleet", "remove", "--etcd", "https://127.0.0.1:1", "--cluster", "c"}, "one host name"},
 		{[]string{"fleet", "export", "--etcd", "ftp://x", "--cluster", "c"}, "want an http:// or https:// URL"},
 		{[]string{"fleet", "status", "--etcd", "https://127.0.0.1:1", "--cluster", "c", "--etcd-cert", "x.pem"}, "--etcd-cert and --etcd-key go together"},
+		{[]string{"apply", "--etcd", "https://127.0.0.1:1", "--cluster", "c", "--liveness-grace", "-1s"}, "--liveness-grace -1s: want 0 or more"},
+		{[]string{"apply", "--etcd", "https://127.0.0.1:1", "--cluster", "c", "--lease-ttl", "1s"}, "--lease-ttl 1s: want at least 2s"},
 	} {
 		code, _, stderr := run(t, tc.args...)
 		if code != ExitUsage || !strings.Contains(stderr, tc.want) {

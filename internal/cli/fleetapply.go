@@ -25,6 +25,7 @@ type fleetFlags struct {
 	machineIDFile string
 	viewFile      string
 	leaseTTL      time.Duration
+	grace         time.Duration
 }
 
 func (ff *fleetFlags) add(fs *pflag.FlagSet) {
@@ -37,6 +38,7 @@ func (ff *fleetFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&ff.machineIDFile, "machine-id-file", def, "fleet mode: file holding this machine's unique id (env OVSMESH_MACHINE_ID_FILE)")
 	fs.StringVar(&ff.viewFile, "view-file", "", "fleet mode: where the last fleet view is kept for outages and reboots (default /var/lib/ovsmesh/CLUSTER.view.yaml)")
 	fs.DurationVar(&ff.leaseTTL, "lease-ttl", fleet.DefaultTTL, "fleet mode: TTL of this host's liveness lease")
+	fs.DurationVar(&ff.grace, "liveness-grace", fleet.DefaultGrace, "fleet mode: how long a host whose lease expired stays in this host's plan (0: none)")
 }
 
 func (ff *fleetFlags) viewPath() string {
@@ -55,6 +57,7 @@ type fleetAgent struct {
 	view       string // the saved view: its header line says the last revision seen
 	applied    string // the topology the loop applies: rewritten only when the view changes
 	ttl        time.Duration
+	grace      time.Duration // fleet.ViewOptions.Grace
 	log        *slog.Logger
 	n          *fleet.Counters
 	written    []byte
@@ -69,11 +72,17 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (*fleetAgent, error) {
 	if ff.leaseTTL < 2*time.Second {
 		return nil, usageError{fmt.Errorf("--lease-ttl %s: want at least 2s (etcd's minimum)", ff.leaseTTL)}
 	}
+	if ff.grace < 0 {
+		return nil, usageError{fmt.Errorf("--liveness-grace %s: want 0 or more (0: a host leaves the plans as soon as its lease expires)", ff.grace)}
+	}
 	id, err := fleet.ReadMachineID(ff.machineIDFile)
 	if err != nil {
 		return nil, err
 	}
-	a := &fleetAgent{host: f.host, machineID: id, view: ff.viewPath(), applied: appliedPath(ff.viewPath()), ttl: ff.leaseTTL, log: log, n: &fleet.Counters{}}
+	a := &fleetAgent{host: f.host, machineID: id, view: ff.viewPath(), applied: appliedPath(ff.viewPath()), ttl: ff.leaseTTL, grace: ff.grace, log: log, n: &fleet.Counters{}}
+	if a.grace == 0 {
+		a.grace = fleet.NoGrace
+	}
 	if ff.address != "" {
 		if a.addr, err = netip.ParseAddr(ff.address); err != nil {
 			return nil, usageError{fmt.Errorf("--address %q: not an IP address", ff.address)}
@@ -118,7 +127,7 @@ func (a *fleetAgent) join(ctx context.Context) error {
 // changes the reconcile loop picks up.
 func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 	var once bool
-	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
+	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Grace: a.grace, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
 		a.held.Store(int64(s.Held))
 		if s.Topology == nil {
 			a.log.Error("fleet view unusable: the last one stays in force", "revision", s.Revision, "err", s.Err)
