@@ -246,8 +246,8 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 }
 
 // runFleetApply is one pass of `apply --etcd`: join, put the liveness key, read
-// the view, save it and apply it. The lease expires after --lease-ttl: a host that
-// is to stay in the fleet runs with --interval.
+// the view, save it and apply it. The lease expires after --lease-ttl, which the
+// warning says: a host that is to stay in the fleet runs with --interval.
 func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) error {
 	a, log, err := startFleetAgent(&f, stderr)
 	if err != nil {
@@ -264,6 +264,10 @@ func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) 
 		lctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go a.c.KeepAlive(lctx, a.host, a.machineID, a.ttl, log, a.n)
+		// The lease is not revoked at exit: a service (--interval) started
+		// before it expires takes over without the others noticing.
+		log.Warn("fleet: a one-shot apply keeps this host in the other hosts' plans only until its liveness lease expires and their grace has passed: run apply --etcd with --interval to stay in the fleet",
+			"host", a.host, "lease_ttl", a.ttl)
 	}
 	s, err := a.c.Snapshot(ctx, fleet.ViewOptions{Self: a.host, Log: log})
 	if err != nil {
