@@ -43,8 +43,8 @@ demo: deps build
 	@bash scripts/demo.sh
 
 # Fleet mode at 1000 simulated members (etcd on loopback, no OVS): figures in the log.
-bench-fleet:
-	OVSMESH_SCALE=1 go test -count=1 -run TestScaleThousandMembers -v ./fleet/
+bench-fleet: deps
+	@bash scripts/bench-fleet.sh
 
 # The demo in fleet mode: etcd in the lab, every host applies from it.
 demo-fleet: deps build
