@@ -31,32 +31,77 @@ func (c *Client) list(ctx context.Context) (map[string]kv, int64, error) {
 	return out, resp.Header.Revision, nil
 }
 
+// initChunk is how many hosts one seeding transaction writes: etcd refuses a
+// transaction of more than 128 operations or compares by default
+// (--max-txn-ops), and each host takes two of each.
+const initChunk = 50
+
 // Init seeds the cluster: the network settings and the given hosts with their
-// indexes. It refuses a cluster that already has network settings.
+// indexes. It refuses a cluster that already has network settings. The hosts
+// are written in transactions of initChunk, the network settings with the last
+// one: until then the cluster has no settings and no host can join. A refused
+// or failed transaction removes the hosts written before it.
 func (c *Client) Init(ctx context.Context, network map[string]any, hosts []Record) error {
 	netJSON, err := json.Marshal(network)
 	if err != nil {
 		return fmt.Errorf("encode network settings: %w", err)
 	}
+	for lo := 0; lo == 0 || lo < len(hosts); lo += initChunk {
+		chunk := hosts[lo:min(lo+initChunk, len(hosts))]
+		var last []clientv3.Op
+		if lo+initChunk >= len(hosts) {
+			last = []clientv3.Op{clientv3.OpPut(c.Keys.Network(), string(netJSON))}
+		}
+		ok, err := c.seedHosts(ctx, chunk, last)
+		if err == nil && ok {
+			continue
+		}
+		undo := c.unseed(ctx, hosts[:lo])
+		if err != nil {
+			return errors.Join(fmt.Errorf("seed cluster %s in etcd: %w", c.Keys.Cluster, err), undo)
+		}
+		return errors.Join(fmt.Errorf("seed cluster %s: it already exists (or one of the hosts or indexes is taken): nothing changed; use fleet set-network to change its settings", c.Keys.Cluster), undo)
+	}
+	return nil
+}
+
+// seedHosts writes hosts' records and indexes, and the ops of last, if the
+// cluster has no network settings and none of the keys exists.
+func (c *Client) seedHosts(ctx context.Context, hosts []Record, last []clientv3.Op) (bool, error) {
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(c.Keys.Network()), "=", 0)}
-	ops := []clientv3.Op{clientv3.OpPut(c.Keys.Network(), string(netJSON))}
+	var ops []clientv3.Op
 	for _, h := range hosts {
 		rec, err := json.Marshal(h)
 		if err != nil {
-			return fmt.Errorf("encode host %s: %w", h.Name, err)
+			return false, fmt.Errorf("encode host %s: %w", h.Name, err)
 		}
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.Keys.Host(h.Name)), "=", 0),
 			clientv3.Compare(clientv3.CreateRevision(c.Keys.Index(h.Index)), "=", 0))
 		ops = append(ops, clientv3.OpPut(c.Keys.Host(h.Name), string(rec)), clientv3.OpPut(c.Keys.Index(h.Index), h.Name))
 	}
 	resp, err := call(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
-		return c.etcd.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		return c.etcd.Txn(ctx).If(cmps...).Then(append(ops, last...)...).Commit()
 	})
 	if err != nil {
-		return fmt.Errorf("seed cluster %s in etcd: %w", c.Keys.Cluster, err)
+		return false, err
 	}
-	if !resp.Succeeded {
-		return fmt.Errorf("seed cluster %s: it already exists (or one of the hosts or indexes is taken): nothing changed; use fleet set-network to change its settings", c.Keys.Cluster)
+	return resp.Succeeded, nil
+}
+
+// unseed removes the records and indexes a failed Init wrote, while the cluster
+// still has no network settings.
+func (c *Client) unseed(ctx context.Context, hosts []Record) error {
+	for lo := 0; lo < len(hosts); lo += initChunk {
+		var ops []clientv3.Op
+		for _, h := range hosts[lo:min(lo+initChunk, len(hosts))] {
+			ops = append(ops, clientv3.OpDelete(c.Keys.Host(h.Name)), clientv3.OpDelete(c.Keys.Index(h.Index)))
+		}
+		if _, err := call(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+			return c.etcd.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(c.Keys.Network()), "=", 0)).Then(ops...).Commit()
+		}); err != nil {
+			return fmt.Errorf("the %d host records written so far are left without network settings (remove them with ovsmesh fleet remove NAME, or delete %s): %w",
+				len(hosts), c.Keys.Prefix(), err)
+		}
 	}
 	return nil
 }
