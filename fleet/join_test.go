@@ -37,6 +37,9 @@ func TestThirtyTwoConcurrentJoins(t *testing.T) {
 // TestManyConcurrentJoinsAtAThousandMembers: 128 hosts joining at once a fleet of
 // 1000 get the indexes 1001..1128 (the time it took is logged, not asserted).
 func TestManyConcurrentJoinsAtAThousandMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a load test (about 3 to 10 s): skipped under -short")
+	}
 	c := newTestClient(t)
 	ctx := testCtx(t)
 	if err := c.Init(ctx, map[string]any{"encap": "vxlan", "subnet": "10.0.0.0/8", "slice_prefix": 20}, nil); err != nil {
