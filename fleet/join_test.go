@@ -64,7 +64,7 @@ func concurrentJoins(t *testing.T, ctx context.Context, c *Client, base, n int) 
 	}
 	got := make([]Record, n)
 	errs := make([]error, n)
-	start := time.Now()
+	start, cpu := time.Now(), procCPU(t)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
@@ -73,7 +73,7 @@ func concurrentJoins(t *testing.T, ctx context.Context, c *Client, base, n int) 
 		})
 	}
 	wg.Wait()
-	t.Logf("%d concurrent joins (after %d members) took %v", n, base, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d concurrent joins (after %d members) took %v, etcd's CPU time %v", n, base, time.Since(start).Round(time.Millisecond), procCPU(t)-cpu)
 	seen := map[int]string{}
 	for i, r := range got {
 		if errs[i] != nil {
