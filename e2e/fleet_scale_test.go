@@ -55,6 +55,12 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 	if len(joined) != 1 {
 		t.Fatalf("docker4 logged %d joins, want 1", len(joined))
 	}
+	viewAt := map[string]time.Time{} // when each host saved the view with docker4: its last view change
+	for i, h := range three {
+		if v := fleetLoops[i].logs(t, 0, "fleet view changed"); len(v) > 0 {
+			viewAt[h] = v[len(v)-1].Time
+		}
+	}
 
 	// File mode: the same hosts, the same 1003 hosts (the fleet's view without
 	// docker4), then the file that adds docker4.
@@ -86,7 +92,8 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 			fmtDur(fl), fmtDur(fi), ratio(fl, fi)})
 	}
 	for _, h := range three {
-		rows = append(rows, [4]string{"join-to-plan at " + h + ": from docker4's join (its `fleet: joined` log line)", fmtDur(fleetJoin[h].Sub(joined[0].Time)), "-", "-"})
+		rows = append(rows, [4]string{"join-to-plan at " + h + ": from docker4's join (its `fleet: joined` log line)", fmtDur(fleetJoin[h].Sub(joined[0].Time)), "-", "-"},
+			[4]string{"of which docker4's join to " + h + "'s view change (`fleet view changed`)", fmtDur(viewAt[h].Sub(joined[0].Time)), "-", "-"})
 	}
 	rows = append(rows, [4]string{"etcd RSS at the end of the fleet phase", rss, "no etcd", "-"},
 		[4]string{"etcd CPU time over the fleet phase", fmtDur(cpu), "no etcd", "-"})
