@@ -49,40 +49,11 @@ func TestFleetOutageKeepsPinging(t *testing.T) {
 
 	f.stopEtcd(t)
 	time.Sleep(fleetOutage)
-	for _, h := range three {
-		if v := f.viewHosts(h); v == nil || len(v.Hosts) != 3 {
-			t.Errorf("%s: view after %v without etcd: %v, want the 3 hosts", h, fleetOutage, v)
-		}
-		if got := f.flowDump(t, h); got != flows[h] {
-			t.Errorf("%s: the flow table changed during the etcd outage:\nbefore:\n%s\nafter:\n%s", h, flows[h], got)
-		}
-		if code, body := loops[h].health(t); code != http.StatusOK {
-			t.Errorf("%s: /healthz %d %q during the etcd outage", h, code, body)
-		}
-	}
+	f.checkUnchanged(t, loops, three, flows)
 
 	back := time.Now()
 	f.startEtcd(t)
-	// Every host's lease expired during the outage: each is granted a new one,
-	// and every host's view reaches the revision etcd is at.
-	took, ok := loopPoll(60*time.Second, func() bool {
-		for _, h := range three {
-			if loops[h].metric(t, "ovsmesh_fleet_lease_regrants_total") <= regrants[h] {
-				return false
-			}
-		}
-		rev := float64(f.status(t).Revision)
-		for _, h := range three {
-			if loops[h].metric(t, "ovsmesh_fleet_revision") != rev {
-				return false
-			}
-		}
-		return true
-	})
-	if !ok {
-		t.Fatal("the hosts did not follow the fleet again within 60s of etcd's start")
-	}
-	t.Logf("every host follows the fleet again %v after etcd was started (etcd itself needs 1-2 s)", took.Round(time.Millisecond))
+	f.waitFollowing(t, loops, three, regrants)
 	for _, p := range pings {
 		sent, recv := p.wait(t)
 		t.Logf("ping %s -> %s every 0.1 s through the %v outage and etcd's return: %d sent, %d lost", p.from, p.to, fleetOutage, sent, sent-recv)
@@ -98,6 +69,48 @@ func TestFleetOutageKeepsPinging(t *testing.T) {
 	t.Logf("docker4 started %v after etcd's return: in every view with its tunnels %v after its start",
 		start.Sub(back).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	f.pingAll(t, append(cts, f.containers(t, []string{"docker4"})...))
+}
+
+// checkUnchanged checks, after the outage, that every host has the 3 hosts in
+// its view, the flow table it had before and a healthy loop.
+func (f *fleetLab) checkUnchanged(t *testing.T, loops map[string]*loopProc, hosts []string, flows map[string]string) {
+	t.Helper()
+	for _, h := range hosts {
+		if v := f.viewHosts(h); v == nil || len(v.Hosts) != 3 {
+			t.Errorf("%s: view after %v without etcd: %v, want the 3 hosts", h, fleetOutage, v)
+		}
+		if got := f.flowDump(t, h); got != flows[h] {
+			t.Errorf("%s: the flow table changed during the etcd outage:\nbefore:\n%s\nafter:\n%s", h, flows[h], got)
+		}
+		if code, body := loops[h].health(t); code != http.StatusOK {
+			t.Errorf("%s: /healthz %d %q during the etcd outage", h, code, body)
+		}
+	}
+}
+
+// waitFollowing waits until every host follows the fleet again after etcd's
+// return: its lease expired during the outage, so each is granted a new one
+// (regrants counts them before), and every host's view reaches etcd's revision.
+func (f *fleetLab) waitFollowing(t *testing.T, loops map[string]*loopProc, hosts []string, regrants map[string]float64) {
+	t.Helper()
+	took, ok := loopPoll(60*time.Second, func() bool {
+		for _, h := range hosts {
+			if loops[h].metric(t, "ovsmesh_fleet_lease_regrants_total") <= regrants[h] {
+				return false
+			}
+		}
+		rev := float64(f.status(t).Revision)
+		for _, h := range hosts {
+			if loops[h].metric(t, "ovsmesh_fleet_revision") != rev {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatal("the hosts did not follow the fleet again within 60s of etcd's start")
+	}
+	t.Logf("every host follows the fleet again %v after etcd was started (etcd itself needs 1-2 s)", took.Round(time.Millisecond))
 }
 
 // flowDump is host's flow table as ovsmesh writes it: without counters and
