@@ -43,8 +43,8 @@ demo: deps build
 	@bash scripts/demo.sh
 
 # Fleet mode at 1000 simulated members (etcd on loopback, no OVS): figures in the log.
-bench-fleet:
-	OVSMESH_SCALE=1 go test -count=1 -run TestScaleThousandMembers -v ./fleet/
+bench-fleet: deps
+	@bash scripts/bench-fleet.sh
 
 # Failover outage of every mode in one run, on real Open vSwitch in the lab (root,
 # about 6 minutes): prints a markdown table (docs/failover-bench.md).

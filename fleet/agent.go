@@ -17,6 +17,10 @@ const (
 	maxRetry     = 2 * time.Second
 )
 
+// NoGrace, as ViewOptions.Grace, drops a host from the plan as soon as its lease
+// expires.
+const NoGrace time.Duration = -1
+
 // KeepAlive keeps name's liveness key on a lease of ttl until ctx is done. A lost
 // lease (etcd unreachable for a TTL, or restarted without its data) is granted
 // again and the key put again; the host's record and index are not touched. The
@@ -82,7 +86,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // ViewOptions tune Watch.
 type ViewOptions struct {
 	Self     string        // this host: always in its own view ("" for none)
-	Grace    time.Duration // 0: DefaultGrace
+	Grace    time.Duration // 0: DefaultGrace; NoGrace: none
 	Log      *slog.Logger
 	Counters *Counters // nil: none
 }
@@ -100,8 +104,11 @@ func (c *Client) Snapshot(ctx context.Context, o ViewOptions) (Snapshot, error) 
 }
 
 func (c *Client) newViewer(o ViewOptions) *viewer {
-	if o.Grace <= 0 {
+	switch {
+	case o.Grace == 0:
 		o.Grace = DefaultGrace
+	case o.Grace < 0:
+		o.Grace = 0
 	}
 	if o.Counters == nil {
 		o.Counters = &Counters{}

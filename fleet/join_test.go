@@ -1,11 +1,16 @@
 package fleet
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 func TestJoinClaimsEachIndexOnceUnderContention(t *testing.T) {
@@ -14,17 +19,61 @@ func TestJoinClaimsEachIndexOnceUnderContention(t *testing.T) {
 	if err := c.Init(ctx, labNetwork(), nil); err != nil {
 		t.Fatal(err)
 	}
-	const n = 12
+	concurrentJoins(t, ctx, c, 0, 12)
+}
+
+// TestThirtyTwoConcurrentJoins: 32 hosts joining an empty fleet at once, each
+// with its own connection (as 32 machines would), all succeed with the indexes
+// 1..32.
+func TestThirtyTwoConcurrentJoins(t *testing.T) {
+	c := newTestClient(t)
+	ctx := testCtx(t)
+	if err := c.Init(ctx, labNetwork(), nil); err != nil {
+		t.Fatal(err)
+	}
+	concurrentJoins(t, ctx, c, 0, 32)
+}
+
+// TestManyConcurrentJoinsAtAThousandMembers: 128 hosts joining at once a fleet of
+// 1000 get the indexes 1001..1128 (the time it took is logged, not asserted).
+func TestManyConcurrentJoinsAtAThousandMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a load test (about 3 to 10 s): skipped under -short")
+	}
+	c := newTestClient(t)
+	ctx := testCtx(t)
+	if err := c.Init(ctx, map[string]any{"encap": "vxlan", "subnet": "10.0.0.0/8", "slice_prefix": 20}, nil); err != nil {
+		t.Fatal(err)
+	}
+	seedMembers(t, ctx, c, 1000)
+	concurrentJoins(t, ctx, c, 1000, 128)
+}
+
+// concurrentJoins makes n hosts join at once, each with its own connection, and
+// checks that every join succeeded and the indexes are 1..n, each once.
+func concurrentJoins(t *testing.T, ctx context.Context, c *Client, base, n int) {
+	t.Helper()
+	clients := make([]*Client, n)
+	for i := range clients {
+		cc, err := Connect(Config{Endpoints: []string{testEtcd.url}, Insecure: true, Cluster: c.Keys.Cluster})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		clients[i] = cc
+	}
 	got := make([]Record, n)
 	errs := make([]error, n)
+	start, cpu := time.Now(), procCPU(t)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			addr := netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + i)})
-			got[i], errs[i] = c.Join(ctx, fmt.Sprintf("h%d", i), addr, fmt.Sprintf("mid%d", i))
+			got[i], errs[i] = clients[i].Join(ctx, fmt.Sprintf("h%d", i), addr, fmt.Sprintf("mid%d", i))
 		})
 	}
 	wg.Wait()
+	t.Logf("%d concurrent joins (after %d members) took %v, etcd's CPU time %v", n, base, time.Since(start).Round(time.Millisecond), procCPU(t)-cpu)
 	seen := map[int]string{}
 	for i, r := range got {
 		if errs[i] != nil {
@@ -35,9 +84,9 @@ func TestJoinClaimsEachIndexOnceUnderContention(t *testing.T) {
 		}
 		seen[r.Index] = r.Name
 	}
-	for i := 1; i <= n; i++ {
+	for i := base + 1; i <= base+n; i++ {
 		if seen[i] == "" {
-			t.Errorf("index %d not given: want 1..%d each once, got %v", i, n, seen)
+			t.Errorf("index %d not given: want %d..%d each once, got %v", i, base+1, base+n, seen)
 		}
 	}
 }
@@ -109,5 +158,25 @@ func TestInsecureEndpointRefusedWithoutTheFlag(t *testing.T) {
 	}
 	if _, err := Connect(Config{Endpoints: []string{"https://127.0.0.1:1"}, Cluster: "a/b"}); err == nil {
 		t.Error("cluster name with '/': want an error")
+	}
+}
+
+// seedMembers registers n members directly (record, index and liveness keys, 40
+// hosts per transaction), named m0001… at indexes 1..n.
+func seedMembers(t *testing.T, ctx context.Context, c *Client, n int) {
+	t.Helper()
+	for lo := 0; lo < n; lo += 40 {
+		var ops []clientv3.Op
+		for i := lo; i < min(lo+40, n); i++ {
+			r := Record{Name: fmt.Sprintf("m%04d", i+1), Index: i + 1, MachineID: fmt.Sprintf("%032x", i+1),
+				Address: netip.AddrFrom4([4]byte{198, 19, byte((i + 1) / 250), byte(1 + (i+1)%250)})}
+			rec, _ := json.Marshal(r)
+			alive, _ := json.Marshal(Alive{MachineID: r.MachineID, Since: "2026-01-01T00:00:00Z"})
+			ops = append(ops, clientv3.OpPut(c.Keys.Host(r.Name), string(rec)), clientv3.OpPut(c.Keys.Index(r.Index), r.Name),
+				clientv3.OpPut(c.Keys.Alive(r.Name), string(alive)))
+		}
+		if _, err := c.etcd.Txn(ctx).Then(ops...).Commit(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

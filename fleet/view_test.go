@@ -137,3 +137,22 @@ func TestSameKeysGiveTheSameTopologyFile(t *testing.T) {
 		}
 	}
 }
+
+// The grace of a watch: the default, another one, or none (NoGrace), in which
+// case a host leaves the plan as soon as its liveness key is gone.
+func TestGraceOptions(t *testing.T) {
+	c := &Client{Keys: Keys{Cluster: "lab"}}
+	for _, tc := range []struct{ give, want time.Duration }{{0, DefaultGrace}, {10 * time.Second, 10 * time.Second}, {NoGrace, 0}} {
+		if got := c.newViewer(ViewOptions{Grace: tc.give}).grace; got != tc.want {
+			t.Errorf("ViewOptions.Grace %v: grace %v, want %v", tc.give, got, tc.want)
+		}
+	}
+	v := fakeCluster(t, 3)
+	v.grace = 0
+	t0 := time.Unix(1000, 0)
+	v.snapshot(t0)
+	setAlive(v, "h2", false)
+	if got := planned(v.snapshot(t0.Add(time.Millisecond))); !slices.Equal(got, []string{"h1", "h3"}) {
+		t.Errorf("no grace: plan %v right after h2 lost its liveness, want h2 gone", got)
+	}
+}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/ovsmesh/ovsmesh/fleet"
 	"github.com/ovsmesh/ovsmesh/metrics"
-	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // fleetFlags are apply's fleet-mode options.
@@ -27,6 +25,7 @@ type fleetFlags struct {
 	machineIDFile string
 	viewFile      string
 	leaseTTL      time.Duration
+	grace         time.Duration
 }
 
 func (ff *fleetFlags) add(fs *pflag.FlagSet) {
@@ -39,6 +38,7 @@ func (ff *fleetFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&ff.machineIDFile, "machine-id-file", def, "fleet mode: file holding this machine's unique id (env OVSMESH_MACHINE_ID_FILE)")
 	fs.StringVar(&ff.viewFile, "view-file", "", "fleet mode: where the last fleet view is kept for outages and reboots (default /var/lib/ovsmesh/CLUSTER.view.yaml)")
 	fs.DurationVar(&ff.leaseTTL, "lease-ttl", fleet.DefaultTTL, "fleet mode: TTL of this host's liveness lease")
+	fs.DurationVar(&ff.grace, "liveness-grace", fleet.DefaultGrace, "fleet mode: how long a host whose lease expired stays in this host's plan (0: none)")
 }
 
 func (ff *fleetFlags) viewPath() string {
@@ -54,8 +54,10 @@ type fleetAgent struct {
 	host       string
 	addr       netip.Addr
 	machineID  string
-	view       string
+	view       string // the saved view: its header line says the last revision seen
+	applied    string // the topology the loop applies: rewritten only when the view changes
 	ttl        time.Duration
+	grace      time.Duration // fleet.ViewOptions.Grace
 	log        *slog.Logger
 	n          *fleet.Counters
 	written    []byte
@@ -70,11 +72,17 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (*fleetAgent, error) {
 	if ff.leaseTTL < 2*time.Second {
 		return nil, usageError{fmt.Errorf("--lease-ttl %s: want at least 2s (etcd's minimum)", ff.leaseTTL)}
 	}
+	if ff.grace < 0 {
+		return nil, usageError{fmt.Errorf("--liveness-grace %s: want 0 or more (0: a host leaves the plans as soon as its lease expires)", ff.grace)}
+	}
 	id, err := fleet.ReadMachineID(ff.machineIDFile)
 	if err != nil {
 		return nil, err
 	}
-	a := &fleetAgent{host: f.host, machineID: id, view: ff.viewPath(), ttl: ff.leaseTTL, log: log, n: &fleet.Counters{}}
+	a := &fleetAgent{host: f.host, machineID: id, view: ff.viewPath(), applied: appliedPath(ff.viewPath()), ttl: ff.leaseTTL, grace: ff.grace, log: log, n: &fleet.Counters{}}
+	if a.grace == 0 {
+		a.grace = fleet.NoGrace
+	}
 	if ff.address != "" {
 		if a.addr, err = netip.ParseAddr(ff.address); err != nil {
 			return nil, usageError{fmt.Errorf("--address %q: not an IP address", ff.address)}
@@ -119,7 +127,7 @@ func (a *fleetAgent) join(ctx context.Context) error {
 // changes the reconcile loop picks up.
 func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 	var once bool
-	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
+	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Grace: a.grace, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
 		a.held.Store(int64(s.Held))
 		if s.Topology == nil {
 			a.log.Error("fleet view unusable: the last one stays in force", "revision", s.Revision, "err", s.Err)
@@ -143,51 +151,6 @@ func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 			close(first)
 		}
 	})
-}
-
-// write saves a view's topology file if it or its revision changed
-// (atomically); the header line carries the revision, so that status shows
-// whether the hosts agree. Only a change of the view itself is logged.
-func (a *fleetAgent) write(s fleet.Snapshot) error {
-	if bytes.Equal(s.Text, a.written) && s.Revision == a.writtenRev {
-		return nil
-	}
-	changed := true
-	if old, err := os.ReadFile(a.view); err == nil {
-		_, rev, text, _ := fleet.ParseViewFile(old)
-		changed = !bytes.Equal(text, s.Text)
-		if !changed && rev == s.Revision {
-			a.written, a.writtenRev = s.Text, s.Revision
-			return nil
-		}
-	}
-	tmp := a.view + ".tmp"
-	if err := os.WriteFile(tmp, fleet.ViewFile(a.c.Keys.Cluster, s.Revision, s.Text), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, a.view); err != nil {
-		return err
-	}
-	a.written, a.writtenRev = s.Text, s.Revision
-	if !changed {
-		return nil
-	}
-	names := make([]string, 0, len(s.Topology.Hosts))
-	for _, h := range s.Topology.Hosts {
-		names = append(names, h.Name)
-	}
-	a.log.Info("fleet view changed", "revision", s.Revision, "hosts", names, "held", s.Held, "path", a.view)
-	return nil
-}
-
-// haveView says whether the view file holds a usable topology with this host.
-func (a *fleetAgent) haveView() bool {
-	t, err := topology.Load(a.view)
-	if err != nil {
-		return false
-	}
-	_, err = t.Host(a.host)
-	return err == nil
 }
 
 // collectors are the fleet's metrics.
@@ -279,12 +242,12 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 			log.Error("fleet metrics not registered", "err", err)
 		}
 	}
-	return runLoop(ctx, a.view, f, stderr)
+	return runLoop(ctx, a.applied, f, stderr)
 }
 
 // runFleetApply is one pass of `apply --etcd`: join, put the liveness key, read
-// the view, save it and apply it. The lease expires after --lease-ttl: a host that
-// is to stay in the fleet runs with --interval.
+// the view, save it and apply it. The lease expires after --lease-ttl, which the
+// warning says: a host that is to stay in the fleet runs with --interval.
 func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) error {
 	a, log, err := startFleetAgent(&f, stderr)
 	if err != nil {
@@ -301,6 +264,10 @@ func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) 
 		lctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go a.c.KeepAlive(lctx, a.host, a.machineID, a.ttl, log, a.n)
+		// The lease is not revoked at exit: a service (--interval) started
+		// before it expires takes over without the others noticing.
+		log.Warn("fleet: a one-shot apply keeps this host in the other hosts' plans only until its liveness lease expires and their grace has passed: run apply --etcd with --interval to stay in the fleet",
+			"host", a.host, "lease_ttl", a.ttl)
 	}
 	s, err := a.c.Snapshot(ctx, fleet.ViewOptions{Self: a.host, Log: log})
 	if err != nil {
@@ -312,7 +279,7 @@ func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) 
 	if _, err := s.Topology.Host(a.host); err != nil {
 		return fmt.Errorf("fleet %s at revision %d: %w", a.c.Keys.Cluster, s.Revision, err)
 	}
-	path := a.view
+	path := a.applied
 	if f.dryRun {
 		tmp, err := os.CreateTemp("", "ovsmesh-fleet-view-*.yaml")
 		if err != nil {

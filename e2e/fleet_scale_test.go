@@ -1,0 +1,313 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ovsmesh/ovsmesh/fleet"
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// scaleSims is how many simulated members TestFleetScaleWithRealHosts registers.
+const scaleSims = 1000
+
+// scaleNetwork has room for the simulated members and the lab's hosts.
+const scaleNetwork = `network:
+  encap: gre
+  mode: mesh
+  datapath: netdev
+  subnet: 10.0.0.0/8
+  slice_prefix: 20
+`
+
+// TestFleetScaleWithRealHosts (OVSMESH_SCALE=1, `make bench-fleet`): 1000
+// simulated members (a record, an index and a liveness key each, no OVS) and
+// three real lab hosts in one fleet. It measures, and compares with file mode
+// on the same hosts and the same 1003 hosts in the same run: each real host's
+// first pass, a steady pass, and join-to-plan (from a fourth host's start, or
+// from the file that adds it, until each real host's flow table has its
+// tunnel); and etcd's RSS and CPU. It asserts that every host converges, never
+// timings.
+func TestFleetScaleWithRealHosts(t *testing.T) {
+	if os.Getenv("OVSMESH_SCALE") != "1" {
+		t.Skip("set OVSMESH_SCALE=1 (make bench-fleet)")
+	}
+	f := newFleetLab(t, scaleNetwork)
+	cpu0 := procCPUTime(t, f.etcd.Process.Pid)
+	f.seedSims(t, scaleSims, 11) // indexes 11..1010: the lab's hosts get 1..4
+	three := []string{"docker1", "docker2", "docker3"}
+	var rows [][4]string
+	fleetFirst, fleetLoops := f.scaleStart(t, three, func(h string) *loopProc { return f.fleetLaunch(t, h, "--interval", "5s") })
+	fleetSteady := steadyPass(t, fleetLoops)
+	fleetStart, fleetJoin := f.joinToPlan(t, three, func() { fleetLoops = append(fleetLoops, f.fleetLaunch(t, "docker4", "--interval", "5s")) })
+	rss, cpu := procRSS(t, f.etcd.Process.Pid), procCPUTime(t, f.etcd.Process.Pid)-cpu0
+	joined := fleetLoops[3].logs(t, 0, "fleet: joined")
+	if len(joined) != 1 {
+		t.Fatalf("docker4 logged %d joins, want 1", len(joined))
+	}
+	viewAt := map[string]time.Time{} // when each host saved the view with docker4: its last view change
+	for i, h := range three {
+		if v := fleetLoops[i].logs(t, 0, "fleet view changed"); len(v) > 0 {
+			viewAt[h] = v[len(v)-1].Time
+		}
+	}
+
+	// File mode: the same hosts, the same 1003 hosts (the fleet's view without
+	// docker4), then the file that adds docker4.
+	data, err := os.ReadFile(f.viewFile("docker1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, full, _ := fleet.ParseViewFile(data)
+	for _, p := range fleetLoops {
+		p.stop(t)
+	}
+	var without []string
+	for l := range strings.SplitSeq(string(full), "\n") {
+		if !strings.Contains(l, `name: "docker4"`) {
+			without = append(without, l)
+		}
+	}
+	f.writeAtomic(t, strings.Join(without, "\n"))
+	fileFirst, fileLoops := f.scaleStart(t, three, func(h string) *loopProc { return f.fileLaunch(t, h) })
+	fileSteady := steadyPass(t, fileLoops)
+	fileStart, fileJoin := f.joinToPlan(t, three, func() { f.writeAtomic(t, string(full)) })
+
+	ratio := func(a, b time.Duration) string { return fmt.Sprintf("%.2f", float64(a)/float64(b)) }
+	rows = append(rows, [4]string{"first pass at 1003 hosts (start to healthy, slowest host)", fmtDur(fleetFirst), fmtDur(fileFirst), ratio(fleetFirst, fileFirst)},
+		[4]string{"steady pass at 1003 hosts (mean of the 3 hosts)", fmtDur(fleetSteady), fmtDur(fileSteady), ratio(fleetSteady, fileSteady)})
+	for _, h := range three {
+		fl, fi := fleetJoin[h].Sub(fleetStart), fileJoin[h].Sub(fileStart)
+		rows = append(rows, [4]string{"join-to-plan at " + h + ": from docker4's start (fleet) or the file's change (file) to its tunnel in the flow table",
+			fmtDur(fl), fmtDur(fi), ratio(fl, fi)})
+	}
+	for _, h := range three {
+		rows = append(rows, [4]string{"join-to-plan at " + h + ": from docker4's join (its `fleet: joined` log line)", fmtDur(fleetJoin[h].Sub(joined[0].Time)), "-", "-"},
+			[4]string{"of which docker4's join to " + h + "'s view change (`fleet view changed`)", fmtDur(viewAt[h].Sub(joined[0].Time)), "-", "-"})
+	}
+	rows = append(rows, [4]string{"etcd RSS at the end of the fleet phase", rss, "no etcd", "-"},
+		[4]string{"etcd CPU time over the fleet phase", fmtDur(cpu), "no etcd", "-"})
+	benchTable(t, fmt.Sprintf("%d simulated members + 3 real hosts (OVS, netdev, GRE mesh)", scaleSims), []string{"measure", "fleet mode", "file mode", "fleet/file"}, rows)
+}
+
+// seedSims registers n simulated members at indexes first.. through etcd's
+// JSON gateway, 40 per transaction; their liveness keys have no lease.
+func (f *fleetLab) seedSims(t *testing.T, n, first int) {
+	t.Helper()
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for lo := 0; lo < n; lo += 40 {
+		var ops []map[string]any
+		for i := lo; i < min(lo+40, n); i++ {
+			name, idx := fmt.Sprintf("sim%04d", i), first+i
+			rec, _ := json.Marshal(map[string]any{"name": name, "index": idx, "machine_id": fmt.Sprintf("%032x", i+1),
+				"address": fmt.Sprintf("198.19.%d.%d", i/250, 1+i%250)})
+			alive, _ := json.Marshal(map[string]string{"machine_id": fmt.Sprintf("%032x", i+1), "since": "2026-01-01T00:00:00Z"})
+			for k, v := range map[string]string{"hosts/" + name: string(rec), fmt.Sprintf("index/%d", idx): name, "alive/" + name: string(alive)} {
+				ops = append(ops, map[string]any{"requestPut": map[string]string{"key": b64("/ovsmesh/" + fleetCluster + "/" + k), "value": b64(v)}})
+			}
+		}
+		body, _ := json.Marshal(map[string]any{"success": ops})
+		resp, err := f.http.Post(fleetEtcdURL+"/v3/kv/txn", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("seed simulated members %d..: %s", lo, resp.Status)
+		}
+	}
+}
+
+// scaleStart launches a loop on each host and waits until every one is healthy;
+// it returns the slowest host's time from its launch to healthy.
+func (f *fleetLab) scaleStart(t *testing.T, hosts []string, launch func(string) *loopProc) (time.Duration, []*loopProc) {
+	t.Helper()
+	var loops []*loopProc
+	for _, h := range hosts {
+		loops = append(loops, launch(h))
+	}
+	took := make([]time.Duration, len(loops))
+	var wg sync.WaitGroup
+	for i, p := range loops {
+		wg.Go(func() {
+			loopPoll(5*time.Minute, func() bool {
+				code, _, err := p.get("/healthz")
+				if err == nil && code == http.StatusOK {
+					took[i] = time.Since(p.start)
+				}
+				return took[i] > 0 || !p.alive()
+			})
+		})
+	}
+	wg.Wait()
+	var slowest time.Duration
+	for i, p := range loops {
+		p.mustBeAlive(t)
+		if took[i] == 0 {
+			t.Fatalf("loop on %s: not healthy within 5 min", p.host)
+		}
+		t.Logf("loop on %s: healthy %v after its start", p.host, took[i].Round(time.Millisecond))
+		slowest = max(slowest, took[i])
+	}
+	return slowest, loops
+}
+
+// steadyPass is the mean time of the passes the loops make in 12 s (no change
+// to make: the hosts have converged).
+func steadyPass(t *testing.T, loops []*loopProc) time.Duration {
+	t.Helper()
+	sum := func() (s, n float64) {
+		for _, p := range loops {
+			m := p.metrics(t)
+			s += m["ovsmesh_pass_duration_seconds_sum"]
+			n += m["ovsmesh_pass_duration_seconds_count"]
+		}
+		return s, n
+	}
+	s0, n0 := sum()
+	time.Sleep(12 * time.Second)
+	s1, n1 := sum()
+	if n1 <= n0 {
+		t.Fatalf("no pass in 12 s on %d loops", len(loops))
+	}
+	return time.Duration((s1 - s0) / (n1 - n0) * float64(time.Second))
+}
+
+// joinToPlan runs add (which brings docker4 in) and returns when it started and,
+// for each host, when its flow table first had a flow for docker4's tunnel port.
+func (f *fleetLab) joinToPlan(t *testing.T, hosts []string, add func()) (time.Time, map[string]time.Time) {
+	t.Helper()
+	port := fmt.Sprintf("in_port=%d,", topology.TunnelOFPortBase+4)
+	start := time.Now()
+	add()
+	out := map[string]time.Time{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Go(func() {
+			loopPoll(2*time.Minute, func() bool {
+				if !strings.Contains(f.flows(h), port) {
+					return false
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				out[h] = time.Now()
+				return true
+			})
+		})
+	}
+	wg.Wait()
+	for _, h := range hosts {
+		if _, ok := out[h]; !ok {
+			t.Fatalf("%s: no flow for docker4's tunnel (%s) within 2 min", h, port)
+		}
+		t.Logf("%s: docker4's tunnel in its flow table %v after docker4 was added", h, out[h].Sub(start).Round(time.Millisecond))
+	}
+	return start, out
+}
+
+// flows is host's flow table ("" if it cannot be read).
+func (f *fleetLab) flows(host string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, _ := f.host(host).Run(ctx, "ovs-ofctl", "-O", "OpenFlow14", "--timeout=10", "dump-flows", "br0")
+	return out
+}
+
+// writeAtomic replaces the lab's topology file whole.
+func (f *fleetLab) writeAtomic(t *testing.T, text string) {
+	t.Helper()
+	tmp := f.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fileLaunch starts a file-mode loop on host (the lab's topology file) without
+// waiting.
+func (f *fleetLab) fileLaunch(t *testing.T, host string) *loopProc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = f.applyCmd(ctx, host, "--interval", "5s", "--metrics-addr", loopMetricsAddr, "--log-format", "json")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: loopDialNS(f.host(host).NS), DisableKeepAlives: true}}
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); cancel(); close(p.done) }()
+	t.Cleanup(func() {
+		if p.alive() {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func fmtDur(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+// benchTable logs a table and appends it, as markdown, to the file named by
+// OVSMESH_BENCH_TABLE (make bench-fleet prints it).
+func benchTable(t *testing.T, title string, head []string, rows [][4]string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s\n\n| %s |\n|%s\n", title, strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(r[:], " | "))
+	}
+	t.Log(b.String())
+	if path := os.Getenv("OVSMESH_BENCH_TABLE"); path != "" {
+		fh, err := os.OpenFile(filepath.Clean(path), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fh.WriteString(b.String()); err != nil {
+			t.Error(err)
+		}
+		if err := fh.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// procRSS and procCPUTime read a process's memory and CPU time from /proc.
+func procRSS(t *testing.T, pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func procCPUTime(t *testing.T, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Logf("CPU time of pid %d: %v", pid, err)
+		return 0
+	}
+	fields := strings.Fields(string(b)[strings.LastIndex(string(b), ")")+2:])
+	var u, s int64
+	fmt.Sscan(fields[11], &u)
+	fmt.Sscan(fields[12], &s)
+	return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ 100
+}
