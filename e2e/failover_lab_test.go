@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,23 +213,6 @@ func (l *benchLab) treeConverged(cmd, fwd, block string, limit time.Duration) (b
 		}
 		time.Sleep(time.Second)
 	}
-}
-
-// startPingerTB is the harness's startPinger for a testing.TB: `ping -D -i
-// interval dst` in ct, stopped by tb's cleanup (by its pid) if not before.
-func startPingerTB(tb testing.TB, ct *lab.Container, dst netip.Addr, interval time.Duration) *pinger {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	p := &pinger{done: make(chan struct{})}
-	p.cmd = ct.Command(ctx, "ping", "-D", "-n", "-i", strconv.FormatFloat(interval.Seconds(), 'f', 3, 64), dst.String())
-	p.cmd.Stdout = p
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); cancel(); close(p.done) }()
-	tb.Cleanup(func() { p.stop() })
-	return p
 }
 
 // waitReply waits until a reply comes later than t, up to limit from now, and

@@ -33,10 +33,10 @@ func (p *pinger) Write(b []byte) (int, error) {
 }
 
 // startPinger starts `ping -D -i interval dst` in ct; stop ends it. The test's
-// cleanup stops it too.
-func startPinger(t *testing.T, ct *lab.Container, dst netip.Addr, interval time.Duration) *pinger {
+// (or benchmark's) cleanup stops it too, by its pid.
+func startPinger(t testing.TB, ct *lab.Container, dst netip.Addr, interval time.Duration) *pinger {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	p := &pinger{done: make(chan struct{})}
 	p.cmd = ct.Command(ctx, "ping", "-D", "-n", "-i", strconv.FormatFloat(interval.Seconds(), 'f', 3, 64), dst.String())
 	p.cmd.Stdout = p
