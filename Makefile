@@ -6,7 +6,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 VERSION := $(shell cat VERSION)
 LDFLAGS := -X github.com/ovsmesh/ovsmesh/internal/cli.version=$(VERSION)
 
-.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet demo-down lab-clean clean docs tidy-check
+.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet demo-down lab-clean clean docs tidy-check bench-bfd
 
 all: build
 
@@ -45,6 +45,11 @@ demo: deps build
 # Fleet mode at 1000 simulated members (etcd on loopback, no OVS): figures in the log.
 bench-fleet:
 	OVSMESH_SCALE=1 go test -count=1 -run TestScaleThousandMembers -v ./fleet/
+
+# What BFD costs ovs-vswitchd at 10, 100 and 1000 peers, in the lab (about 20
+# minutes; BFD_QUICK=1 runs 10 and 100 only). Tables on stdout; docs/bfd-cost.md.
+bench-bfd: deps build
+	@bash scripts/bench-bfd.sh
 
 # The demo in fleet mode: etcd in the lab, every host applies from it.
 demo-fleet: deps build
