@@ -85,6 +85,13 @@ lab_up() {
   A_PID=$(jq -r '.hosts[0].vswitchd_pid' "$STATE")
   UL_NS=$(jq -r '.underlay_ns' "$STATE")
   ADDRS=0
+  # eth0 is a port of the userspace datapath, but the namespace's kernel sees
+  # its frames too and would answer ARP for br-phy's addresses from eth0's MAC:
+  # whichever answer ovs-vswitchd snoops last wins, and about a third of the
+  # tunnels then send to the wrong MAC. Answer only on the interface that holds
+  # the address.
+  local ns
+  for ns in "$A_NS" "$B_NS"; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1; done
   log "lab $(jq -r .id "$STATE") up: a=$A_NS (ovs-vswitchd pid $A_PID), b=$B_NS, underlay $UL_NS"
 }
 
@@ -146,14 +153,14 @@ flaps() {
     { grep -o 'flap_count=""[0-9]*' || true; } | tr -dc '0-9\n' | awk '{s += $1} END {print s + 0}'
 }
 
-# wait_up N: waits (up to 120 s) until all N sessions on a are up; returns 1 if not.
+# wait_up N: waits (up to 60 s) until all N sessions on a are up; returns 1 if not.
 wait_up() {
-  local n=$1 deadline=$((SECONDS + 120)) up
+  local n=$1 deadline=$((SECONDS + 60)) up
   while :; do
     up=$(sessions_up)
     [ "$up" -ge "$n" ] && return 0
     if [ "$SECONDS" -ge "$deadline" ]; then
-      log "only $up of $n sessions up after 120 s"
+      log "only $up of $n sessions up after 60 s"
       return 1
     fi
     sleep 0.5
