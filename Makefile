@@ -6,7 +6,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 VERSION := $(shell cat VERSION)
 LDFLAGS := -X github.com/ovsmesh/ovsmesh/internal/cli.version=$(VERSION)
 
-.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet bench-failover demo-down lab-clean clean docs tidy-check
+.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet bench-failover bench-bfd demo-down lab-clean clean docs tidy-check
 
 all: build
 
@@ -42,7 +42,8 @@ fuzz:
 demo: deps build
 	@bash scripts/demo.sh
 
-# Fleet mode at 1000 simulated members (etcd on loopback, no OVS): figures in the log.
+# Fleet mode: 1000 simulated members beside 3 real lab hosts, against the file mode
+# in the same run (root, etcd, about a minute): markdown tables (docs/fleet.md).
 bench-fleet: deps
 	@bash scripts/bench-fleet.sh
 
@@ -50,6 +51,11 @@ bench-fleet: deps
 # about 6 minutes): prints a markdown table (docs/failover-bench.md).
 bench-failover: deps
 	$(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkFailover -benchtime 1x ./e2e/
+
+# What BFD costs ovs-vswitchd at 10, 100 and 1000 peers, in the lab (about 20
+# minutes; BFD_QUICK=1 runs 10 and 100 only). Tables on stdout; docs/bfd-cost.md.
+bench-bfd: deps build
+	@bash scripts/bench-bfd.sh
 
 # The demo in fleet mode: etcd in the lab, every host applies from it.
 demo-fleet: deps build

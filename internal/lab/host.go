@@ -98,6 +98,10 @@ func (h *Host) setupNetwork(ctx context.Context) error {
 		// eth0 is a port of a netdev bridge: without this, TCP through it
 		// carries bad checksums.
 		nsArgv(ns, []string{"ethtool", "-K", "eth0", "tx", "off"}),
+		// The kernel would also answer ARP for br-phy's address from eth0's
+		// MAC, and ovs-vswitchd's tunnel neighbour cache keeps whichever reply
+		// comes last: with many tunnels, some went to the wrong MAC.
+		nsArgv(ns, []string{"sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1"}),
 		{"ip", "-n", ns, "link", "set", "eth0", "up"},
 	} {
 		if _, err := run(ctx, nil, argv...); err != nil {
