@@ -1,0 +1,427 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/lab"
+)
+
+// rebootFreshHost makes host look freshly booted: its old container is gone, its
+// daemons are stopped, its database is replaced by an empty one, and every link
+// that ovs-vswitchd or ovsmesh made is deleted; then it starts ovsdb-server and
+// ovs-vswitchd again and rebuilds br-phy with the underlay address the way the lab
+// builds a host (internal/lab has no "reset host" call), so that only the
+// ovsmesh block of /etc/network/interfaces is left to run.
+func rebootFreshHost(t *testing.T, c *cluster, host string, ct *lab.Container) {
+	t.Helper()
+	h := c.host(host)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := func(argv ...string) string {
+		t.Helper()
+		out, err := h.Run(ctx, argv...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// Deleting one end of the veth deletes both, synchronously, unlike the
+	// deletion of the container's namespace.
+	run("ip", "link", "del", "dev", ct.HostVeth)
+	// From the root namespace: inside the host's, the unmount of /run/netns/…
+	// would not reach the root mount namespace.
+	if out, err := exec.CommandContext(ctx, "ip", "netns", "delete", ct.NS).CombinedOutput(); err != nil {
+		t.Fatalf("delete the old container's namespace: %v: %s", err, out)
+	}
+	if err := h.StopVSwitchd(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.StopOVSDB(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The taps of the userspace datapath survive ovs-vswitchd; a reboot does not.
+	for _, link := range []string{lab.DockerBridge, "br0", lab.PhysBridge, "ovs-netdev"} {
+		if _, err := h.Run(ctx, "ip", "link", "show", "dev", link); err == nil {
+			run("ip", "link", "del", "dev", link)
+		}
+	}
+	if got := rebootLinks(t, ctx, h); !slices.Equal(got, []string{"eth0", "lo"}) {
+		t.Fatalf("links left on %s after the reboot: %q, want only eth0 and lo", host, got)
+	}
+
+	db := filepath.Join(h.RunDir, "conf.db")
+	for _, f := range []string{db, filepath.Join(h.RunDir, ".conf.db.~lock~")} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	run("ovsdb-tool", "create", db, rebootSchema(t))
+	if err := h.StartOVSDB(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Every request ovsdb-server receives from now on is logged, to count the
+	// transactions of ifup and of the next apply.
+	run("ovs-appctl", "-t", "ovsdb-server", "vlog/set", "jsonrpc:file:dbg")
+	vsctl := []string{"ovs-vsctl", "--timeout=30", "--db=" + h.DB()}
+	run(append(vsctl, "--no-wait", "init")...)
+	if got := strings.TrimSpace(run(append(vsctl, "--no-wait", "list-br")...)); got != "" {
+		t.Fatalf("the fresh database of %s has bridges: %q", host, got)
+	}
+	if err := h.StartVSwitchd(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Waits for ovs-vswitchd to create the br-phy tap (no --no-wait).
+	run(append(vsctl, "add-br", lab.PhysBridge, "--", "set", "bridge", lab.PhysBridge, "datapath_type=netdev",
+		"--", "add-port", lab.PhysBridge, "eth0")...)
+	run("ip", "addr", "add", h.UnderlayPrefix.String(), "dev", lab.PhysBridge)
+	run("ip", "link", "set", "dev", lab.PhysBridge, "up")
+	rebootWaitRoute(t, ctx, h)
+}
+
+// rebootSchema returns the path of the vswitch schema, where internal/lab looks
+// for it.
+func rebootSchema(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/share/openvswitch/vswitch.ovsschema", "/usr/local/share/openvswitch/vswitch.ovsschema"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatal("vswitch.ovsschema not found in /usr/share/openvswitch or /usr/local/share/openvswitch")
+	return ""
+}
+
+// rebootWaitRoute waits until ovs-vswitchd has learned the underlay route through
+// br-phy from the kernel: the userspace datapath's tunnels need it.
+func rebootWaitRoute(t *testing.T, ctx context.Context, h *lab.Host) {
+	t.Helper()
+	want := h.UnderlayPrefix.Masked().String() + " dev " + lab.PhysBridge + " "
+	var out string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out, _ = h.Run(ctx, "ovs-appctl", "-t", "ovs-vswitchd", "ovs/route/show")
+		if strings.Contains(out, want) {
+			return
+		}
+	}
+	t.Fatalf("ovs-vswitchd of %s did not learn the route %q within 15s:\n%s", h.Name, want, out)
+}
+
+// rebootIfupScript brings interfaces up as networking.service does at boot, but in
+// a mount namespace of its own, so that nothing it does reaches the machine's own
+// configuration: a tmpfs hides the machine's /run, the lab host's run directory
+// becomes /run/openvswitch (where the hooks' ovs-vsctl looks for the database),
+// the rendered file becomes /etc/network/interfaces (the OVS hook's nested
+// "ifup --allow=br0" reads that path), a stub takes the place of systemctl (the OVS
+// hook would start the machine's openvswitch-switch service if it looked
+// inactive) and a directory of the test keeps ifupdown's state.
+//
+// Arguments: run dir, interfaces file, systemctl stub, state dir, then the command.
+const rebootIfupScript = `set -eu
+rundir=$1 file=$2 stub=$3 state=$4
+shift 4
+mount -t tmpfs ovsmesh-reboot /run
+mkdir -p /run/openvswitch /run/network
+mount --bind "$rundir" /run/openvswitch
+mount --bind "$state" /run/network
+mount --bind "$file" /etc/network/interfaces
+mount --bind "$stub" /bin/systemctl
+exec "$@"`
+
+// rebootIfup runs "ifup -a" on host with the given interfaces file and returns
+// the argument lists the hooks called systemctl with.
+func rebootIfup(t *testing.T, c *cluster, host, ifaces string) []string {
+	t.Helper()
+	h := c.host(host)
+	dir := t.TempDir()
+	for _, p := range []string{dir, h.RunDir, ifaces} {
+		if p == "/run" || strings.HasPrefix(p, "/run/") {
+			t.Fatalf("%s is under /run, which the ifup namespace hides: set TMPDIR elsewhere", p)
+		}
+	}
+	state, stub, calls := filepath.Join(dir, "state"), filepath.Join(dir, "systemctl"), filepath.Join(dir, "systemctl.calls")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The OVS hook asks whether openvswitch-switch is active: yes, it is (the
+	// lab's daemons). Everything else (the resolved hook asks whether
+	// systemd-resolved is enabled) gets "no", so nothing else is attempted.
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\ncase \"$*\" in\n*is-active*openvswitch-switch*) exit 0 ;;\nesac\nexit 1\n", calls)
+	if err := os.WriteFile(stub, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := h.Run(ctx, "unshare", "-m", "--propagation", "private", "sh", "-c", rebootIfupScript, "sh",
+		h.RunDir, ifaces, stub, state, "ifup", "-a", "-v")
+	if err != nil {
+		t.Fatalf("ifup -a on %s: %v", host, err)
+	}
+	t.Logf("ifup -a -v on %s:\n%s", host, out)
+	b, err := os.ReadFile(calls)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// rebootHostState renders what ovsmesh and the lab built on host as sorted
+// text: every Bridge, Port and Interface row with the columns ovsmesh writes (and
+// the ofport the tunnels got), the ports of br0, docker0 and br0's tap.
+func rebootHostState(t *testing.T, c *cluster, host string) []string {
+	t.Helper()
+	h := c.host(host)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var lines []string
+	for _, tbl := range []struct{ name, columns string }{
+		{"bridge", "name,datapath_type,fail_mode,protocols,stp_enable,rstp_enable,external_ids"},
+		{"port", "name,external_ids,other_config"},
+		{"interface", "name,type,options,ofport_request,ofport,mtu_request,bfd,external_ids"},
+	} {
+		out, err := h.Run(ctx, "ovs-vsctl", "--db="+h.DB(), "--timeout=10", "--format=csv", "--data=bare",
+			"--no-headings", "--columns="+tbl.columns, "list", tbl.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil {
+			t.Fatalf("ovs-vsctl list %s: %v:\n%s", tbl.name, err, out)
+		}
+		cols := strings.Split(tbl.columns, ",")
+		for _, row := range rows {
+			var b strings.Builder
+			b.WriteString(tbl.name + " " + row[0])
+			for i, v := range row[1:] {
+				// --data=bare separates set and map elements with spaces.
+				fmt.Fprintf(&b, " %s=%s", cols[i+1], strings.Join(strings.Fields(v), ","))
+			}
+			lines = append(lines, b.String())
+		}
+	}
+	ports := c.vsctl(host, "list-ports", "br0")
+	lines = append(lines, "ports of br0: "+strings.Join(strings.Fields(ports), " "))
+	lines = append(lines, rebootLinuxBridge(t, ctx, h, lab.DockerBridge))
+	br0 := rebootLink(t, ctx, h, "br0")
+	lines = append(lines, fmt.Sprintf("br0 mtu=%d up=%v", br0.MTU, slices.Contains(br0.Flags, "UP")))
+	slices.Sort(lines)
+	return lines
+}
+
+// rebootIPLink is the part of `ip -j -d link` output the test reads.
+type rebootIPLink struct {
+	Name     string   `json:"ifname"`
+	Address  string   `json:"address"`
+	MTU      int      `json:"mtu"`
+	Flags    []string `json:"flags"`
+	LinkInfo struct {
+		Kind string `json:"info_kind"`
+	} `json:"linkinfo"`
+	Addrs []struct {
+		Family string `json:"family"`
+		Local  string `json:"local"`
+		Len    int    `json:"prefixlen"`
+	} `json:"addr_info"`
+}
+
+func rebootIPJSON(t *testing.T, ctx context.Context, h *lab.Host, argv ...string) []rebootIPLink {
+	t.Helper()
+	out, err := h.Run(ctx, append([]string{"ip", "-j"}, argv...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var links []rebootIPLink
+	if err := json.Unmarshal([]byte(out), &links); err != nil {
+		t.Fatalf("ip -j %s: %v:\n%s", strings.Join(argv, " "), err, out)
+	}
+	return links
+}
+
+func rebootLink(t *testing.T, ctx context.Context, h *lab.Host, name string) rebootIPLink {
+	t.Helper()
+	links := rebootIPJSON(t, ctx, h, "-d", "link", "show", "dev", name)
+	if len(links) != 1 {
+		t.Fatalf("ip link show dev %s on %s: %d links", name, h.Name, len(links))
+	}
+	return links[0]
+}
+
+// rebootLinuxBridge renders a Linux bridge as "NAME kind=… mac=… mtu=… up=…
+// addresses=… ports=…", or "NAME missing".
+func rebootLinuxBridge(t *testing.T, ctx context.Context, h *lab.Host, name string) string {
+	t.Helper()
+	if _, err := h.Run(ctx, "ip", "link", "show", "dev", name); err != nil {
+		return name + " missing"
+	}
+	l := rebootLink(t, ctx, h, name)
+	var addrs, ports []string
+	for _, a := range rebootIPJSON(t, ctx, h, "addr", "show", "dev", name) {
+		for _, ai := range a.Addrs {
+			if ai.Family == "inet" {
+				addrs = append(addrs, fmt.Sprintf("%s/%d", ai.Local, ai.Len))
+			}
+		}
+	}
+	for _, p := range rebootIPJSON(t, ctx, h, "link", "show", "master", name) {
+		ports = append(ports, p.Name)
+	}
+	slices.Sort(ports)
+	return fmt.Sprintf("%s kind=%s mac=%s mtu=%d up=%v addresses=%s ports=%s", name, l.LinkInfo.Kind, l.Address, l.MTU,
+		slices.Contains(l.Flags, "UP"), strings.Join(addrs, ","), strings.Join(ports, ","))
+}
+
+// rebootLinks lists the names of the links in host's namespace, sorted.
+func rebootLinks(t *testing.T, ctx context.Context, h *lab.Host) []string {
+	t.Helper()
+	var names []string
+	for _, l := range rebootIPJSON(t, ctx, h, "link", "show") {
+		names = append(names, l.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// rebootFlows returns the flows of host's br0 without statistics, sorted.
+func rebootFlows(t *testing.T, c *cluster, host string) []string {
+	t.Helper()
+	var flows []string
+	for _, l := range strings.Split(c.ofctl(host, "--no-stats", "dump-flows", "br0"), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "OFPST_FLOW") && !learnedFlow(l) {
+			flows = append(flows, l)
+		}
+	}
+	slices.Sort(flows)
+	return flows
+}
+
+// rebootChangeLines groups the change lines of apply's output by step
+// ("ovsdb: …", "openflow: …"); the one summary line, named after the host
+// ("docker1: …"), is not a change.
+func rebootChangeLines(t *testing.T, host, out string) map[string][]string {
+	t.Helper()
+	steps := map[string][]string{}
+	summaries := 0
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		step, _, ok := strings.Cut(sc.Text(), ":")
+		switch {
+		case !ok:
+			t.Errorf("apply printed a line with no step: %q", sc.Text())
+		case step == host:
+			summaries++
+		default:
+			steps[step] = append(steps[step], sc.Text())
+		}
+	}
+	if summaries != 1 {
+		t.Errorf("apply printed %d summary lines, want 1:\n%s", summaries, out)
+	}
+	return steps
+}
+
+// rebootRPCLog is what ovsdb-server's jsonrpc debug log says about its clients'
+// requests.
+type rebootRPCLog struct {
+	// transacts counts transact requests, except those of ovs-vswitchd, which
+	// writes statistics and status on its own: its transactions assert its
+	// "ovs_vswitchd" lock.
+	transacts int
+	// clients are the connections ("unix#7") that sent any request.
+	clients map[string]bool
+}
+
+// newClientSince reports whether a connection that was not in old sent requests.
+func (l rebootRPCLog) newClientSince(old rebootRPCLog) bool {
+	for c := range l.clients {
+		if !old.clients[c] {
+			return true
+		}
+	}
+	return false
+}
+
+// rebootReadRPCLog reads an ovsdb-server log written with jsonrpc:file:dbg, where
+// a request reads "…|jsonrpc|DBG|unix#7: received request, method="transact", params=[…]".
+func rebootReadRPCLog(t *testing.T, path string) rebootRPCLog {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := rebootRPCLog{clients: map[string]bool{}}
+	for _, line := range strings.Split(string(b), "\n") {
+		_, rest, ok := strings.Cut(line, "|jsonrpc|DBG|")
+		if !ok {
+			continue
+		}
+		client, req, ok := strings.Cut(rest, ": received request, method=")
+		if !ok {
+			continue
+		}
+		l.clients[client] = true
+		if strings.HasPrefix(req, `"transact"`) && !strings.Contains(req, `"ovs_vswitchd"`) {
+			l.transacts++
+		}
+	}
+	return l
+}
+
+// rebootSystemFiles returns a digest of each file of the machine's own network
+// configuration that ifup could write ("absent" when it does not exist).
+func rebootSystemFiles(t *testing.T) []string {
+	t.Helper()
+	var sums []string
+	for _, p := range []string{"/etc/network/interfaces", "/run/network/ifstate"} {
+		b, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			sums = append(sums, p+" absent")
+		case err != nil:
+			t.Fatal(err)
+		default:
+			sum := sha256.Sum256(b)
+			sums = append(sums, p+" "+hex.EncodeToString(sum[:]))
+		}
+	}
+	return sums
+}
+
+// rebootPingAll pings every container from every other.
+func rebootPingAll(t *testing.T, hosts []string, cts map[string]*lab.Container) {
+	t.Helper()
+	for _, a := range hosts {
+		for _, b := range hosts {
+			if a != b {
+				ping(t, cts[a], addr(cts[b].Addr), 56, false)
+			}
+		}
+	}
+}
+
+// rebootCheckText fails t unless got and want hold the same lines.
+func rebootCheckText(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
