@@ -31,10 +31,13 @@ test: deps
 test-short:
 	$(GO) test -short ./...
 
+# Planning, one host of an N-host mesh, then the failover of every mode (about
+# 10 minutes, root).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./topology/
 	$(GO) build -o bin/ovsmesh-bench ./cmd/ovsmesh-bench
 	@bash scripts/bench.sh
+	$(MAKE) bench-failover
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./topology/
