@@ -41,7 +41,7 @@ func hexValue(v int) string { return "0x" + strconv.FormatInt(int64(v), 16) }
 // so a frame crosses at most two tunnels, and each host gets one copy of a
 // broadcast: every sender's flood sends exactly one copy per peer, on one path.
 func meshRelayTable(slice netip.Prefix, gw netip.Addr, tunnels []Tunnel, policy PathPolicy) []Flow {
-	flows := make([]Flow, 0, 19*len(tunnels)+48) // see TestFlowCount
+	flows := make([]Flow, 0, 19*len(tunnels)+48) // see TestRelayTable
 	sends := make([]string, 0, 2*len(tunnels))
 	for _, t := range tunnels {
 		sends = append(sends, "load:"+hexValue(t.OFPort)+"->"+regDest, Resubmit(TableSend))
