@@ -50,6 +50,12 @@ func TestRelayRollingUpdate(t *testing.T) {
 	ping(t, c2, addr(c3.Addr), 0, false)
 	ping(t, c3, addr(c1.Addr), 0, false)
 	ping(t, c1, addr(c2.Addr), 0, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	status, err := c.host("docker1").Run(ctx, ovsmeshBin, "status", "--db", c.host("docker1").DB())
+	if err != nil || !strings.Contains(status, "direct (no relay)") || !strings.Contains(status, "  direct  ") {
+		t.Errorf("docker1: ovsmesh status (%v) does not show docker2 direct and docker3 direct without relay:\n%s", err, status)
+	}
 	dump := c.ofctl("docker1", "dump-flows", "br0", "table=9")
 	if !strings.Contains(dump, "reg6=0x8002 actions=bundle_load(") {
 		t.Errorf("docker1: no relay choice toward docker2, whose session is up:\n%s", dump)

@@ -9,10 +9,10 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// Paths returns, for each tunnel port that has relays (a mesh with bfd: true),
-// the ports its TableSend flow chooses from, in order: the tunnel's own port,
-// then its relays' (see topology.ChoosePath). It reads the table as installed,
-// for `ovsmesh status`.
+// Paths returns, for each tunnel port of a mesh with bfd: true, the ports its
+// TableSend flow chooses from, in the flow's order (see topology.ChoosePath); a
+// tunnel sent to directly, without a choice (its BFD session was never up), has
+// its own port only. It reads the table as installed, for `ovsmesh status`.
 func (t *Table) Paths(ctx context.Context) (map[int][]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -27,11 +27,17 @@ func (t *Table) Paths(ctx context.Context) (map[int][]int, error) {
 // pathMembers reads the bundle_load members of TableSend's flows:
 //
 //	table=9, priority=100,reg6=0x8002 actions=bundle_load(eth_src,0,active_backup,ofport,NXM_NX_REG7[0..15],members:32770,32771),resubmit(,10)
+//	table=9, priority=100,reg6=0x8004 actions=load:0->NXM_NX_TUN_ID[],output:32772
 func pathMembers(out []byte) map[int][]int {
 	paths := map[int][]int{}
 	for line := range strings.Lines(string(out)) {
 		_, after, ok := strings.Cut(line, "members:")
 		if !ok {
+			if _, port, direct := strings.Cut(strings.TrimSpace(line), "load:0->NXM_NX_TUN_ID[],output:"); direct {
+				if n, err := strconv.Atoi(port); err == nil {
+					paths[n] = []int{n}
+				}
+			}
 			continue
 		}
 		list, _, _ := strings.Cut(after, ")")

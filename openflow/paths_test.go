@@ -11,7 +11,7 @@ func TestPathMembers(t *testing.T) {
  table=9, priority=100,reg6=0x8004 actions=load:0->NXM_NX_TUN_ID[],output:32772
 `)
 	got := fmt.Sprint(pathMembers(out))
-	if want := "map[32770:[32770 32771 32775] 32771:[32771 32770]]"; got != want {
+	if want := "map[32770:[32770 32771 32775] 32771:[32771 32770] 32772:[32772]]"; got != want {
 		t.Errorf("pathMembers = %s, want %s", got, want)
 	}
 }

@@ -40,6 +40,10 @@ type statusReport struct {
 type tunnelPath struct {
 	Path string `json:"path"`
 	Via  string `json:"via,omitempty"`
+	// NoRelay: frames go straight out of the tunnel, without a relay choice:
+	// its BFD session was never up (see topology.PathPolicy), or the pair has no
+	// relay (a two-host mesh).
+	NoRelay bool `json:"no_relay,omitempty"`
 }
 
 // fleetViewReport is the saved fleet view a host applies: hosts whose
@@ -220,6 +224,10 @@ func addPaths(ctx context.Context, rep *statusReport, b ovsdb.BridgeStatus, tabl
 		for i, p := range ports {
 			names[i] = name[p]
 		}
+		if len(ports) == 1 {
+			rep.Paths[name[port]] = tunnelPath{Path: topology.PathDirect, NoRelay: true}
+			continue
+		}
 		path, via := topology.ChoosePath(name[port], names, func(t string) bool { return alive[t] })
 		rep.Paths[name[port]] = tunnelPath{Path: path, Via: via}
 	}
@@ -276,6 +284,9 @@ func writeStatus(w io.Writer, rep *statusReport) {
 				path = tp.Path
 				if tp.Via != "" {
 					path += " via " + tp.Via
+				}
+				if tp.NoRelay {
+					path += " (no relay)"
 				}
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Type, p.Options["remote_ip"],
