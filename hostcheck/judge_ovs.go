@@ -3,6 +3,8 @@ package hostcheck
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
 
 // OVSDBFacts is what one read of the Open vSwitch database found.
@@ -14,19 +16,12 @@ type OVSDBFacts struct {
 	Bridges    []OVSBridge
 }
 
-// OVSBridge is one bridge and the interfaces of its ports.
-type OVSBridge struct {
-	Name     string
-	Datapath string // datapath_type: "" is system
-	Ifaces   []OVSIface
-}
-
-// OVSIface is one interface of one port.
-type OVSIface struct {
-	Port, Name, Type string
-	Options          map[string]string
-	Owned            bool // the port or interface carries ovsmesh's owner mark
-}
+// OVSBridge is one bridge and the interfaces of its ports, OVSIface one
+// interface of one port (ovsmesh's or not), as ovsdb.ReadInventory reads them.
+type (
+	OVSBridge = ovsdb.InventoryBridge
+	OVSIface  = ovsdb.InventoryIface
+)
 
 // ModuleState is what the host has of the openvswitch kernel module.
 type ModuleState string

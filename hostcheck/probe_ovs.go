@@ -31,14 +31,7 @@ func ReadOVSDB(ctx context.Context, endpoint string) OVSDBFacts {
 		f.Err = fmt.Sprintf("does not answer (waited at most %s): %v", OVSDBTimeout, err)
 		return f
 	}
-	f.OVSVersion, f.DBVersion = inv.OVSVersion, inv.SchemaVersion
-	for _, b := range inv.Bridges {
-		ob := OVSBridge{Name: b.Name, Datapath: b.Datapath}
-		for _, i := range b.Ifaces {
-			ob.Ifaces = append(ob.Ifaces, OVSIface{Port: i.Port, Name: i.Name, Type: i.Type, Options: i.Options, Owned: i.Owned})
-		}
-		f.Bridges = append(f.Bridges, ob)
-	}
+	f.OVSVersion, f.DBVersion, f.Bridges = inv.OVSVersion, inv.SchemaVersion, inv.Bridges
 	return f
 }
 

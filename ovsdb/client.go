@@ -126,14 +126,9 @@ func Connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...Opt
 	for _, o := range opts {
 		o(c)
 	}
-	dbModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
-		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
-		vswitchd.BridgeTable:      &vswitchd.Bridge{},
-		vswitchd.PortTable:        &vswitchd.Port{},
-		vswitchd.InterfaceTable:   &vswitchd.Interface{},
-	})
+	dbModel, err := clientModel()
 	if err != nil {
-		return nil, fmt.Errorf("build the Open_vSwitch database model: %w", err)
+		return nil, err
 	}
 	// MaxElapsedTime 0: keep retrying; the default (15 min) would give up for good.
 	bo := backoff.NewExponentialBackOff()
@@ -201,6 +196,20 @@ func (c *Client) monitor(ctx context.Context) error {
 	})
 	_, err := c.ovs.Monitor(ctx, m)
 	return err
+}
+
+// clientModel is the part of the Open_vSwitch schema ovsmesh reads and writes.
+func clientModel() (model.ClientDBModel, error) {
+	m, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
+		vswitchd.BridgeTable:      &vswitchd.Bridge{},
+		vswitchd.PortTable:        &vswitchd.Port{},
+		vswitchd.InterfaceTable:   &vswitchd.Interface{},
+	})
+	if err != nil {
+		return m, fmt.Errorf("build the Open_vSwitch database model: %w", err)
+	}
+	return m, nil
 }
 
 // notify never blocks: libovsdb drops events when a handler is slow.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/model"
 
 	"github.com/ovsmesh/ovsmesh/ovsdb/vswitchd"
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -40,14 +39,9 @@ type InventoryIface struct {
 // ReadInventory reads the whole database at endpoint once (connect, one monitor
 // reply, close), bounded by ctx, and writes nothing.
 func ReadInventory(ctx context.Context, endpoint string) (Inventory, error) {
-	dbModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
-		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
-		vswitchd.BridgeTable:      &vswitchd.Bridge{},
-		vswitchd.PortTable:        &vswitchd.Port{},
-		vswitchd.InterfaceTable:   &vswitchd.Interface{},
-	})
+	dbModel, err := clientModel()
 	if err != nil {
-		return Inventory{}, fmt.Errorf("build the Open_vSwitch database model: %w", err)
+		return Inventory{}, err
 	}
 	lg := logr.Discard()
 	ovs, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(endpoint), client.WithLogger(&lg))
