@@ -33,42 +33,24 @@ const flapLimit = 4
 // prefers its relays until it has been stable that long. When the sessions
 // cannot be read, the last reading stands.
 func (r *Reconciler) desired(ctx context.Context, t *topology.Topology) (topology.HostState, error) {
-	want, err := t.Desired(r.Host)
-	if err != nil || r.BFD == nil || !relaying(want) {
-		return want, err
+	if r.BFD == nil || !t.Relaying() {
+		return t.Desired(r.Host)
 	}
-	if s, err := r.BFD.Sessions(ctx, want.OVS.Bridge); err == nil {
+	if s, err := r.BFD.Sessions(ctx, t.Network.Bridge); err == nil {
 		r.sessions = s
 		r.flaps.observe(time.Now(), s, r.FlapHold)
 	}
-	var p topology.PathPolicy
-	for _, tu := range want.OVS.Tunnels {
-		switch {
-		case len(tu.Relays.Names()) == 0:
-		case !r.sessions[tu.Name].SeenUp:
-			p.NotUpYet = add(p.NotUpYet, tu.Name)
-		case r.flaps.unstable(tu.Name):
-			p.RelayFirst = add(p.RelayFirst, tu.Name)
+	p := topology.PathPolicy{Observed: true, SeenUp: make(map[string]bool, len(r.sessions))}
+	for name, sess := range r.sessions {
+		p.SeenUp[name] = sess.SeenUp
+		if r.flaps.unstable(name) {
+			if p.RelayFirst == nil {
+				p.RelayFirst = map[string]bool{}
+			}
+			p.RelayFirst[name] = true
 		}
 	}
-	if p.NotUpYet == nil && p.RelayFirst == nil {
-		return want, nil
-	}
-	r.Log.Debug("path policy", "host", r.Host, "not_up_yet", len(p.NotUpYet), "flapping", len(p.RelayFirst))
 	return t.DesiredWith(r.Host, p)
-}
-
-func add(m map[string]bool, k string) map[string]bool {
-	if m == nil {
-		m = map[string]bool{}
-	}
-	m[k] = true
-	return m
-}
-
-// relaying reports whether the state's tunnels carry relay marks.
-func relaying(s topology.HostState) bool {
-	return len(s.OVS.Tunnels) > 0 && s.OVS.Tunnels[0].Key == topology.KeyFlow
 }
 
 // flapTracker remembers, per tunnel, when its BFD flap count grew within the
@@ -91,6 +73,11 @@ func (f *flapTracker) observe(now time.Time, s map[string]BFDSession, hold time.
 		// (ovs-vswitchd restarted).
 		for n := prev; known && n < sess.Flaps && n < prev+flapLimit; n++ {
 			f.events[name] = append(f.events[name], now)
+		}
+	}
+	for name := range f.last {
+		if _, ok := s[name]; !ok {
+			delete(f.last, name) // the tunnel is gone
 		}
 	}
 	for name, ev := range f.events {

@@ -20,10 +20,10 @@ const MaxRelayHosts = 1000
 // however large the mesh (docs/bfd.md has the measured cost).
 func DefaultBFDInterval(hosts int) int { return max(100, hosts) }
 
-// relaying reports whether the tunnels of this topology carry relay marks: a
+// Relaying reports whether the tunnels of this topology carry relay marks: a
 // full mesh with BFD, where a host reaches a peer through a third one while the
 // direct tunnel is down.
-func (t *Topology) relaying() bool { return t.Network.Mode == ModeMesh && t.Network.BFD }
+func (t *Topology) Relaying() bool { return t.Network.Mode == ModeMesh && t.Network.BFD }
 
 // KeyFlow is options:key of a relaying mesh's tunnels: the flows set the key of
 // every packet (0 for a direct frame, a relay mark otherwise) and match it on
@@ -106,7 +106,7 @@ func (c *checker) bfd() {
 	if n.BFDMult < 1 || n.BFDMult > MaxBFDMult {
 		c.at("network.bfd_mult", "%d is out of range (1 to %d packets)", n.BFDMult, MaxBFDMult)
 	}
-	if !c.t.relaying() {
+	if !c.t.Relaying() {
 		return
 	}
 	if n.Key != nil {

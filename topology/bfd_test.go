@@ -196,7 +196,7 @@ func TestPathPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := topo.DesiredWith("h001", PathPolicy{NotUpYet: map[string]bool{"gre-h002": true}})
+	s, err := topo.DesiredWith("h001", PathPolicy{Observed: true, SeenUp: map[string]bool{"gre-h003": true, "gre-h004": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestPathMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := topo.DesiredWith("h001", PathPolicy{RelayFirst: map[string]bool{"gre-h002": true}, NotUpYet: map[string]bool{"gre-h003": true}})
+	s, err := topo.DesiredWith("h001", PathPolicy{Observed: true, SeenUp: map[string]bool{"gre-h002": true}, RelayFirst: map[string]bool{"gre-h002": true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func (t *Topology) Overhead() int {
 	if t.Network.Encap == EncapGRE {
 		n = overheadGRE
 		// tree mode keys every tunnel (treeKey), a relaying mesh every packet (KeyFlow)
-		if t.Network.Key != nil || t.Network.Mode == ModeTree || t.relaying() {
+		if t.Network.Key != nil || t.Network.Mode == ModeTree || t.Relaying() {
 			n += overheadKey
 		}
 	}
@@ -354,7 +354,7 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 		tree = t.Edges()
 		key = strconv.FormatUint(uint64(t.treeKey(tree)), 10) // see treeKey
 	}
-	if t.relaying() {
+	if t.Relaying() {
 		key = KeyFlow // the flows set and match the key: see meshRelayTable
 	}
 	dstPort := 0
@@ -377,7 +377,7 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 		}
 		tunnels = append(tunnels, tu)
 	}
-	if t.relaying() {
+	if t.Relaying() {
 		t.setRelays(me, tunnels)
 	}
 	slices.SortFunc(tunnels, func(a, b Tunnel) int { return cmp.Compare(a.Name, b.Name) })
@@ -402,7 +402,7 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 	switch n.Mode {
 	case ModeMesh:
 		s.OVS.FailMode = "secure"
-		if t.relaying() {
+		if t.Relaying() {
 			s.Flows = meshRelayTable(slice, gw.Addr(), tunnels, policy)
 			break
 		}

@@ -140,11 +140,14 @@ func relayPaths(flows []Flow, tunnels []Tunnel, policy PathPolicy) []Flow {
 // port until then.
 //
 // The zero PathPolicy is the steady state, every session up once: what `plan`
-// shows. A pass fills NotUpYet from ovs-vswitchd's bfd_status.
+// shows. A pass sets Observed and SeenUp from ovs-vswitchd's bfd_status.
 type PathPolicy struct {
-	// NotUpYet holds the tunnels whose BFD session has never been up (in
-	// bfd_status, neither state up nor a flap count above 0, or no port yet).
-	NotUpYet map[string]bool
+	// Observed says that SeenUp was read: a tunnel it does not hold (a session
+	// never up, or no port yet) sends directly.
+	Observed bool
+	// SeenUp holds the tunnels whose BFD session is up or has been (bfd_status
+	// state up, or a flap count above 0).
+	SeenUp map[string]bool
 	// RelayFirst holds the tunnels whose path flaps: their relays come before
 	// them in the choice, so frames stay on a relay while BFD keeps changing its
 	// mind about the direct path (and take it when no relay is alive).
@@ -153,7 +156,7 @@ type PathPolicy struct {
 
 // DirectOnly reports whether frames for the tunnel's peer must go straight out
 // of the tunnel.
-func (p PathPolicy) DirectOnly(tunnel string) bool { return p.NotUpYet[tunnel] }
+func (p PathPolicy) DirectOnly(tunnel string) bool { return p.Observed && !p.SeenUp[tunnel] }
 
 // tunnelPorts maps each tunnel's peer to the tunnel's OpenFlow port.
 func tunnelPorts(tunnels []Tunnel) map[string]int {
