@@ -74,15 +74,7 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 
 // stop ends tcpdump (by its pid) and returns the packet lines it printed.
 func (c *capture) stop() []string {
-	if c.cmd.Process != nil {
-		_ = c.cmd.Process.Signal(syscall.SIGINT)
-	}
-	select {
-	case <-c.done:
-	case <-time.After(5 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
+	interrupt(c.cmd, c.done)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var lines []string
@@ -92,6 +84,20 @@ func (c *capture) stop() []string {
 		}
 	}
 	return lines
+}
+
+// interrupt ends a started command with SIGINT (by its pid), so that it prints
+// its summary, or SIGKILL after 5 s, and waits until done is closed.
+func interrupt(cmd *exec.Cmd, done <-chan struct{}) {
+	if cmd.Process != nil {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 // icmpFrame returns an Ethernet broadcast frame carrying an ICMP echo request from

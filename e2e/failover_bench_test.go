@@ -97,7 +97,7 @@ type failResult struct {
 // pinger and cuts docker1-docker2 fc.cuts times.
 func runFailover(b *testing.B, fc failCase) failResult {
 	start := time.Now()
-	l := newBenchLab(b, labTopology(fc.network, 3, failLinks...))
+	l := newCutLab(b, labTopology(fc.network, 3, failLinks...))
 	applied := time.Now()
 	tree := l.settle(fc)
 	r := failResult{c: fc}
@@ -119,8 +119,8 @@ func runFailover(b *testing.B, fc failCase) failResult {
 // settle waits until the case's failover machinery is ready: the spanning tree
 // converged (with one blocked port) and every BFD session up. It describes the
 // tree it found, if any.
-func (l *benchLab) settle(fc failCase) string {
-	l.tb.Helper()
+func (l *relayLab) settle(fc failCase) string {
+	l.t.Helper()
 	tree := ""
 	if fc.tree != "" {
 		blocked, root := l.treeConverged(fc.tree, fc.fwd, fc.block, 120*time.Second)
@@ -128,21 +128,25 @@ func (l *benchLab) settle(fc failCase) string {
 		tree = fmt.Sprintf(" (root bridge %s, blocked port %s)", root, l.blockedTunnel(host, fc))
 	}
 	if fc.bfd {
-		l.waitBFDUp()
+		l.waitAllBFD()
+		// The pass the loop runs when the sessions come up: it puts the
+		// relay choice in place (a first pass sends directly, see
+		// topology.PathPolicy). Later it changes nothing.
+		l.applyAll()
 	}
 	return tree
 }
 
 // blockedTunnel names host's tunnel in the blocked state, from OVSDB, as
 // "host:tunnel".
-func (l *benchLab) blockedTunnel(host string, fc failCase) string {
-	l.tb.Helper()
+func (l *relayLab) blockedTunnel(host string, fc failCase) string {
+	l.t.Helper()
 	key := "status:stp_state"
 	if fc.tree == "rstp/show" {
 		key = "rstp_status:rstp_port_state"
 	}
 	for _, tu := range l.plan(host).OVS.Tunnels {
-		out := l.run(host, "ovs-vsctl", "--db="+l.host(host).DB(), "--timeout=10", "get", "port", tu.Name, key)
+		out := l.vsctl(host, "get", "port", tu.Name, key)
 		if strings.Trim(out, `"`) == fc.block {
 			return host + ":" + tu.Name
 		}
@@ -153,8 +157,8 @@ func (l *benchLab) blockedTunnel(host string, fc failCase) string {
 // cutOnce cuts docker1-docker2, waits for the replies to come back (up to the
 // case's hold), restores the path, waits for the lab to settle and records the
 // figures of cut i.
-func (l *benchLab) cutOnce(p *pinger, r *failResult, i int) {
-	l.tb.Helper()
+func (l *relayLab) cutOnce(p *pinger, r *failResult, i int) {
+	l.t.Helper()
 	at := time.Now()
 	r.quiet = append(r.quiet, p.replies().gap(at.Add(-time.Second), at))
 	restore := l.cut("docker1", "docker2")
@@ -168,7 +172,7 @@ func (l *benchLab) cutOnce(p *pinger, r *failResult, i int) {
 	restore()
 	l.settle(r.c)
 	if !waitReply(p, time.Now(), 90*time.Second) {
-		l.tb.Fatalf("%s cut %d: no reply in the 90 s after the restore", r.c.name, i+1)
+		l.t.Fatalf("%s cut %d: no reply in the 90 s after the restore", r.c.name, i+1)
 	}
 	time.Sleep(time.Second)
 	settled := time.Now()
@@ -182,7 +186,7 @@ func (l *benchLab) cutOnce(p *pinger, r *failResult, i int) {
 	line := fmt.Sprintf("%s cut %d: outage %v, recovered %v, gap around the restore %v (cut held %v, settled %v after the restore)",
 		r.c.name, i+1, ms(r.outages[i]), back, ms(r.restores[i]), ms(restored.Sub(at)), ms(settled.Sub(restored)))
 	r.lines = append(r.lines, line)
-	l.tb.Log(line)
+	l.t.Log(line)
 }
 
 // report hands the case's figures to the benchmark framework.

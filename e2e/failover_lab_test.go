@@ -1,181 +1,17 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"net/netip"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/ovsmesh/ovsmesh/internal/lab"
-	"github.com/ovsmesh/ovsmesh/topology"
 )
-
-// The failover benchmark's lab: the harness's cluster, pinger and spanning-tree
-// wait take a *testing.T, which a benchmark does not have, so this file holds
-// the same few helpers over testing.TB.
-
-// benchLab is a three-host lab with every host applied and one container each.
-type benchLab struct {
-	tb    testing.TB
-	lab   *lab.Lab
-	dir   string
-	path  string
-	topo  *topology.Topology
-	cts   map[string]*lab.Container // by host
-	under map[string]netip.Addr     // underlay address by host
-}
-
-// newBenchLab writes the topology, builds the lab (torn down by tb's cleanup),
-// applies on every host and adds one container per host.
-func newBenchLab(tb testing.TB, yaml string) *benchLab {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("end-to-end benchmark: skipped under -short")
-	}
-	l := &benchLab{tb: tb, dir: tb.TempDir(), cts: map[string]*lab.Container{}, under: map[string]netip.Addr{}}
-	l.path = filepath.Join(l.dir, "topology.yaml")
-	if err := os.WriteFile(l.path, []byte(yaml), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	topo, err := topology.Load(l.path)
-	if err != nil {
-		tb.Fatalf("benchmark topology: %v", err)
-	}
-	l.topo = topo
-	var specs []lab.HostSpec
-	for _, h := range topo.Hosts {
-		specs = append(specs, lab.HostSpec{Name: h.Name, Underlay: netip.PrefixFrom(h.Address, 24)})
-		l.under[h.Name] = h.Address
-		if err := os.MkdirAll(filepath.Join(l.dir, h.Name), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	l.lab = lab.NewT(tb, specs...)
-	for _, h := range topo.Hosts {
-		l.apply(h.Name)
-	}
-	for _, h := range topo.Hosts {
-		l.cts[h.Name] = l.container(h.Name)
-	}
-	return l
-}
-
-// apply runs one `ovsmesh apply` pass on host and fails unless it succeeds.
-func (l *benchLab) apply(host string) {
-	l.tb.Helper()
-	h := l.host(host)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := h.Command(ctx, ovsmeshBin, "apply", l.path, "--host", host, "--db", h.DB(),
-		"--interfaces", filepath.Join(l.dir, host, "interfaces"),
-		"--daemon-json", filepath.Join(l.dir, host, "daemon.json")).CombinedOutput()
-	if err != nil {
-		l.tb.Fatalf("apply on %s: %v\n%s", host, err, out)
-	}
-}
-
-func (l *benchLab) host(name string) *lab.Host {
-	l.tb.Helper()
-	h := l.lab.Host(name)
-	if h == nil {
-		l.tb.Fatalf("no host %q in the lab", name)
-	}
-	return h
-}
-
-// plan returns host's desired state.
-func (l *benchLab) plan(host string) topology.HostState {
-	l.tb.Helper()
-	s, err := l.topo.Desired(host)
-	if err != nil {
-		l.tb.Fatal(err)
-	}
-	return s
-}
-
-// container adds container 2 of host (the second address of its slice), as the
-// harness's cluster.container does.
-func (l *benchLab) container(host string) *lab.Container {
-	l.tb.Helper()
-	s := l.plan(host)
-	a := s.Docker.FixedCIDR.Addr().Next().Next()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ct, err := l.host(host).AddContainer(ctx, "c2"+strings.TrimPrefix(host, "docker"),
-		netip.PrefixFrom(a, s.Docker.Subnet.Bits()), s.Docker.Address.Addr(), s.Docker.MTU)
-	if err != nil {
-		l.tb.Fatal(err)
-	}
-	return ct
-}
-
-// run runs a command in host's namespace and fails on error.
-func (l *benchLab) run(host string, argv ...string) string {
-	l.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := l.host(host).Run(ctx, argv...)
-	if err != nil {
-		l.tb.Fatal(err)
-	}
-	return strings.TrimSpace(out)
-}
-
-// bfdState returns the BFD state of host's tunnel.
-func (l *benchLab) bfdState(host, tunnel string) string {
-	l.tb.Helper()
-	h := l.host(host)
-	return strings.Trim(l.run(host, "ovs-vsctl", "--db="+h.DB(), "--timeout=10",
-		"get", "interface", tunnel, "bfd_status:state"), `"`)
-}
-
-// waitBFDUp waits until every BFD session of every host is up.
-func (l *benchLab) waitBFDUp() {
-	l.tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for _, h := range l.topo.Hosts {
-		for _, tu := range l.plan(h.Name).OVS.Tunnels {
-			for l.bfdState(h.Name, tu.Name) != "up" {
-				if time.Now().After(deadline) {
-					l.tb.Fatalf("%s: BFD on %s not up after 30 s", h.Name, tu.Name)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
-	}
-}
-
-// cut breaks the underlay between two hosts, both ways, and returns the
-// function that restores it.
-func (l *benchLab) cut(a, b string) func() {
-	l.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	restore, err := l.lab.Cut(ctx, l.under[a], l.under[b])
-	if err != nil {
-		l.tb.Fatal(err)
-	}
-	return func() {
-		l.tb.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := restore(ctx); err != nil {
-			l.tb.Fatal(err)
-		}
-	}
-}
 
 // treeConverged polls `ovs-appctl CMD br0` on every host every second, up to
 // limit, until twice in a row every tunnel port is in state fwd or block and
 // exactly one port of the triangle is in block; it returns the blocked port as
-// "host:row" with the root bridge. It fails tb if that never happens.
-func (l *benchLab) treeConverged(cmd, fwd, block string, limit time.Duration) (blocked, root string) {
-	l.tb.Helper()
+// "host:row" with the root bridge. It fails the benchmark if that never happens.
+func (l *relayLab) treeConverged(cmd, fwd, block string, limit time.Duration) (blocked, root string) {
+	l.t.Helper()
 	deadline := time.Now().Add(limit)
 	stable := 0
 	for {
@@ -209,7 +45,7 @@ func (l *benchLab) treeConverged(cmd, fwd, block string, limit time.Duration) (b
 			return blocked, root
 		}
 		if time.Now().After(deadline) {
-			l.tb.Fatalf("spanning tree (%s) not converged after %v: %s", cmd, limit, why)
+			l.t.Fatalf("spanning tree (%s) not converged after %v: %s", cmd, limit, why)
 		}
 		time.Sleep(time.Second)
 	}
@@ -226,53 +62,6 @@ func waitReply(p *pinger, t time.Time, limit time.Duration) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return true
-}
-
-// gapSince is the longest time without a reply in [from, to], counted from from
-// itself (not from the last reply before it, unlike pingLog.gap): after a cut
-// that never recovered, the gap around the restore is then the time the restore
-// took to bring the replies back, not the whole outage again.
-func (l pingLog) gapSince(from, to time.Time) time.Duration {
-	var longest time.Duration
-	prev := from
-	for _, at := range l.at {
-		if !at.After(prev) {
-			continue
-		}
-		if at.After(to) {
-			return max(longest, to.Sub(prev))
-		}
-		longest = max(longest, at.Sub(prev))
-		prev = at
-	}
-	return max(longest, to.Sub(prev))
-}
-
-// outageEnd returns the reply that ends the longest gap overlapping [from, to],
-// counted as pingLog.gap counts it, and whether there is one before to.
-func (l pingLog) outageEnd(from, to time.Time) (time.Time, bool) {
-	var longest time.Duration
-	var end time.Time
-	prev := from
-	if i, _ := slices.BinarySearchFunc(l.at, from, time.Time.Compare); i > 0 {
-		prev = l.at[i-1]
-	}
-	for _, at := range l.at {
-		if !at.After(prev) {
-			continue
-		}
-		if at.After(to) {
-			break
-		}
-		if d := at.Sub(prev); d > longest {
-			longest, end = d, at
-		}
-		prev = at
-	}
-	if to.Sub(prev) > longest {
-		return time.Time{}, false
-	}
-	return end, !end.IsZero()
 }
 
 // TestFailoverGaps checks the benchmark's two pure measures on a made-up log:

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 
 // cluster is a lab whose hosts are those of a topology file.
 type cluster struct {
-	t    *testing.T
+	t    testing.TB
 	lab  *lab.Lab
 	dir  string // per-host files: <dir>/<host>/interfaces, daemon.json
 	path string // the topology file
@@ -48,7 +48,7 @@ type cluster struct {
 
 // newCluster writes the topology, builds a lab with its hosts (underlay address
 // from the file, /24) and registers the teardown.
-func newCluster(t *testing.T, yaml string) *cluster {
+func newCluster(t testing.TB, yaml string) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped under -short")

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,15 +57,7 @@ func (p *pinger) replies() pingLog {
 
 // stop ends ping (by its pid) and returns its replies.
 func (p *pinger) stop() pingLog {
-	if p.cmd.Process != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGINT)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	interrupt(p.cmd, p.done)
 	return p.replies()
 }
 
@@ -106,22 +97,57 @@ func parsePing(out []byte) pingLog {
 // gap returns the longest time without a reply that overlaps [from, to]: from
 // the last reply before it (or from) to the next reply (or to).
 func (l pingLog) gap(from, to time.Time) time.Duration {
+	d, _ := l.longestGap(l.lastBefore(from), to)
+	return d
+}
+
+// gapSince is gap counted from from itself, not from the last reply before it:
+// after a cut that never recovered, the gap around the restore is then the time
+// the restore took to bring the replies back, not the whole outage again.
+func (l pingLog) gapSince(from, to time.Time) time.Duration {
+	d, _ := l.longestGap(from, to)
+	return d
+}
+
+// outageEnd returns the reply that ends the longest gap overlapping [from, to],
+// counted as gap counts it, and whether that reply came before to.
+func (l pingLog) outageEnd(from, to time.Time) (time.Time, bool) {
+	_, end := l.longestGap(l.lastBefore(from), to)
+	return end, !end.IsZero() && !end.After(to)
+}
+
+// longestGap returns the longest time without a reply from start on, among the
+// gaps that begin before to, and the reply that ends it (zero while it is still
+// open at to). A gap that begins before to runs to its next reply, even a later
+// one.
+func (l pingLog) longestGap(start, to time.Time) (time.Duration, time.Time) {
 	var longest time.Duration
-	prev := from
-	if i, _ := slices.BinarySearchFunc(l.at, from, time.Time.Compare); i > 0 {
-		prev = l.at[i-1]
-	}
+	var end time.Time
+	prev := start
 	for _, at := range l.at {
 		if !at.After(prev) {
 			continue
 		}
-		longest = max(longest, at.Sub(prev))
-		prev = at
-		if at.After(to) {
-			return longest
+		if d := at.Sub(prev); d > longest {
+			longest, end = d, at
 		}
+		if at.After(to) {
+			return longest, end
+		}
+		prev = at
 	}
-	return max(longest, to.Sub(prev))
+	if d := to.Sub(prev); d > longest {
+		return d, time.Time{}
+	}
+	return longest, end
+}
+
+// lastBefore returns the last reply before t, or t if there is none.
+func (l pingLog) lastBefore(t time.Time) time.Time {
+	if i, _ := slices.BinarySearchFunc(l.at, t, time.Time.Compare); i > 0 {
+		return l.at[i-1]
+	}
+	return t
 }
 
 // after reports whether a reply came after t.

@@ -26,32 +26,71 @@ func TestRelayFailoverVXLAN(t *testing.T) {
 	testRelayFailover(t, "  encap: vxlan\n  bfd: true\n")
 }
 
-// relayLab is a three-host mesh with BFD, one container per host, every BFD
-// session up.
+// relayLab is a lab whose hosts are all applied, with one container each (the
+// relay tests and the failover benchmark).
 type relayLab struct {
 	*cluster
 	cts   map[string]*lab.Container // by host
 	under map[string]netip.Addr     // underlay address by host
 }
 
-func newRelayLab(t *testing.T, network string) *relayLab {
-	c := newCluster(t, labTopology(network, 3))
-	c.mustApply()
+// newCutLab builds the topology's lab, applies on every host and adds container
+// 2 of each host.
+func newCutLab(tb testing.TB, yaml string) *relayLab {
+	tb.Helper()
+	c := newCluster(tb, yaml)
 	r := &relayLab{cluster: c, cts: map[string]*lab.Container{}, under: map[string]netip.Addr{}}
+	r.applyAll()
 	for _, h := range c.topo.Hosts {
 		r.cts[h.Name] = c.container(h.Name, 2)
 		r.under[h.Name] = h.Address
 	}
-	for _, h := range []string{"docker1", "docker2", "docker3"} {
-		for _, tu := range c.plan(h).OVS.Tunnels {
-			r.waitBFD(h, tu.Name, "up")
+	return r
+}
+
+// applyAll runs one pass on every host and fails unless each succeeds (quietly:
+// a benchmark prints its logs).
+func (r *relayLab) applyAll() {
+	r.t.Helper()
+	for _, h := range r.topo.Hosts {
+		if out, err := r.apply(h.Name); err != nil {
+			r.t.Fatalf("apply on %s: %v\n%s", h.Name, err, out)
 		}
 	}
+}
+
+// newRelayLab is a three-host mesh with the given network settings (BFD on),
+// every BFD session up and the relay choice in place.
+func newRelayLab(t *testing.T, network string) *relayLab {
+	r := newCutLab(t, labTopology(network, 3))
+	r.waitAllBFD()
 	// A pass sends through a relay only toward peers whose BFD session has
 	// been up (the first pass created the tunnels): run the pass the loop runs
 	// when the sessions come up.
-	c.mustApply()
+	r.applyAll()
 	return r
+}
+
+// waitAllBFD waits until every tunnel's BFD session on every host is up.
+func (r *relayLab) waitAllBFD() {
+	r.t.Helper()
+	for _, h := range r.topo.Hosts {
+		for _, tu := range r.plan(h.Name).OVS.Tunnels {
+			r.waitBFD(h.Name, tu.Name, "up")
+		}
+	}
+}
+
+// run runs a command in host's namespace and returns its output, trimmed.
+func (r *relayLab) run(host string, argv ...string) string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := r.host(host).Run(ctx, argv...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
 }
 
 // waitBFD waits until the tunnel's BFD state is state.
@@ -161,7 +200,7 @@ func testRelayFailover(t *testing.T, network string) {
 }
 
 // flowPackets sums n_packets over the flows of a dump-flows output.
-func flowPackets(t *testing.T, dump string) int {
+func flowPackets(t testing.TB, dump string) int {
 	t.Helper()
 	total := 0
 	for _, f := range strings.Fields(strings.ReplaceAll(dump, ",", " ")) {
