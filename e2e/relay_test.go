@@ -153,6 +153,10 @@ func testRelayFailover(t *testing.T, network string) {
 	if out, err := r.apply("docker1"); err != nil || !strings.Contains(out, "matches the plan, nothing to change") {
 		t.Errorf("apply again on docker1 (%v): want no change:\n%s", err, out)
 	}
+	// The default timers reach OVSDB: 100 ms each way, 3 packets.
+	if got, want := r.vsctl("docker1", "get", "interface", r.tunnel("docker1", "docker2"), "bfd"), `{enable="true", min_rx="100", min_tx="100", mult="3"}`; got != want {
+		t.Errorf("docker1's tunnel to docker2: bfd %s, want %s", got, want)
+	}
 	if got := r.plan("docker1").OVS.Tunnels[0].Relays.Names(); !slices.Equal(got, []string{"docker3"}) {
 		t.Fatalf("docker1's relays toward docker2: %q, want [docker3]", got)
 	}
