@@ -48,7 +48,7 @@ func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool)
 		},
 		{
 			f.DaemonJSON,
-			fmt.Sprintf("bridge=%s fixed-cidr=%s mtu=%d", want.Daemon.Bridge, want.Daemon.FixedCIDR, want.Daemon.MTU),
+			daemonSummary(want.Daemon),
 			func(old []byte) ([]byte, error) { return MergeDaemonJSON(old, want.Daemon) },
 			":",
 		},
@@ -84,6 +84,15 @@ func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool)
 		changes = append(changes, change)
 	}
 	return changes, errors.Join(errs...)
+}
+
+// daemonSummary describes the keys of daemon.json apply sets.
+func daemonSummary(d topology.DaemonConfig) string {
+	first := "bridge=" + d.Bridge
+	if d.BIP != "" {
+		first = "bip=" + d.BIP
+	}
+	return fmt.Sprintf("%s fixed-cidr=%s mtu=%d", first, d.FixedCIDR, d.MTU)
 }
 
 // count returns "1 tunnel", "2 tunnels".
