@@ -87,6 +87,18 @@ type Reconciler struct {
 	// sessions is the last reading of BFD; flaps remembers their flaps.
 	sessions map[string]BFDSession
 	flaps    flapTracker
+
+	linksMu sync.Mutex
+	links   []string // see LinkNames
+}
+
+// LinkNames returns the kernel interfaces the last pass planned that OVSDB does
+// not watch: the docker bridge and the OVS bridge's internal port enslaved to it.
+// Unlike the Reconciler's other methods it is safe to call at any time.
+func (r *Reconciler) LinkNames() []string {
+	r.linksMu.Lock()
+	defer r.linksMu.Unlock()
+	return r.links
 }
 
 // Step is what one subsystem did in a pass.
@@ -341,6 +353,9 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		return res
 	}
 	res.Want = want
+	r.linksMu.Lock()
+	r.links = []string{want.Docker.Name, want.Docker.Port}
+	r.linksMu.Unlock()
 	if err := r.check(ctx, want); err != nil {
 		// Refused: nothing of the plan is applied, not even the files.
 		res.Steps = []Step{{Name: StepGuard, Err: err}}
