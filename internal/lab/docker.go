@@ -23,6 +23,19 @@ const DockerImage = "ovsmesh-lab/busybox:1"
 // busyboxPath is where Debian's busybox-static installs its binary.
 const busyboxPath = "/bin/busybox"
 
+// dockerCLI is Debian's docker command line, of dockerd's own version (docker.io):
+// a newer docker found first in PATH refuses some flags against the 20.10 API
+// ("specify mac-address per network" requires API 1.44).
+const dockerCLI = "/usr/bin/docker"
+
+// dockerCmd returns the docker command line to run.
+func dockerCmd() string {
+	if _, err := os.Stat(dockerCLI); err == nil {
+		return dockerCLI
+	}
+	return "docker"
+}
+
 // dockerStartTimeout bounds how long StartDocker waits for the API.
 const dockerStartTimeout = 60 * time.Second
 
@@ -114,7 +127,7 @@ func (h *Host) StartDocker(ctx context.Context) error {
 func (h *Host) waitDocker(ctx context.Context, exited <-chan error) error {
 	deadline := time.Now().Add(dockerStartTimeout)
 	for {
-		_, err := run(ctx, nil, "docker", "-H", h.DockerHost(), "version", "--format", "{{.Server.Version}}")
+		_, err := run(ctx, nil, dockerCmd(), "-H", h.DockerHost(), "version", "--format", "{{.Server.Version}}")
 		if err == nil {
 			return nil
 		}
@@ -171,7 +184,7 @@ func (h *Host) RestartDocker(ctx context.Context) error {
 // Docker runs the docker command line against the host's dockerd and returns its
 // combined output.
 func (h *Host) Docker(ctx context.Context, args ...string) (string, error) {
-	return run(ctx, nil, append([]string{"docker", "-H", h.DockerHost()}, args...)...)
+	return run(ctx, nil, append([]string{dockerCmd(), "-H", h.DockerHost()}, args...)...)
 }
 
 // busyboxTar returns the path of the image tarball, building it on first use:
