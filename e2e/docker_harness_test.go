@@ -42,6 +42,23 @@ func (c *cluster) eachHost(f func(ctx context.Context, h *lab.Host) error) {
 	}
 }
 
+// dockerContainers restarts Docker on every host, as the README says to after the
+// first apply, and starts one container per host, "c2<host's suffix>", checking
+// that Docker gave it its host's gateway and slice.
+func (c *cluster) dockerContainers() map[string]*lab.Container {
+	c.t.Helper()
+	c.eachHost(func(ctx context.Context, h *lab.Host) error { return h.RestartDocker(ctx) })
+	cts := map[string]*lab.Container{}
+	for _, h := range c.topo.Hosts {
+		ct := c.dockerRun(h.Name, "c2"+strings.TrimPrefix(h.Name, "docker"))
+		if t, ok := c.t.(*testing.T); ok {
+			c.ownGateway(t, h.Name, ct)
+		}
+		cts[h.Name] = ct
+	}
+	return cts
+}
+
 // restartDocker restarts host's dockerd and returns how long it took.
 func (c *cluster) restartDocker(host string) time.Duration {
 	c.t.Helper()
