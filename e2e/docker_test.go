@@ -99,6 +99,25 @@ func TestDockerStartsBeforeOvsmesh(t *testing.T) {
 	c1 := c.dockerRun("docker1", "c1")
 	c.ownGateway(t, "docker1", c1)
 	pingAllDocker(t, c1, c2)
+
+	// Documented as part of the security model (docs/docker.md): a container on
+	// another host reaches a port that c2 listens on without publishing it, as a
+	// container on c2's own host does.
+	if _, err := c.host("docker2").Docker(ctx, "exec", "-d", "c2", "sh", "-c", "echo unpublished | nc -l -p 8080"); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	var err error
+	for range 20 {
+		out, err = c.host("docker1").Docker(ctx, "exec", "c1", "nc", "-w", "2", c2.Addr.Addr().String(), "8080")
+		if err == nil && strings.Contains(out, "unpublished") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(out, "unpublished") {
+		t.Errorf("c1 on docker1 did not reach c2's unpublished port 8080 across the mesh: %q, %v", out, err)
+	}
 }
 
 // TestDockerAddressPools: with default-address-pools in daemon.json, every Docker
