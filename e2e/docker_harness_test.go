@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,14 +28,7 @@ func (c *cluster) eachHost(f func(ctx context.Context, h *lab.Host) error) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	hosts := c.lab.Hosts()
-	errs := make([]error, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Go(func() { errs[i] = f(ctx, h) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := c.lab.EachHost(ctx, func(h *lab.Host, ctx context.Context) error { return f(ctx, h) }); err != nil {
 		c.t.Fatal(err)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
@@ -93,13 +92,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 func startDockers(ctx context.Context, w io.Writer, l *lab.Lab, what string, start func(*lab.Host, context.Context) error) error {
 	t0 := time.Now()
 	hosts := l.Hosts()
-	errs := make([]error, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Go(func() { errs[i] = start(h, ctx) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := l.EachHost(ctx, start); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\n== Docker (dockerd %s) on every host: %s\n", dockerVersion(ctx, hosts[0]), what)

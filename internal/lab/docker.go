@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -67,10 +68,7 @@ func (h *Host) dockerCgroup() string { return "ovsmesh-" + h.NS }
 func (h *Host) StartDocker(ctx context.Context) error {
 	h.dockerMu.Lock()
 	defer h.dockerMu.Unlock()
-	h.mu.Lock()
-	old := h.dockerd
-	h.mu.Unlock()
-	if old.running() {
+	if old := h.dockerProc(); old.running() {
 		return fmt.Errorf("host %s: dockerd already running (%s)", h.Name, old)
 	}
 	start := time.Now()
@@ -164,13 +162,29 @@ func (h *Host) ensureImage(ctx context.Context) error {
 func (h *Host) StopDocker(ctx context.Context) error {
 	h.dockerMu.Lock()
 	defer h.dockerMu.Unlock()
-	h.mu.Lock()
-	p := h.dockerd
-	h.mu.Unlock()
-	if err := p.killWithin(30 * time.Second); err != nil {
+	if err := h.dockerProc().killWithin(30 * time.Second); err != nil {
 		return fmt.Errorf("host %s: %w", h.Name, err)
 	}
 	return nil
+}
+
+// dockerProc returns the host's dockerd as last started.
+func (h *Host) dockerProc() proc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dockerd
+}
+
+// EachHost runs f on every host of the lab at once and joins their errors, e.g.
+// (*Host).StartDocker.
+func (l *Lab) EachHost(ctx context.Context, f func(*Host, context.Context) error) error {
+	errs := make([]error, len(l.hosts))
+	var wg sync.WaitGroup
+	for i, h := range l.hosts {
+		wg.Go(func() { errs[i] = f(h, ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // RestartDocker stops and starts the host's dockerd.
