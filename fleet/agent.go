@@ -152,7 +152,10 @@ func (c *Client) follow(ctx context.Context, v *viewer, fn func(Snapshot)) {
 	emit()
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := c.etcd.Watch(wctx, c.Keys.Prefix(), clientv3.WithPrefix(), clientv3.WithRev(v.rev+1))
+	// Only the ranges a view reads are watched: the network settings and the
+	// hosts/ prefix. Values a view does not need are dropped as they come.
+	hosts := c.etcd.Watch(wctx, c.Keys.Hosts(), clientv3.WithPrefix(), clientv3.WithRev(v.rev+1))
+	network := c.etcd.Watch(wctx, c.Keys.Network(), clientv3.WithRev(v.rev+1))
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -160,30 +163,36 @@ func (c *Client) follow(ctx context.Context, v *viewer, fn func(Snapshot)) {
 		if at := v.next(time.Now()); !at.IsZero() {
 			timer.Reset(max(time.Until(at), 0) + 10*time.Millisecond)
 		}
+		var w clientv3.WatchResponse
+		var ok bool
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 			emit()
-		case w, ok := <-wch:
-			if !ok || w.Err() != nil || w.Canceled {
-				if ok {
-					v.log.Warn("fleet view: watch ended, reading the prefix again", "err", w.Err(), "compact_revision", w.CompactRevision)
-				}
-				return
-			}
-			if len(w.Events) == 0 {
-				continue
-			}
-			for _, e := range w.Events {
-				if e.Type == clientv3.EventTypeDelete {
-					delete(v.kvs, string(e.Kv.Key))
-				} else {
-					v.kvs[string(e.Kv.Key)] = kv{value: e.Kv.Value, createRev: e.Kv.CreateRevision}
-				}
-			}
-			v.rev = w.Header.Revision
-			emit()
+			continue
+		case w, ok = <-hosts:
+		case w, ok = <-network:
 		}
+		if !ok || w.Err() != nil || w.Canceled {
+			if ok {
+				v.log.Warn("fleet view: watch ended, reading the prefix again", "err", w.Err(), "compact_revision", w.CompactRevision)
+			}
+			return
+		}
+		if len(w.Events) == 0 {
+			continue
+		}
+		for _, e := range w.Events {
+			if e.Type == clientv3.EventTypeDelete {
+				delete(v.kvs, string(e.Kv.Key))
+			} else if kept, ok := c.Keys.keep(string(e.Kv.Key), e.Kv.Value, e.Kv.CreateRevision); ok {
+				v.kvs[string(e.Kv.Key)] = kept
+			}
+		}
+		// The two watches deliver their revisions independently: the view's
+		// revision is the highest seen.
+		v.rev = max(v.rev, w.Header.Revision)
+		emit()
 	}
 }
