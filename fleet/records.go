@@ -104,8 +104,8 @@ func (v *viewer) sameFamily(rs []Record) ([]Record, []Stale) {
 			keep = append(keep, r)
 			continue
 		}
-		stale = append(stale, Stale{v.keys.Host(r.Name), fmt.Sprintf("address %s is %s, the fleet's underlay is %s (%d of %d hosts): tunnels need one underlay family",
-			r.Address, family(r.Address), want, count[want], len(rs))})
+		stale = append(stale, Stale{v.keys.Host(r.Name), fmt.Sprintf("address %s is %s, the fleet's underlay is %s (that of most hosts): tunnels need one underlay family",
+			r.Address, family(r.Address), want)})
 	}
 	return keep, stale
 }

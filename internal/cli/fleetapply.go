@@ -90,6 +90,19 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (*fleetAgent, error) {
 	} else if a.addr, err = defaultRouteAddress(); err != nil {
 		return nil, err
 	}
+	if ff.etcd.cert != "" {
+		// Under etcd's --client-cert-auth the certificate's common name is the
+		// etcd user, whose role writes only that host's keys: under another
+		// --host every write would be refused, so say why at once.
+		user, err := fleet.CertUser(ff.etcd.cert)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if user != f.host {
+			return nil, usageError{fmt.Errorf("--etcd-cert %s is for %q (its common name, the etcd user), and this host is %q (--host): each host joins with its own certificate, whose common name is its name",
+				ff.etcd.cert, user, f.host)}
+		}
+	}
 	if a.c, err = ff.etcd.connect(); err != nil {
 		return nil, err
 	}
