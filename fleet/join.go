@@ -36,7 +36,12 @@ func (c *Client) Join(ctx context.Context, name string, addr netip.Addr, machine
 	var st *joinState // what the last lost claim read: the next try starts from it
 	for try := 1; ; try++ {
 		r, done, next, err := c.joinOnce(ctx, st, name, addr, machineID)
-		if err != nil || done {
+		switch {
+		case err != nil && Unreachable(err) && ctx.Err() == nil && time.Since(start) < JoinRace:
+			// A read that timed out while many hosts join at once: the
+			// next try reads again.
+			next = nil
+		case err != nil || done:
 			return r, err
 		}
 		st = next

@@ -34,6 +34,7 @@ type applyFlags struct {
 	metricsAddr                      string
 	takeOver, skipAddressCheck       bool
 	lock                             string
+	lockHeld                         bool          // fleet mode took the lock before joining: the pass or loop does not take it again
 	flapHold                         time.Duration // mesh with bfd: how long a flapping path prefers its relays
 
 	fleet     fleetFlags               // fleet mode (--etcd) instead of a topology file
@@ -133,7 +134,7 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	if _, err := t.Host(f.host); err != nil {
 		return err
 	}
-	if !f.dryRun { // a dry run changes nothing: it needs no lock
+	if !f.dryRun && !f.lockHeld { // a dry run changes nothing: it needs no lock
 		lock, err := hostlock.Acquire(lockPath(f))
 		if err != nil {
 			return err

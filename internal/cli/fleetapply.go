@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ovsmesh/ovsmesh/fleet"
+	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/metrics"
 )
 
@@ -64,6 +65,14 @@ type fleetAgent struct {
 	writtenRev int64
 	held       atomic.Int64 // read by the metrics
 	missing    bool         // this host was not in the last view (logged once)
+	lock       *hostlock.Lock
+}
+
+func (a *fleetAgent) releaseLock() {
+	if a.lock != nil {
+		a.lock.Release()
+		a.lock = nil
+	}
 }
 
 // newFleetAgent checks the fleet flags and connects (without waiting for etcd).
@@ -103,11 +112,18 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (*fleetAgent, error) {
 				ff.etcd.cert, user, f.host)}
 		}
 	}
+	if !f.dryRun { // the flags are checked: the lock comes before any fleet action
+		if a.lock, err = hostlock.Acquire(lockPath(f)); err != nil {
+			return nil, err
+		}
+	}
 	if a.c, err = ff.etcd.connect(); err != nil {
+		a.releaseLock()
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(a.view), 0o755); err != nil {
 		a.c.Close()
+		a.releaseLock()
 		return nil, fmt.Errorf("create the directory of the fleet view %s: %w", a.view, err)
 	}
 	return a, nil
@@ -182,34 +198,38 @@ func (a *fleetAgent) collectors() []prometheus.Collector {
 		counter("fleet_held_removals_total", "Times a mass loss of liveness held the removal of hosts.", a.n.HeldRemovals.Load),
 		counter("fleet_relists_total", "Full reads of the fleet's keys (start, compaction, watch failure).", a.n.Relists.Load),
 		counter("fleet_lease_regrants_total", "Liveness leases granted again after one was lost.", a.n.Regrants.Load),
+		counter("fleet_liveness_restored_total", "This host's liveness key put back after someone else deleted or replaced it.", a.n.LivenessRestored.Load),
 	}
 }
 
-// startFleetAgent makes the logger, settles the host's name (filled into f) and
-// connects the fleet agent: what both forms of `apply --etcd` start with.
-func startFleetAgent(f *applyFlags, stderr io.Writer) (*fleetAgent, *slog.Logger, error) {
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
-	if err != nil {
-		return nil, nil, err
+// startFleetAgent makes the logger, settles the host's name (filled into f),
+// takes the host lock (unless a dry run) and connects the fleet agent: what both
+// forms of `apply --etcd` start with. The lock comes before any fleet action
+// (join, liveness lease, view files): a second ovsmesh on this host is refused
+// before it can touch the running one's liveness key. stop releases the lock
+// and closes the connection.
+func startFleetAgent(f *applyFlags, stderr io.Writer) (a *fleetAgent, log *slog.Logger, stop func(), err error) {
+	if log, err = newLogger(stderr, f.logFormat, f.logLevel); err != nil {
+		return nil, nil, nil, err
 	}
 	if f.host, err = hostName(f.host); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	a, err := newFleetAgent(*f, log)
-	if err != nil {
-		return nil, nil, err
+	if a, err = newFleetAgent(*f, log); err != nil {
+		return nil, nil, nil, err
 	}
-	return a, log, nil
+	f.lockHeld = a.lock != nil
+	return a, log, func() { a.c.Close(); a.releaseLock() }, nil
 }
 
 // runFleetLoop is `apply --etcd --interval`: join, keep the liveness lease, follow
 // the view into the view file, and run the reconcile loop on that file.
 func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
-	a, log, err := startFleetAgent(&f, stderr)
+	a, log, stop, err := startFleetAgent(&f, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.c.Close()
+	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	joined := make(chan error, 1)
@@ -262,11 +282,11 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 // the view, save it and apply it. The lease expires after --lease-ttl, which the
 // warning says: a host that is to stay in the fleet runs with --interval.
 func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) error {
-	a, log, err := startFleetAgent(&f, stderr)
+	a, log, stop, err := startFleetAgent(&f, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.c.Close()
+	defer stop()
 	if !f.dryRun {
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := a.join(jctx)
