@@ -27,6 +27,7 @@ func TestJoinRefusesARecordNoViewCouldHold(t *testing.T) {
 		{"h9", "198.18.0.1", "registered first by h1"},
 	} {
 		_, err := c.Join(ctx, tc.name, netip.MustParseAddr(tc.addr), "m-"+tc.addr)
+		t.Logf("refused: %v", err)
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("join %.10s at %s: %v, want a refusal saying %q", tc.name, tc.addr, err, tc.want)
 		}
