@@ -194,6 +194,10 @@ type ViewOptions struct {
 	Grace    time.Duration // 0: DefaultGrace; NoGrace: none
 	Log      *slog.Logger
 	Counters *Counters // nil: none
+	// DataPathUp says whether this host's data path to a host is up (its
+	// tunnel's BFD session): a host that lost its liveness and is past the
+	// grace stays in the plan while it says true. nil: liveness alone decides.
+	DataPathUp func(Record) bool
 }
 
 // Snapshot reads the cluster once and returns its view (hosts alive now, and this
@@ -221,7 +225,9 @@ func (c *Client) newViewer(o ViewOptions) *viewer {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return newViewer(c.Keys, o.Self, o.Grace, o.Log, o.Counters)
+	v := newViewer(c.Keys, o.Self, o.Grace, o.Log, o.Counters)
+	v.dataPathUp = o.DataPathUp
+	return v
 }
 
 // Watch calls fn with the view at start and after every change (a new revision,

@@ -102,3 +102,32 @@ func TestHostsThatDoNotFitTogetherLeaveTheLastRegistered(t *testing.T) {
 		t.Errorf("kept %v, stale %+v: want b (registered first) and c, a stale", names, stale)
 	}
 }
+
+// TestAHostCutOffFromEtcdIsKeptWhileItsDataPathIsUp: past its liveness grace, a
+// host whose data path (BFD) is up stays in the plan; it leaves when the data
+// path goes down too. A host never seen alive is not kept by its data path.
+func TestAHostCutOffFromEtcdIsKeptWhileItsDataPathIsUp(t *testing.T) {
+	v := fakeCluster(t, 4)
+	up := map[string]bool{"h3": true, "h4": true}
+	v.dataPathUp = func(r Record) bool { return up[r.Name] }
+	t0 := time.Unix(1000, 0)
+	v.snapshot(t0)
+	setAlive(v, "h3", false)
+	v.snapshot(t0.Add(time.Second))
+	s := v.snapshot(t0.Add(time.Minute))
+	if got := planned(s); !slices.Equal(got, []string{"h1", "h2", "h3", "h4"}) || s.KeptByDataPath != 1 {
+		t.Errorf("h3 cut off from etcd, BFD up: plan %v, kept %d; want h3 kept", got, s.KeptByDataPath)
+	}
+	if at := v.next(t0.Add(time.Minute)); at.IsZero() || at.Sub(t0.Add(time.Minute)) > dataPathPoll {
+		t.Errorf("next computation at %v: want within %v while a host is kept by its data path", at, dataPathPoll)
+	}
+	up["h3"] = false
+	if got := planned(v.snapshot(t0.Add(61 * time.Second))); !slices.Equal(got, []string{"h1", "h2", "h4"}) {
+		t.Errorf("h3's data path down too: plan %v, want h3 gone", got)
+	}
+	putRecord(v, []byte(`{"name":"h5","address":"198.18.0.5","index":5,"machine_id":"mh5"}`), 50)
+	up["h5"] = true
+	if got := planned(v.snapshot(t0.Add(62 * time.Second))); slices.Contains(got, "h5") {
+		t.Errorf("h5, never alive: plan %v, want it out whatever its data path", got)
+	}
+}

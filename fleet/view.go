@@ -33,6 +33,9 @@ type Snapshot struct {
 	// Held is how many vanished hosts are kept in the plan because too many
 	// vanished at once.
 	Held int `json:"held,omitempty"`
+	// KeptByDataPath is how many hosts past their liveness grace are kept in
+	// the plan because this host's data path to them is up (ViewOptions.DataPathUp).
+	KeptByDataPath int `json:"kept_by_data_path,omitempty"`
 	// NetworkErr is set when the stored network settings are bad: the last good
 	// ones are in force (if any).
 	NetworkErr string `json:"network_error,omitempty"`
@@ -59,6 +62,9 @@ type viewer struct {
 	badSeen  map[string]string    // stale keys already logged, by reason
 	held     map[string]bool      // vanished hosts kept in the plan (mass loss)
 	counters *Counters
+
+	dataPathUp func(Record) bool // nil: no data-path signal
+	kept       map[string]bool   // hosts kept by their data path in the last snapshot
 
 	netText    string                // the network settings in force, as stored
 	alone      map[string]aloneCheck // each record's own check, by key
@@ -227,6 +233,7 @@ func (v *viewer) plan(now time.Time, s *Snapshot) {
 				"lost", recent, "members", len(s.Members))
 		}
 	}
+	kept := map[string]bool{}
 	for i := range s.Members {
 		m := &s.Members[i]
 		lost, wasSeen := v.lostAt[m.Name]
@@ -242,14 +249,42 @@ func (v *viewer) plan(now time.Time, s *Snapshot) {
 		case v.held[m.Name]:
 			m.InPlan = true
 			s.Held++
+		case wasSeen && v.dataPathUp != nil && v.dataPathUp(m.Record):
+			// Cut off from etcd, not from us: its tunnel's BFD session is up.
+			m.InPlan = true
+			s.KeptByDataPath++
+			kept[m.Name] = true
 		}
 	}
+	v.logKept(kept)
 }
 
-// next returns when the plan may change without a new revision (a grace ends),
-// or zero.
+// logKept logs the hosts that start or stop being kept by their data path.
+func (v *viewer) logKept(kept map[string]bool) {
+	for name := range kept {
+		if !v.kept[name] {
+			v.log.Warn("fleet host lost its liveness but this host's data path to it is up (BFD): kept in the plan while it stays up", "host", name)
+		}
+	}
+	for name := range v.kept {
+		if !kept[name] {
+			v.log.Info("fleet host no longer kept by its data path", "host", name)
+		}
+	}
+	v.kept = kept
+}
+
+// dataPathPoll is how often the plan is computed again while a host is kept
+// by its data path, so that its BFD session going down is seen.
+const dataPathPoll = time.Second
+
+// next returns when the plan may change without a new revision (a grace ends,
+// or a host kept by its data path may lose it), or zero.
 func (v *viewer) next(now time.Time) time.Time {
 	var at time.Time
+	if len(v.kept) > 0 {
+		at = now.Add(dataPathPoll)
+	}
 	for _, lost := range v.lostAt {
 		end := lost.Add(v.grace)
 		if !end.After(now) {

@@ -41,6 +41,7 @@ type applyFlags struct {
 	filePoll  time.Duration            // loop: how often the topology file is checked (0: the loop's default)
 	settle    time.Duration            // loop: how long a changed file must stay unchanged (0: the loop's default)
 	onMetrics func(m *metrics.Metrics) // loop: called once the metrics exist
+	onDB      func(db *ovsdb.Client)   // loop: called once OVSDB is connected (fleet mode reads BFD from it)
 }
 
 func newApply() *cobra.Command {

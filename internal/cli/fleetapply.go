@@ -17,6 +17,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/fleet"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/metrics"
+	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
 
 // fleetFlags are apply's fleet-mode options.
@@ -66,6 +67,8 @@ type fleetAgent struct {
 	held       atomic.Int64 // read by the metrics
 	missing    bool         // this host was not in the last view (logged once)
 	lock       *hostlock.Lock
+	paths      dataPath     // the BFD sessions of this host's tunnels (service only)
+	kept       atomic.Int64 // read by the metrics
 }
 
 func (a *fleetAgent) releaseLock() {
@@ -156,8 +159,9 @@ func (a *fleetAgent) join(ctx context.Context) error {
 // changes the reconcile loop picks up.
 func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 	var once bool
-	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Grace: a.grace, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
+	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Grace: a.grace, Log: a.log, Counters: a.n, DataPathUp: a.paths.isUp}, func(s fleet.Snapshot) {
 		a.held.Store(int64(s.Held))
+		a.kept.Store(int64(s.KeptByDataPath))
 		if s.Topology == nil {
 			a.log.Error("fleet view unusable: the last one stays in force", "revision", s.Revision, "err", s.Err)
 			return
@@ -193,6 +197,8 @@ func (a *fleetAgent) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		gauge("fleet_revision", "etcd revision of the last fleet view.", func() float64 { return float64(a.n.Revision.Load()) }),
 		gauge("fleet_held_hosts", "Vanished hosts kept in the plan because most hosts vanished at once.", func() float64 { return float64(a.held.Load()) }),
+		gauge("fleet_kept_by_data_path_hosts", "Hosts past their liveness grace kept in the plan because this host's BFD session with them is up.",
+			func() float64 { return float64(a.kept.Load()) }),
 		counter("fleet_bad_records_total", "Fleet keys skipped: bad JSON, bad host records, stale indexes.", a.n.BadRecords.Load),
 		counter("fleet_bad_network_total", "Fleet network settings refused (the last good ones stay in force).", a.n.BadNetwork.Load),
 		counter("fleet_held_removals_total", "Times a mass loss of liveness held the removal of hosts.", a.n.HeldRemovals.Load),
@@ -270,6 +276,7 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 	// The view file is replaced whole (rename): it is never seen half-written,
 	// so it needs no time to settle, and it is checked often.
 	f.filePoll, f.settle = 200*time.Millisecond, time.Millisecond
+	f.onDB = func(db *ovsdb.Client) { go a.paths.poll(ctx, db) }
 	f.onMetrics = func(m *metrics.Metrics) {
 		if err := m.Register(a.collectors()...); err != nil {
 			log.Error("fleet metrics not registered", "err", err)

@@ -58,6 +58,9 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		return err
 	}
 	defer closeAll()
+	if f.onDB != nil {
+		f.onDB(db)
+	}
 	m := metrics.New(f.interval, tunnelSource(db))
 	if f.onMetrics != nil {
 		f.onMetrics(m)
