@@ -26,7 +26,6 @@ func (d *dataPath) isUp(r fleet.Record) bool {
 	return m != nil && (*m)[r.Address]
 }
 
-
 // poll reads the BFD state of this host's tunnels from OVSDB's cache every
 // second until ctx is done.
 func (d *dataPath) poll(ctx context.Context, db *ovsdb.Client) {
