@@ -25,39 +25,11 @@ const migrateChunk = 25
 // were skipped already (bad, or their index not theirs) are left and returned.
 // It needs the operator's identity.
 func (c *Client) Migrate(ctx context.Context) (moved []Record, left []Stale, err error) {
-	resp, err := call(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) {
-		return c.etcd.Get(ctx, c.Keys.Prefix(), clientv3.WithPrefix())
-	})
+	todo, left, err := c.oldRecords(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s from etcd: %w", c.Keys.Prefix(), err)
+		return nil, nil, err
 	}
-	owner := map[int]string{}
-	for _, e := range resp.Kvs {
-		if n, err := strconv.Atoi(strings.TrimPrefix(string(e.Key), c.Keys.oldIndexes())); err == nil && strings.HasPrefix(string(e.Key), c.Keys.oldIndexes()) {
-			owner[n] = string(e.Value)
-		}
-	}
-	type old struct {
-		r      Record
-		modRev int64
-	}
-	var todo []old
-	for _, e := range resp.Kvs {
-		p := c.Keys.parse(string(e.Key))
-		if p.kind != kindOldRecord {
-			continue
-		}
-		r, err := parseRecord(p.host, e.Value)
-		switch {
-		case err != nil:
-			left = append(left, Stale{string(e.Key), err.Error()})
-		case owner[r.Index] != r.Name:
-			left = append(left, Stale{string(e.Key), fmt.Sprintf("index %d is not claimed by %s (%sindex/%d holds %q)", r.Index, r.Name, c.Keys.Prefix(), r.Index, owner[r.Index])})
-		default:
-			todo = append(todo, old{r, e.ModRevision})
-		}
-	}
-	slices.SortFunc(todo, func(a, b old) int { return a.r.Index - b.r.Index })
+	slices.SortFunc(todo, func(a, b oldRecord) int { return a.r.Index - b.r.Index })
 	for lo := 0; lo < len(todo); lo += migrateChunk {
 		var cmps []clientv3.Cmp
 		var ops []clientv3.Op
@@ -85,4 +57,43 @@ func (c *Client) Migrate(ctx context.Context) (moved []Record, left []Stale, err
 		}
 	}
 	return moved, left, nil
+}
+
+// oldRecord is a record of the layout before per-host keys.
+type oldRecord struct {
+	r      Record
+	modRev int64
+}
+
+// oldRecords reads the old records whose index key names them (todo), and the
+// others (left, with the reason).
+func (c *Client) oldRecords(ctx context.Context) (todo []oldRecord, left []Stale, err error) {
+	resp, err := call(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) {
+		return c.etcd.Get(ctx, c.Keys.Prefix(), clientv3.WithPrefix())
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s from etcd: %w", c.Keys.Prefix(), err)
+	}
+	owner := map[int]string{}
+	for _, e := range resp.Kvs {
+		if n, err := strconv.Atoi(strings.TrimPrefix(string(e.Key), c.Keys.oldIndexes())); err == nil && strings.HasPrefix(string(e.Key), c.Keys.oldIndexes()) {
+			owner[n] = string(e.Value)
+		}
+	}
+	for _, e := range resp.Kvs {
+		p := c.Keys.parse(string(e.Key))
+		if p.kind != kindOldRecord {
+			continue
+		}
+		r, err := parseRecord(p.host, e.Value)
+		switch {
+		case err != nil:
+			left = append(left, Stale{string(e.Key), err.Error()})
+		case owner[r.Index] != r.Name:
+			left = append(left, Stale{string(e.Key), fmt.Sprintf("index %d is not claimed by %s (%sindex/%d holds %q)", r.Index, r.Name, c.Keys.Prefix(), r.Index, owner[r.Index])})
+		default:
+			todo = append(todo, oldRecord{r, e.ModRevision})
+		}
+	}
+	return todo, left, nil
 }
