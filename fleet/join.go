@@ -72,6 +72,22 @@ type joinState struct {
 	claims     claims
 	registered map[string]bool // hosts with a record
 	claimants  map[string]bool // hosts with a claim
+	keys       map[string]kv   // every key under hosts/, without values
+	rev        int64           // the revision they were read at
+}
+
+// derive computes claims, registered and claimants from keys.
+func (c *Client) derive(st *joinState) {
+	st.registered, st.claimants = map[string]bool{}, map[string]bool{}
+	for key := range st.keys {
+		switch p := c.Keys.parse(key); p.kind {
+		case kindRecord:
+			st.registered[p.host] = true
+		case kindIndex:
+			st.claimants[p.host] = true
+		}
+	}
+	st.claims = c.Keys.claimsOf(st.keys)
 }
 
 func (c *Client) joinRead(ctx context.Context, name string) (joinState, error) {
@@ -95,18 +111,11 @@ func (c *Client) joinRead(ctx context.Context, name string) (joinState, error) {
 		st.record = &kv{value: kvs[0].Value, createRev: kvs[0].CreateRevision}
 	}
 	st.old = resp.Responses[2].GetResponseRange().Count > 0
-	all := map[string]kv{}
-	st.registered, st.claimants = map[string]bool{}, map[string]bool{}
+	st.keys, st.rev = map[string]kv{}, resp.Header.Revision
 	for _, e := range resp.Responses[3].GetResponseRange().Kvs {
-		all[string(e.Key)] = kv{createRev: e.CreateRevision}
-		switch p := c.Keys.parse(string(e.Key)); p.kind {
-		case kindRecord:
-			st.registered[p.host] = true
-		case kindIndex:
-			st.claimants[p.host] = true
-		}
+		st.keys[string(e.Key)] = kv{createRev: e.CreateRevision}
 	}
-	st.claims = c.Keys.claimsOf(all)
+	c.derive(&st)
 	return st, nil
 }
 
@@ -144,7 +153,7 @@ func (c *Client) joinWith(ctx context.Context, st joinState, name string, addr n
 	if err := c.admit(st, r); err != nil {
 		return Record{}, false, nil, err
 	}
-	won, after, err := c.claim(ctx, r, true, true)
+	won, after, err := c.claim(ctx, st, r, true, true)
 	if err != nil || !won {
 		return Record{}, false, after, err
 	}
@@ -199,17 +208,33 @@ func (st joinState) pick(name string, slots int) int {
 // first. A lost index claim gives won false (a new host withdraws it and tries
 // another index); a lost address claim is refused. Only the claims this call
 // made are withdrawn (fresh: a new host's index claim; newAddr: its address's).
-func (c *Client) claim(ctx context.Context, r Record, fresh, newAddr bool) (bool, *joinState, error) {
+//
+// What was first is read cheaply: the keys of st (read before the claim) and
+// the keys created since, which a range read filtered by create revision gives
+// without sending the others. A claim withdrawn since still counts as there:
+// at worst a host believes it lost and tries again.
+func (c *Client) claim(ctx context.Context, st joinState, r Record, fresh, newAddr bool) (bool, *joinState, error) {
 	ik, ak := c.Keys.IndexClaim(r.Name, r.Index), c.Keys.AddressClaim(r.Name, r.Address)
 	if _, err := call(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
 		return c.etcd.Txn(ctx).Then(clientv3.OpPut(ik, ""), clientv3.OpPut(ak, "")).Commit()
 	}); err != nil {
 		return false, nil, fmt.Errorf("claim index %d and address %s for %s in etcd: %w", r.Index, r.Address, r.Name, err)
 	}
-	st, err := c.joinRead(ctx, r.Name)
+	since, err := call(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) {
+		return c.etcd.Get(ctx, c.Keys.Hosts(), clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithMinCreateRev(st.rev+1))
+	})
 	if err != nil {
-		return false, nil, err
+		return false, nil, fmt.Errorf("read the claims of %s from etcd: %w", r.Name, err)
 	}
+	keys := make(map[string]kv, len(st.keys)+len(since.Kvs))
+	for k, e := range st.keys {
+		keys[k] = e
+	}
+	for _, e := range since.Kvs {
+		keys[string(e.Key)] = kv{createRev: e.CreateRevision}
+	}
+	st.keys, st.rev = keys, since.Header.Revision
+	c.derive(&st)
 	indexErr, addrErr := st.claims.index[r.Index].host != r.Name, st.claims.addr[r.Address].host != r.Name
 	if !indexErr && !addrErr {
 		return true, &st, nil
@@ -231,9 +256,11 @@ func (c *Client) claim(ctx context.Context, r Record, fresh, newAddr bool) (bool
 		return false, nil, fmt.Errorf("join %s: %w: address %s was registered first by %s (etcd revision %d): the first registration keeps it; give this host its own address (--address)",
 			r.Name, ErrRefused, r.Address, first.host, first.rev)
 	}
-	// The next try starts from what was read, without the claim withdrawn.
-	delete(st.claims.keys, ik)
-	delete(st.claimants, r.Name)
+	// The next try starts from what was read, without the claims withdrawn.
+	for _, op := range withdraw {
+		delete(st.keys, string(op.KeyBytes()))
+	}
+	c.derive(&st)
 	return false, &st, nil
 }
 
@@ -254,7 +281,7 @@ func (c *Client) rejoin(ctx context.Context, name string, st joinState, addr net
 	if err := c.admit(st, next); err != nil {
 		return Record{}, false, err
 	}
-	if won, _, err := c.claim(ctx, next, false, next.Address != r.Address); err != nil || !won {
+	if won, _, err := c.claim(ctx, st, next, false, next.Address != r.Address); err != nil || !won {
 		if err == nil {
 			err = fmt.Errorf("join %s: %w: index %d of its record was claimed first by %s", name, ErrRefused, r.Index, st.claims.index[r.Index].host)
 		}
