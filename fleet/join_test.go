@@ -41,7 +41,10 @@ func TestManyConcurrentJoinsAtAThousandMembers(t *testing.T) {
 		t.Skip("a load test (about 3 to 10 s): skipped under -short")
 	}
 	c := newTestClient(t)
-	ctx := testCtx(t)
+	// Time is logged, not asserted: on the shared 2-core machine the joins took
+	// 10 to 30 s, more than testCtx's deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	if err := c.Init(ctx, map[string]any{"encap": "vxlan", "subnet": "10.0.0.0/8", "slice_prefix": 20}, nil); err != nil {
 		t.Fatal(err)
 	}
