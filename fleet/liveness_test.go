@@ -57,9 +57,15 @@ func TestALivenessKeyReplacedOrDeletedIsPutBack(t *testing.T) {
 	if _, err := c.etcd.Put(ctx, key, `{"machine_id":"ma","since":"x"}`, clientv3.WithLease(g.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := poll(10*time.Second, func() bool { return n.LivenessRestored.Load() == 2 && ours() == first }); !ok {
+	took, ok = poll(10*time.Second, func() bool { return n.LivenessRestored.Load() == 2 && ours() == first })
+	if !ok {
 		t.Fatalf("a replaced liveness key was not put back on the keeper's lease (restored %d)", n.LivenessRestored.Load())
 	}
+	// The second replacement within 30 s is put back after a pause of 1 s.
+	if took < 900*time.Millisecond {
+		t.Errorf("a second replacement put back %v after it, want a pause of about 1s", took)
+	}
+	t.Logf("replaced key put back %v after the replacement (the second within 30 s: after a pause)", took.Round(time.Millisecond))
 	time.Sleep(3 * time.Second) // the other lease expires: it no longer holds the key
 	if got := ours(); got != first || n.Regrants.Load() != 0 {
 		t.Errorf("after the other lease expired: lease %x (want %x), re-grants %d", got, first, n.Regrants.Load())
