@@ -34,12 +34,14 @@ type applyFlags struct {
 	metricsAddr                      string
 	takeOver, skipAddressCheck       bool
 	lock                             string
+	lockHeld                         bool          // fleet mode took the lock before joining: the pass or loop does not take it again
 	flapHold                         time.Duration // mesh with bfd: how long a flapping path prefers its relays
 
 	fleet     fleetFlags               // fleet mode (--etcd) instead of a topology file
 	filePoll  time.Duration            // loop: how often the topology file is checked (0: the loop's default)
 	settle    time.Duration            // loop: how long a changed file must stay unchanged (0: the loop's default)
 	onMetrics func(m *metrics.Metrics) // loop: called once the metrics exist
+	onDB      func(db *ovsdb.Client)   // loop: called once OVSDB is connected (fleet mode reads BFD from it)
 }
 
 func newApply() *cobra.Command {
@@ -133,7 +135,7 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	if _, err := t.Host(f.host); err != nil {
 		return err
 	}
-	if !f.dryRun { // a dry run changes nothing: it needs no lock
+	if !f.dryRun && !f.lockHeld { // a dry run changes nothing: it needs no lock
 		lock, err := hostlock.Acquire(lockPath(f))
 		if err != nil {
 			return err

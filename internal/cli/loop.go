@@ -32,11 +32,13 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 			return fmt.Errorf("find this host's name (use --host): %w", err)
 		}
 	}
-	lock, err := hostlock.Acquire(lockPath(f))
-	if err != nil {
-		return err
+	if !f.lockHeld {
+		lock, err := hostlock.Acquire(lockPath(f))
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
-	defer lock.Release()
 	notifier, err := sdnotify.FromEnv()
 	if err != nil {
 		return err
@@ -57,6 +59,9 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		return err
 	}
 	defer closeAll()
+	if f.onDB != nil {
+		f.onDB(db)
+	}
 	m := metrics.New(f.interval, tunnelSource(db))
 	if f.onMetrics != nil {
 		f.onMetrics(m)
