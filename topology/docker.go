@@ -1,0 +1,66 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// DockerNetwork is what Docker itself reports (Engine API, GET /networks/NAME)
+// of the network whose Linux bridge is the plan's docker bridge: for docker0,
+// Docker's default network "bridge". Docker reads daemon.json only when it
+// starts, so this may differ from the plan although the file holds it.
+type DockerNetwork struct {
+	Name   string `json:"name"`   // Docker's name for it, "bridge" for its default network
+	Bridge string `json:"bridge"` // the Linux bridge (option com.docker.network.bridge.name)
+	// Gateway is IPAM.Config[0].Gateway: the address Docker gives containers
+	// as their gateway. Zero when Docker reports none (it then picks one
+	// itself, e.g. the bridge's address when it started).
+	Gateway netip.Addr   `json:"gateway"`
+	Subnet  netip.Prefix `json:"subnet"`
+	// IPRange is the range containers get addresses from (daemon.json's
+	// fixed-cidr); zero: the whole subnet.
+	IPRange netip.Prefix `json:"ip_range"`
+	// MTU is option com.docker.network.driver.mtu; 0 when absent.
+	MTU int `json:"mtu"`
+	// ICC is option com.docker.network.bridge.enable_icc (daemon.json's icc):
+	// false makes Docker drop traffic between the bridge's ports.
+	ICC bool `json:"enable_icc"`
+}
+
+// DockerDiff compares what Docker reports of its network with the plan's
+// docker bridge (Address is the gateway with the subnet's prefix, FixedCIDR
+// the IP range, Subnet, MTU) and returns one line per difference, naming both
+// values, e.g. `Docker's network "bridge" has gateway 172.17.0.1, the plan
+// 172.17.0.2`. An icc of false is a line too: the plan needs the bridge to
+// forward between its ports. No lines: Docker matches the plan.
+func DockerDiff(want DockerBridge, have DockerNetwork) []string {
+	var out []string
+	add := func(what, haveV, wantV string) {
+		out = append(out, fmt.Sprintf("Docker's network %q has %s %s, the plan %s", have.Name, what, haveV, wantV))
+	}
+	if gw := want.Address.Addr(); have.Gateway != gw {
+		add("gateway", orNone(have.Gateway.IsValid(), have.Gateway.String(), "none"), gw.String())
+	}
+	if have.Subnet != want.Subnet {
+		add("subnet", orNone(have.Subnet.IsValid(), have.Subnet.String(), "none"), want.Subnet.String())
+	}
+	if have.IPRange != want.FixedCIDR {
+		add("IP range", orNone(have.IPRange.IsValid(), have.IPRange.String(), "none (the whole subnet)"), want.FixedCIDR.String())
+	}
+	if have.MTU != want.MTU {
+		add("MTU", orNone(have.MTU != 0, fmt.Sprint(have.MTU), "unset"), fmt.Sprint(want.MTU))
+	}
+	if !have.ICC {
+		out = append(out, fmt.Sprintf("Docker's network %q has enable_icc false (daemon.json \"icc\": false), the plan needs true: "+
+			"Docker's inter-container DROP rule in the FORWARD chain (-i %s -o %s -j DROP) also drops the mesh's traffic, "+
+			"bridged between %s and the containers on %s, when br_netfilter is loaded", have.Name, have.Bridge, have.Bridge, want.Port, want.Name))
+	}
+	return out
+}
+
+func orNone(ok bool, v, none string) string {
+	if ok {
+		return v
+	}
+	return none
+}
