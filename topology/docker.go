@@ -31,8 +31,7 @@ type DockerNetwork struct {
 // docker bridge (Address is the gateway with the subnet's prefix, FixedCIDR
 // the IP range, Subnet, MTU) and returns one line per difference, naming both
 // values, e.g. `Docker's network "bridge" has gateway 172.17.0.1, the plan
-// 172.17.0.2`. An icc of false is a line too: the plan needs the bridge to
-// forward between its ports. No lines: Docker matches the plan.
+// 172.17.0.2`. No lines: Docker matches the plan (see also DockerICC).
 func DockerDiff(want DockerBridge, have DockerNetwork) []string {
 	var out []string
 	add := func(what, haveV, wantV string) {
@@ -50,12 +49,20 @@ func DockerDiff(want DockerBridge, have DockerNetwork) []string {
 	if have.MTU != want.MTU {
 		add("MTU", orNone(have.MTU != 0, fmt.Sprint(have.MTU), "unset"), fmt.Sprint(want.MTU))
 	}
-	if !have.ICC {
-		out = append(out, fmt.Sprintf("Docker's network %q has enable_icc false (daemon.json \"icc\": false), the plan needs true: "+
-			"Docker's inter-container DROP rule in the FORWARD chain (-i %s -o %s -j DROP) also drops the mesh's traffic, "+
-			"bridged between %s and the containers on %s, when br_netfilter is loaded", have.Name, have.Bridge, have.Bridge, want.Port, want.Name))
-	}
 	return out
+}
+
+// DockerICC returns why Docker's network with enable_icc false (daemon.json
+// "icc": false) breaks the mesh, or "" when icc is on: the mesh's frames are
+// bridged between the OVS bridge's port and the containers' ports of the
+// docker bridge, and Docker drops traffic between the ports of such a network.
+func DockerICC(want DockerBridge, have DockerNetwork) string {
+	if have.ICC {
+		return ""
+	}
+	return fmt.Sprintf("Docker's network %q has enable_icc false (daemon.json \"icc\": false), the plan needs true: "+
+		"Docker's inter-container DROP rule in the FORWARD chain (-i %s -o %s -j DROP) also drops the mesh's traffic, "+
+		"bridged between %s and the containers on %s, when br_netfilter is loaded", have.Name, have.Bridge, have.Bridge, want.Port, want.Name)
 }
 
 func orNone(ok bool, v, none string) string {
