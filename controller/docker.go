@@ -19,12 +19,6 @@ type Docker interface {
 // StepDocker is the read-only step that compares Docker's network with the plan.
 const StepDocker = "docker"
 
-// iccFix is the fix for icc false: the mesh's frames cross docker0 between br0
-// and the containers' ports, so Docker's "-i docker0 -o docker0 -j DROP" drops
-// them once br_netfilter hands bridged frames to iptables.
-const iccFix = `drop "icc": false from daemon.json and restart Docker, or accept the mesh's frames in DOCKER-USER ` +
-	`(iptables -I DOCKER-USER -m physdev --physdev-in PORT -j ACCEPT; iptables -I DOCKER-USER -m physdev --physdev-out PORT -j ACCEPT)`
-
 // docker is the docker step, run after the others: it reads Docker's network on
 // the plan's docker bridge and fails when it differs from the plan, saying how to
 // fix it. files is this pass's files step (it writes daemon.json).
@@ -42,7 +36,7 @@ func (r *Reconciler) docker(ctx context.Context, want topology.DockerBridge, fil
 		errs = append(errs, errors.New(strings.Join(diffs, "; ")+": "+restartFix(files, dryRun)))
 	}
 	if icc := topology.DockerICC(want, have); icc != "" {
-		errs = append(errs, errors.New(icc+": "+strings.ReplaceAll(iccFix, "PORT", want.Port)))
+		errs = append(errs, errors.New(icc+": "+topology.DockerICCFix(want)))
 	}
 	if len(errs) == 0 {
 		r.Log.Debug("docker: its network matches the plan", "host", r.Host, "network", have.Name)

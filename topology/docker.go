@@ -65,6 +65,14 @@ func DockerICC(want DockerBridge, have DockerNetwork) string {
 		"bridged between %s and the containers on %s, when br_netfilter is loaded", have.Name, have.Bridge, have.Bridge, want.Port, want.Name)
 }
 
+// DockerICCFix is how to fix icc false: let Docker forward between the
+// bridge's ports again, or accept the mesh's frames (those that enter or leave
+// through the OVS bridge's port) in DOCKER-USER, which FORWARD jumps to first.
+func DockerICCFix(want DockerBridge) string {
+	return fmt.Sprintf(`drop "icc": false from daemon.json and restart Docker, or accept the mesh's frames in DOCKER-USER `+
+		`(iptables -I DOCKER-USER -m physdev --physdev-in %s -j ACCEPT; iptables -I DOCKER-USER -m physdev --physdev-out %s -j ACCEPT)`, want.Port, want.Port)
+}
+
 func orNone(ok bool, v, none string) string {
 	if ok {
 		return v
