@@ -32,7 +32,11 @@ func (o *systemdObserver) Pass(_ context.Context, res controller.Result) {
 	if readyFor(res) && !o.ready {
 		o.ready = true
 		msg = append([]string{sdnotify.Ready}, msg...)
-		o.log.Info("told systemd the service is ready: the first pass succeeded", "host", res.Host)
+		if res.Err() == nil {
+			o.log.Info("told systemd the service is ready: the first pass succeeded", "host", res.Host)
+		} else {
+			o.log.Info("told systemd the service is ready: the first pass succeeded but for the docker step (Docker starts after ovsmesh is ready)", "host", res.Host)
+		}
 	}
 	o.loadErr = nil
 	o.send(msg...)
