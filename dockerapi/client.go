@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -149,6 +150,15 @@ func (c *Client) fail(ctx context.Context, what string, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &UnreachableError{Host: c.host, Err: fmt.Errorf("no answer within %s", c.timeout)}
 	case client.IsErrConnectionFailed(err):
+		// The socket-level cause says it without repeating the address.
+		// moby's client keeps it for a missing socket, not for a refused
+		// connection.
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op
+		} else {
+			err = errors.New("no connection (is Docker running?)")
+		}
 		return &UnreachableError{Host: c.host, Err: err}
 	}
 	return fmt.Errorf("docker at %s: %s: %w", c.host, what, err)

@@ -93,7 +93,17 @@ func TestUnreachable(t *testing.T) {
 	defer os.RemoveAll(dir)
 	missing := "unix://" + filepath.Join(dir, "missing.sock")
 	_, err = newClient(t, missing).Network(context.Background(), "docker0")
-	assertUnreachable(t, err, "Docker not reachable at "+missing+": ")
+	assertUnreachable(t, err, "Docker not reachable at "+missing+": dial unix "+strings.TrimPrefix(missing, "unix://")+": connect: no such file or directory")
+
+	stale := filepath.Join(dir, "stale.sock") // a socket nobody listens on any more
+	if ln, err := net.Listen("unix", stale); err != nil {
+		t.Fatal(err)
+	} else {
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close()
+	}
+	_, err = newClient(t, "unix://"+stale).Network(context.Background(), "docker0")
+	assertUnreachable(t, err, "Docker not reachable at unix://"+stale+": no connection (is Docker running?)")
 
 	sock := filepath.Join(dir, "silent.sock")
 	ln, err := net.Listen("unix", sock) // accepts into its backlog, never answers
@@ -119,6 +129,7 @@ func TestUnreachable(t *testing.T) {
 func assertUnreachable(t *testing.T, err error, prefix string) {
 	t.Helper()
 	var u interface{ Unavailable() bool }
+	t.Logf("%v", err)
 	if !errors.As(err, &u) || !u.Unavailable() || !strings.HasPrefix(err.Error(), prefix) {
 		t.Errorf("got %v, want an Unavailable error starting %q", err, prefix)
 	}
