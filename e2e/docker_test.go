@@ -96,6 +96,12 @@ func TestDockerDiffers(t *testing.T) {
 		!strings.Contains(out, "  matches the plan\n") || !strings.Contains(out, "drift: none, the host matches the plan") {
 		t.Errorf("status after the restart: %v\n%s", err, out)
 	}
+	out, err = c.check("docker2", withDocker(h)...)
+	t.Logf("check after the restart:\n%s", out)
+	if want := `ok       docker network on docker0: Docker 20.10.24+dfsg1 (API 1.41) at ` + h.DockerHost() +
+		` reports network "bridge" as planned: gateway 172.17.0.2, subnet 172.17.0.0/16, IP range 172.17.32.0/20, MTU 1450`; err != nil || !strings.Contains(out, want) {
+		t.Errorf("check after the restart: %v, lacks %q", err, want)
+	}
 }
 
 // dockerStatus runs `ovsmesh status` with the topology on host and its Docker.
