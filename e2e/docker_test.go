@@ -175,8 +175,7 @@ func TestCheckDockerICC(t *testing.T) {
 	t.Logf("icc false:\n%s", out)
 	for _, want := range []string{
 		`problem  docker icc: ` + h.DaemonJSON() + ` sets "icc": false; Docker's network "bridge" reports enable_icc false: ` +
-			`Docker's network "bridge" has enable_icc false (daemon.json "icc": false), the plan needs true: ` +
-			`Docker's inter-container DROP rule in the FORWARD chain (-i docker0 -o docker0 -j DROP) also drops the mesh's traffic`,
+			`the plan needs icc on: Docker's inter-container DROP rule in the FORWARD chain (-i docker0 -o docker0 -j DROP) also drops the mesh's traffic`,
 		`fix: drop "icc": false from daemon.json and restart Docker, or accept the mesh's frames in DOCKER-USER`,
 		"problem  docker network on docker0: Docker 20.10.",
 	} {

@@ -84,12 +84,8 @@ func judgeICC(want topology.DockerBridge, f DockerFacts) Item {
 		}
 		return it
 	}
-	n := f.Network
-	if !read {
-		n = topology.DockerNetwork{Name: "bridge", Bridge: want.Name}
-	}
 	it.Status = Problem
-	it.Detail = strings.Join(off, "; ") + ": " + topology.DockerICC(want, topology.DockerNetwork{Name: n.Name, Bridge: n.Bridge})
+	it.Detail = strings.Join(off, "; ") + ": the plan needs icc on: " + topology.DockerICCWhy(want)
 	it.Fix = topology.DockerICCFix(want)
 	return it
 }

@@ -63,7 +63,8 @@ func TestJudgeICC(t *testing.T) {
 	}{
 		{"on", DockerFacts{Network: planned, Daemon: withICC(&on)}, OK, `/etc/docker/daemon.json does not set "icc": false, and Docker's network "bridge" reports enable_icc true`},
 		{"both off", DockerFacts{Network: noICC, Daemon: withICC(&off)}, Problem,
-			`/etc/docker/daemon.json sets "icc": false; Docker's network "bridge" reports enable_icc false: Docker's network "bridge" has enable_icc false`},
+			`/etc/docker/daemon.json sets "icc": false; Docker's network "bridge" reports enable_icc false: the plan needs icc on: ` +
+				`Docker's inter-container DROP rule in the FORWARD chain (-i docker0 -o docker0 -j DROP) also drops the mesh's traffic, bridged between br0 and the containers on docker0, when br_netfilter is loaded`},
 		{"file only, Docker not restarted", DockerFacts{Network: planned, Daemon: withICC(&off)}, Problem, `/etc/docker/daemon.json sets "icc": false: `},
 		{"Docker only", DockerFacts{Network: noICC, Daemon: ovsmeshJSON}, Problem, `Docker's network "bridge" reports enable_icc false: `},
 		{"file, Docker not running", DockerFacts{Unreachable: "Docker not reachable", Daemon: withICC(&off)}, Problem, `/etc/docker/daemon.json sets "icc": false: `},

@@ -60,9 +60,13 @@ func DockerICC(want DockerBridge, have DockerNetwork) string {
 	if have.ICC {
 		return ""
 	}
-	return fmt.Sprintf("Docker's network %q has enable_icc false (daemon.json \"icc\": false), the plan needs true: "+
-		"Docker's inter-container DROP rule in the FORWARD chain (-i %s -o %s -j DROP) also drops the mesh's traffic, "+
-		"bridged between %s and the containers on %s, when br_netfilter is loaded", have.Name, have.Bridge, have.Bridge, want.Port, want.Name)
+	return fmt.Sprintf("Docker's network %q has enable_icc false (daemon.json \"icc\": false), the plan needs true: %s", have.Name, DockerICCWhy(want))
+}
+
+// DockerICCWhy says why the mesh needs icc on the docker bridge.
+func DockerICCWhy(want DockerBridge) string {
+	return fmt.Sprintf("Docker's inter-container DROP rule in the FORWARD chain (-i %s -o %s -j DROP) also drops the mesh's traffic, "+
+		"bridged between %s and the containers on %s, when br_netfilter is loaded", want.Name, want.Name, want.Port, want.Name)
 }
 
 // DockerICCFix is how to fix icc false: let Docker forward between the
