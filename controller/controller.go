@@ -90,6 +90,18 @@ type Reconciler struct {
 	// sessions is the last reading of BFD; flaps remembers their flaps.
 	sessions map[string]BFDSession
 	flaps    flapTracker
+
+	linksMu sync.Mutex
+	links   []string // see LinkNames
+}
+
+// LinkNames returns the kernel interfaces the last pass planned that OVSDB does
+// not watch: the docker bridge and the OVS bridge's internal port enslaved to it.
+// Unlike the Reconciler's other methods it is safe to call at any time.
+func (r *Reconciler) LinkNames() []string {
+	r.linksMu.Lock()
+	defer r.linksMu.Unlock()
+	return r.links
 }
 
 // Step is what one subsystem did in a pass.
@@ -223,7 +235,7 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 		readErr            error
 		early              Step // flows installed before OVSDB (guardsItself)
 	)
-	readDone := make(chan struct{})
+	readDone, bridgeDone := make(chan struct{}), make(chan struct{})
 	rctx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
 	first := !dryRun && guardsItself(want.Flows)
@@ -245,9 +257,10 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 			cancelRead() // see the flows step
 		}
 		run(ctx, &bridge, StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
+		close(bridgeDone)
 	})
 	wg.Go(func() {
-		run(ctx, &files, StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) })
+		run(ctx, &files, StepFiles, func() ([]string, error) { return r.files(ctx, want, &bridge, bridgeDone, dryRun) })
 	})
 	wg.Go(func() { read, readErr = r.Flows.Read(rctx, want.OVS.Bridge); close(readDone) })
 	wg.Wait()
@@ -259,6 +272,32 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 		return append(early.Changes, ch...), err
 	})
 	return []Step{ovs, bridge, flows, files}
+}
+
+// errBridgeNotReady is the files step's error while docker0 is not as planned.
+var errBridgeNotReady = errors.New("daemon.json not written while the docker bridge is not ready (see the docker0 step)")
+
+// files is the files step. The interfaces file is written at once; daemon.json
+// only after the docker0 step, and not while that step fails: a Docker that
+// starts (or restarts) with a daemon.json naming a bridge that is not ready builds
+// one of its own and keeps it. bridge is read once bridgeDone is closed.
+func (r *Reconciler) files(ctx context.Context, want topology.HostState, bridge *Step, bridgeDone <-chan struct{}, dryRun bool) ([]string, error) {
+	if dryRun {
+		return r.Files.Apply(ctx, want, dryRun)
+	}
+	held := want
+	held.Daemon = topology.DaemonConfig{} // Files leaves daemon.json alone
+	changes, err := r.Files.Apply(ctx, held, dryRun)
+	select {
+	case <-bridgeDone:
+	case <-ctx.Done():
+		return changes, errors.Join(err, errBridgeNotReady)
+	}
+	if bridge.Err != nil {
+		return changes, errors.Join(err, errBridgeNotReady)
+	}
+	more, err2 := r.Files.Apply(ctx, want, dryRun)
+	return append(changes, more...), errors.Join(err, err2)
 }
 
 // flows is the flows step: it installs the table once OVSDB is done.
@@ -298,7 +337,8 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 //
 // The steps that do not depend on each other run at the same time: OVSDB first
 // and docker0 after it (OVSDB creates the bridge's internal interface that docker0
-// enslaves), the files alongside, and the flow table is read meanwhile. The flows
+// enslaves), the files alongside (but daemon.json only once docker0 is ready), and
+// the flow table is read meanwhile. The flows
 // are installed once OVSDB is done (it creates the bridge and the tunnel ports the
 // flows name), from that reading when OVSDB changed nothing, else from a new one:
 // a bridge created or reconfigured by the OVSDB step may hold other flows by then.
@@ -318,6 +358,9 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		return res
 	}
 	res.Want = want
+	r.linksMu.Lock()
+	r.links = []string{want.Docker.Name, want.Docker.Port}
+	r.linksMu.Unlock()
 	if err := r.check(ctx, want); err != nil {
 		// Refused: nothing of the plan is applied, not even the files.
 		res.Steps = []Step{{Name: StepGuard, Err: err}}

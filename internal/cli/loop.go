@@ -15,6 +15,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/controller"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/internal/sdnotify"
+	"github.com/ovsmesh/ovsmesh/linuxbridge"
 	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
@@ -60,7 +61,8 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	if f.onMetrics != nil {
 		f.onMetrics(m)
 	}
-	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle}
+	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle,
+		Links: linuxbridge.Watch(ctx, r.LinkNames, log)}
 	var srv *http.Server
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
