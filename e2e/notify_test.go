@@ -116,7 +116,8 @@ func readyState(c *cluster, host string) string {
 	if err == nil {
 		err = json.Unmarshal(data, &dj)
 	}
-	if err != nil || dj["bridge"] != "docker0" || dj["fixed-cidr"] != plan.Docker.FixedCIDR.String() {
+	// docker0 is named by bip, the planned gateway address.
+	if err != nil || dj["bip"] != plan.Docker.Address.String() || dj["fixed-cidr"] != plan.Docker.FixedCIDR.String() {
 		problems = append(problems, "daemon.json: "+strings.TrimSpace(string(data)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
