@@ -184,3 +184,35 @@ func TestCheckDockerICC(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerReadyWhileDockerDiffers: the loop tells systemd it is ready although
+// Docker's network differs from the plan (Docker's start, or its restart to read
+// daemon.json, waits for that), and its status line says what differs; once
+// Docker restarted, the status says converged.
+func TestDockerReadyWhileDockerDiffers(t *testing.T) {
+	c := newCluster(t, labTopology("", 2))
+	h := c.host("docker2")
+	startDocker(t, h, "")
+	sock := listenNotify(t, func() string { return "" })
+	p := loopStartNotify(t, c, "docker2", sock.path, withDocker(h)...)
+	if _, ok := loopPoll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok || !p.alive() }); !ok {
+		t.Fatalf("no READY=1 within 30s; messages: %q", joinTexts(sock.messages()))
+	}
+	p.mustBeAlive(t)
+	ready, _ := sock.find("READY=1")
+	t.Logf("READY message: %q", ready.text)
+	if !strings.Contains(ready.text, `STATUS=last pass failed: docker: Docker's network "bridge" has gateway none, the plan 172.17.0.2`) {
+		t.Errorf("READY message %q does not say what differs", ready.text)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := h.RestartDocker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := loopPoll(30*time.Second, func() bool { _, ok := sock.find("STATUS=converged: 1 tunnels"); return ok }); !ok {
+		t.Errorf("no STATUS=converged after Docker's restart; messages: %q", joinTexts(sock.messages()))
+	}
+	if n := strings.Count(joinTexts(sock.messages()), "READY=1"); n != 1 {
+		t.Errorf("READY=1 sent %d times, want once", n)
+	}
+}

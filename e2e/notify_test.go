@@ -82,11 +82,11 @@ func (s *notifySocket) find(text string) (notifyMsg, bool) {
 
 // loopStartNotify starts the loop on host with NOTIFY_SOCKET set, without waiting
 // for anything; it is killed when the test ends if still running.
-func loopStartNotify(t *testing.T, c *cluster, host, socket string) *loopProc {
+func loopStartNotify(t *testing.T, c *cluster, host, socket string, extra ...string) *loopProc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{}), start: time.Now()}
-	p.cmd = c.applyCmd(ctx, host, "--interval", loopInterval.String(), "--log-format", "json")
+	p.cmd = c.applyCmd(ctx, host, append([]string{"--interval", loopInterval.String(), "--log-format", "json"}, extra...)...)
 	p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+socket)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
