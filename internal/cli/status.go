@@ -23,20 +23,20 @@ import (
 
 // statusReport is what `ovsmesh status` shows; -o json prints it as is.
 type statusReport struct {
-	OVS    ovsdb.Status           `json:"ovs"`
-	Flows  map[string]int         `json:"flows"` // bridge → flows with ovsmesh's cookie
-	Docker *linuxbridge.LinkState `json:"docker,omitempty"`
-	Port   *linuxbridge.LinkState `json:"docker_port,omitempty"`
-	// DockerNet is what Docker reports of its network on the docker bridge,
-	// beside the plan (with a topology).
-	DockerNet *dockerStatus    `json:"docker_network,omitempty"`
-	Drift     []string         `json:"drift,omitempty"` // with a topology: what apply would change
-	Matches   *bool            `json:"matches_plan,omitempty"`
-	Errors    []string         `json:"errors,omitempty"`
-	Fleet     *fleetViewReport `json:"fleet,omitempty"` // with --view-file
+	OVS     ovsdb.Status           `json:"ovs"`
+	Flows   map[string]int         `json:"flows"` // bridge → flows with ovsmesh's cookie
+	Docker  *linuxbridge.LinkState `json:"docker,omitempty"`
+	Port    *linuxbridge.LinkState `json:"docker_port,omitempty"`
+	Drift   []string               `json:"drift,omitempty"` // with a topology: what apply would change
+	Matches *bool                  `json:"matches_plan,omitempty"`
+	Errors  []string               `json:"errors,omitempty"`
+	Fleet   *fleetViewReport       `json:"fleet,omitempty"` // with --view-file
 	// Paths are, in a mesh with bfd: true, the path frames to each tunnel's
 	// peer take now (see topology.ChoosePath), by tunnel.
 	Paths map[string]tunnelPath `json:"paths,omitempty"`
+	// DockerNet is what Docker reports of its network on the docker bridge,
+	// beside the plan (with a topology).
+	DockerNet *dockerStatus `json:"docker_network,omitempty"`
 }
 
 // tunnelPath is the path to one tunnel's peer: direct, relayed (via a relay's
