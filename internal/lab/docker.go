@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,6 +23,19 @@ const DockerImage = "ovsmesh-lab/busybox:1"
 
 // busyboxPath is where Debian's busybox-static installs its binary.
 const busyboxPath = "/bin/busybox"
+
+// dockerCLI is Debian's docker command line, of dockerd's own version (docker.io):
+// a newer docker found first in PATH refuses some flags against the 20.10 API
+// ("specify mac-address per network" requires API 1.44).
+const dockerCLI = "/usr/bin/docker"
+
+// dockerCmd returns the docker command line to run.
+func dockerCmd() string {
+	if _, err := os.Stat(dockerCLI); err == nil {
+		return dockerCLI
+	}
+	return "docker"
+}
 
 // dockerStartTimeout bounds how long StartDocker waits for the API.
 const dockerStartTimeout = 60 * time.Second
@@ -54,10 +68,7 @@ func (h *Host) dockerCgroup() string { return "ovsmesh-" + h.NS }
 func (h *Host) StartDocker(ctx context.Context) error {
 	h.dockerMu.Lock()
 	defer h.dockerMu.Unlock()
-	h.mu.Lock()
-	old := h.dockerd
-	h.mu.Unlock()
-	if old.running() {
+	if old := h.dockerProc(); old.running() {
 		return fmt.Errorf("host %s: dockerd already running (%s)", h.Name, old)
 	}
 	start := time.Now()
@@ -114,7 +125,7 @@ func (h *Host) StartDocker(ctx context.Context) error {
 func (h *Host) waitDocker(ctx context.Context, exited <-chan error) error {
 	deadline := time.Now().Add(dockerStartTimeout)
 	for {
-		_, err := run(ctx, nil, "docker", "-H", h.DockerHost(), "version", "--format", "{{.Server.Version}}")
+		_, err := run(ctx, nil, dockerCmd(), "-H", h.DockerHost(), "version", "--format", "{{.Server.Version}}")
 		if err == nil {
 			return nil
 		}
@@ -151,13 +162,29 @@ func (h *Host) ensureImage(ctx context.Context) error {
 func (h *Host) StopDocker(ctx context.Context) error {
 	h.dockerMu.Lock()
 	defer h.dockerMu.Unlock()
-	h.mu.Lock()
-	p := h.dockerd
-	h.mu.Unlock()
-	if err := p.killWithin(30 * time.Second); err != nil {
+	if err := h.dockerProc().killWithin(30 * time.Second); err != nil {
 		return fmt.Errorf("host %s: %w", h.Name, err)
 	}
 	return nil
+}
+
+// dockerProc returns the host's dockerd as last started.
+func (h *Host) dockerProc() proc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dockerd
+}
+
+// EachHost runs f on every host of the lab at once and joins their errors, e.g.
+// (*Host).StartDocker.
+func (l *Lab) EachHost(ctx context.Context, f func(*Host, context.Context) error) error {
+	errs := make([]error, len(l.hosts))
+	var wg sync.WaitGroup
+	for i, h := range l.hosts {
+		wg.Go(func() { errs[i] = f(h, ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // RestartDocker stops and starts the host's dockerd.
@@ -171,7 +198,7 @@ func (h *Host) RestartDocker(ctx context.Context) error {
 // Docker runs the docker command line against the host's dockerd and returns its
 // combined output.
 func (h *Host) Docker(ctx context.Context, args ...string) (string, error) {
-	return run(ctx, nil, append([]string{"docker", "-H", h.DockerHost()}, args...)...)
+	return run(ctx, nil, append([]string{dockerCmd(), "-H", h.DockerHost()}, args...)...)
 }
 
 // busyboxTar returns the path of the image tarball, building it on first use:

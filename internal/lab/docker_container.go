@@ -76,7 +76,7 @@ func (c *Container) Reattach(ctx context.Context) error {
 // removeContainers removes every container of the dockerd at sock (docker rm
 // -f): stopping dockerd alone would leave container processes behind.
 func removeContainers(ctx context.Context, sock string) error {
-	out, err := run(ctx, nil, "docker", "-H", "unix://"+sock, "ps", "-aq")
+	out, err := run(ctx, nil, dockerCmd(), "-H", "unix://"+sock, "ps", "-aq")
 	if err != nil {
 		return err
 	}
@@ -84,6 +84,6 @@ func removeContainers(ctx context.Context, sock string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err = run(ctx, nil, append([]string{"docker", "-H", "unix://" + sock, "rm", "-f"}, ids...)...)
+	_, err = run(ctx, nil, append([]string{dockerCmd(), "-H", "unix://" + sock, "rm", "-f"}, ids...)...)
 	return err
 }

@@ -38,9 +38,7 @@ func TestDocker(t *testing.T) {
 	if err := c.Ping(ctx, c.GW, 0, false); err != nil {
 		t.Fatalf("after a Docker restart: %v", err)
 	}
-	h.mu.Lock()
-	dockerd := h.dockerd
-	h.mu.Unlock()
+	dockerd := h.dockerProc()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
