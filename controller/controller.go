@@ -73,6 +73,9 @@ type Reconciler struct {
 	Flows  Flows
 	Files  Files
 	Guard  Guard // nil: no checks
+	// Docker reads Docker's own view of its network for the read-only docker
+	// step, after the others; nil: no docker step.
+	Docker Docker
 	// BFD reads the tunnels' BFD sessions for a mesh with bfd: true (see
 	// desired); nil: every session counts as having been up.
 	BFD BFDSessions
@@ -344,6 +347,8 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 // nothing does not call for a new reading either: while
 // ovsdb-server is down, ovs-vswitchd may stop answering OpenFlow for seconds, and a
 // second dump would hold the pass (and the next pass's docker0 repair) that long.
+// Last, with a Docker adapter, the read-only docker step compares what Docker
+// reports of its network with the plan (see Reconciler.docker).
 func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
 	start := time.Now()
 	res := Result{Host: r.Host, DryRun: dryRun, Topology: t}
@@ -362,6 +367,16 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		return res
 	}
 	res.Steps = r.steps(ctx, want, dryRun)
+	if r.Docker != nil {
+		var files, docker Step
+		for _, s := range res.Steps {
+			if s.Name == StepFiles {
+				files = s
+			}
+		}
+		run(ctx, &docker, StepDocker, func() ([]string, error) { return nil, r.docker(ctx, want.Docker, files, dryRun) })
+		res.Steps = append(res.Steps, docker)
+	}
 	for _, s := range res.Steps {
 		for _, c := range s.Changes {
 			r.Log.Info("change", "host", r.Host, "step", s.Name, "change", c, "dry_run", dryRun)

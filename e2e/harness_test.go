@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		ovsmeshBin = filepath.Join(dir, "ovsmesh")
+		// No test reads this machine's own Docker: those that start a lab
+		// host's Docker pass --docker-host (commands inherit this).
+		os.Setenv("DOCKER_HOST", "unix://"+filepath.Join(dir, "no-docker.sock"))
 		build := exec.Command("go", "build", "-o", ovsmeshBin, "../cmd/ovsmesh")
 		if out, err := build.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build ovsmesh: %v\n%s", err, out)

@@ -34,7 +34,10 @@ type DaemonJSON struct {
 	Missing   bool
 	Err       string // the file could not be read or parsed
 	Bip       string
+	Bridge    string
 	FixedCIDR string
+	MTU       int
+	ICC       *bool    // nil: not set (Docker's default, true)
 	Pools     []string // default-address-pools[].base, in order
 }
 
