@@ -85,7 +85,51 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 	if err := showDocker(ctx, w, l); err != nil {
 		return err
 	}
+	for _, h := range t.Hosts {
+		if err := applyAgain(ctx, w, l.Host(h.Name), cfg, dir); err != nil {
+			return err
+		}
+	}
 	return pingAll(ctx, w, l, t, time.Since(start), "and a second apply changes nothing")
+}
+
+// applyArgv is `ovsmesh apply` on h, with the demo's copies of the files and
+// h's own Docker.
+func applyArgv(h *lab.Host, cfg Config, dir string) []string {
+	return []string{cfg.Binary, "apply", cfg.Topology, "--host", h.Name, "--db", h.DB(),
+		"--interfaces", filepath.Join(dir, h.Name, "interfaces"), "--daemon-json", h.DaemonJSON(),
+		"--docker-host", h.DockerHost()}
+}
+
+// waitsForDocker reports whether a failed apply failed only because Docker has not
+// read daemon.json yet, as before the restart the README asks for: the only error
+// apply lists after "does not match the plan:" is the docker step's.
+func waitsForDocker(out string) bool {
+	_, errs, ok := strings.Cut(out, "does not match the plan:\n")
+	if !ok {
+		return false
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(errs), "\n") {
+		if !strings.HasPrefix(line, "docker: ") || !strings.Contains(line, "restart Docker") {
+			return false
+		}
+	}
+	return true
+}
+
+// applyAgain is the apply after Docker's restart: it must change nothing and
+// find Docker's network as planned.
+func applyAgain(ctx context.Context, w io.Writer, h *lab.Host, cfg Config, dir string) error {
+	again, err := h.Run(ctx, applyArgv(h, cfg, dir)...)
+	fmt.Fprintf(w, "== %s: apply again (must change nothing; Docker's network as planned)\n", h.Name)
+	indent(w, again)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(again, "nothing to change") {
+		return fmt.Errorf("%s: the second apply changed something", h.Name)
+	}
+	return nil
 }
 
 // startDockers runs start (StartDocker, RestartDocker) on every host at once.
@@ -143,21 +187,10 @@ func applyHost(ctx context.Context, w io.Writer, h *lab.Host, cfg Config, dir st
 	if err := os.MkdirAll(files, 0o755); err != nil {
 		return err
 	}
-	argv := []string{cfg.Binary, "apply", cfg.Topology, "--host", h.Name, "--db", h.DB(),
-		"--interfaces", filepath.Join(files, "interfaces"), "--daemon-json", h.DaemonJSON()}
-	out, err := h.Run(ctx, argv...)
+	out, err := h.Run(ctx, applyArgv(h, cfg, dir)...)
 	indent(w, summarize(out))
-	if err != nil {
+	if err != nil && !waitsForDocker(out) {
 		return err
-	}
-	again, err := h.Run(ctx, argv...)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "== %s: second apply (must change nothing)\n", h.Name)
-	indent(w, again)
-	if !strings.Contains(again, "nothing to change") {
-		return fmt.Errorf("%s: the second apply changed something", h.Name)
 	}
 	fmt.Fprintf(w, "== %s: Open vSwitch state\n", h.Name)
 	ovs, err := h.Run(ctx, "ovs-vsctl", "--db="+h.DB(), "--format=table", "--columns=name,type,options,ofport",

@@ -111,12 +111,15 @@ func fleetApply(ctx context.Context, w io.Writer, h *lab.Host, cfg Config, dir s
 	fmt.Fprintf(w, "\n== %s: ovsmesh apply --etcd %s (no topology file)\n", h.Name, fleetURL)
 	out, err := h.Run(ctx, append([]string{cfg.Binary, "apply", "--host", h.Name, "--db", h.DB(),
 		"--interfaces", filepath.Join(files, "interfaces"), "--daemon-json", h.DaemonJSON(),
-		"--address", h.Underlay.String(), "--machine-id-file", id, "--view-file", view}, flags...)...)
+		"--address", h.Underlay.String(), "--machine-id-file", id, "--view-file", view,
+		"--docker-host", h.DockerHost()}, flags...)...)
 	indent(w, summarize(out))
-	if err != nil {
+	if err != nil && !waitsForDocker(out) {
 		return err
 	}
-	out, err = h.Run(ctx, cfg.Binary, "status", "--db", h.DB(), "--view-file", view)
+	// Only the fleet lines are shown: Docker is compared after its restart.
+	out, err = h.Run(ctx, cfg.Binary, "status", "--db", h.DB(), "--view-file", view,
+		"--docker-host", "unix://"+filepath.Join(files, "no-docker.sock"))
 	if err != nil {
 		indent(w, out)
 		return err
