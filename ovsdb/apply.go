@@ -22,9 +22,12 @@ const pollInterval = 20 * time.Millisecond
 // touched. It returns one line per change, sorted; none when the database already
 // matched, in which case it sends no transaction at all. Otherwise it sends one
 // transaction and waits (see WithVSwitchdTimeout) until ovs-vswitchd has applied
-// it, then reports interfaces ovs-vswitchd could not set up. A pass that deleted
-// ports of an RSTP bridge then sends two more, each waited for, that make RSTP
-// reselect port roles (OVS 3.1 keeps a deleted root port otherwise; see rstp.go).
+// it, then reports interfaces ovs-vswitchd could not set up. A pass that deletes
+// owned ports clashing with ports it creates (same tunnel or ofport), or that
+// recreates tunnels ovs-vswitchd refused, first deletes those in a transaction
+// of its own, waited for likewise (see repair.go). A pass that deleted ports of
+// an RSTP bridge then sends two more, each waited for, that make RSTP reselect
+// port roles (OVS 3.1 keeps a deleted root port otherwise; see rstp.go).
 //
 // Wanted tunnels whose name is taken by a port that is not ovsmesh's are reported
 // (errors wrapping ErrNotOwned or ErrNameTaken) while everything else is still
@@ -60,6 +63,7 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 	for _, name := range p.Recreated {
 		c.recreated = mapWith(c.recreated, name)
 	}
+	snap.Recreated = c.recreated // what the errors of this pass say
 	if p.empty() {
 		c.log.Debug("ovsdb already matches", "bridge", want.Bridge, "tunnels", len(want.Tunnels))
 		return nil, errors.Join(conflicts, errors.Join(healthErrors(snap, want)...))
