@@ -107,6 +107,13 @@ func refusedShown(t *testing.T, c *cluster, loop *loopProc) {
 	if !strings.Contains(out, "tunnel gre-docker2 refused by ovs-vswitchd: "+refusal+"\n") {
 		t.Errorf("status does not show the refused tunnel:\n%s", out)
 	}
+	out, err = h.Run(ctx, ovsmeshBin, "status", "--db", h.DB(), "-o", "json")
+	if err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"refused": "`+refusal+`"`) {
+		t.Errorf("status -o json does not show the refused tunnel:\n%s", out)
+	}
 	metric := `ovsmesh_tunnel_refused{error="` + refusal + `",tunnel="gre-docker2"}`
 	if v := loop.metric(t, metric); v != 1 {
 		t.Errorf("%s = %v, want 1", metric, v)
