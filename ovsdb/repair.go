@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
@@ -36,6 +37,10 @@ import (
 // the topology no longer wants (or refused ones, which carry no traffic), and
 // the ports that replace them follow within one more transaction; nothing that
 // stays is touched by the first.
+//
+// A recreated tunnel keeps the operator's keys of the Port's external_ids and
+// other_config and of the Interface's external_ids (the columns ovsmesh reads);
+// columns ovsmesh does not read start from their defaults.
 //
 // A refused tunnel is not recreated when the database shows a cause ovsmesh does
 // not own: a port that is not ovsmesh's with the same tunnel, or holding the
@@ -118,7 +123,28 @@ func diffRecreate(w portWant, have snapshot) (portDelete, portPlan, string, bool
 		return portDelete{}, portPlan{}, "", false
 	}
 	line := fmt.Sprintf("recreate port %s%s (%s)", w.Port.Name, createFields(w), why)
-	return portDelete{UUID: rows.Port.UUID, Name: w.Port.Name}, portPlan{Create: true, Port: w.Port, Iface: w.Iface}, line, true
+	pp := portPlan{Create: true, Port: w.Port, Iface: w.Iface}
+	// The operator's keys of the maps ovsmesh reads come back with the port.
+	pp.Port.ExternalIDs = keepKeys(rows.Port.ExternalIDs, w.Port.ExternalIDs, nil)
+	pp.Port.OtherConfig = keepKeys(rows.Port.OtherConfig, w.Port.OtherConfig, costKeys)
+	pp.Iface.ExternalIDs = keepKeys(home.ExternalIDs, w.Iface.ExternalIDs, nil)
+	return portDelete{UUID: rows.Port.UUID, Name: w.Port.Name}, pp, line, true
+}
+
+// keepKeys returns want with the keys of have that it lacks, but for managed
+// ones (which only want decides); nil when empty.
+func keepKeys(have, want map[string]string, managed []string) map[string]string {
+	out := map[string]string{}
+	for k, v := range have {
+		if !slices.Contains(managed, k) {
+			out[k] = v
+		}
+	}
+	maps.Copy(out, want)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // splitClashes moves from p.Deletes to p.Clear the deleted ports that clash with

@@ -161,3 +161,23 @@ func TestRefusalReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestRecreateKeepsOperatorKeys: a recreated port keeps the operator's keys of
+// the maps ovsmesh reads; a path cost key the plan no longer wants goes.
+func TestRecreateKeepsOperatorKeys(t *testing.T) {
+	have := refused(converged(greState(2))).
+		editPort("gre-docker2", func(p *vswitchd.Port) {
+			p.ExternalIDs["team"] = "net"
+			p.OtherConfig = map[string]string{"rstp-port-priority": "32", topology.STPCostKey: "10"}
+		}).
+		editIface("gre-docker2", func(i *vswitchd.Interface) { i.ExternalIDs["iface-id"] = "x" })
+	p := diff(greState(2), snapshotOf(have.t, "br0"))
+	if len(p.Ports) != 1 || !p.Ports[0].Create {
+		t.Fatalf("plan: %s", planText(p))
+	}
+	pp := p.Ports[0]
+	got := fmt.Sprintf("port external_ids %s other_config %s; interface external_ids %s",
+		mapText(pp.Port.ExternalIDs), mapText(pp.Port.OtherConfig), mapText(pp.Iface.ExternalIDs))
+	checkText(t, "recreated port", got,
+		"port external_ids {ovsmesh-owner=docker1,team=net} other_config {rstp-port-priority=32}; interface external_ids {iface-id=x,ovsmesh-owner=docker1}")
+}
