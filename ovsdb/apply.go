@@ -59,11 +59,7 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 	if dryRun {
 		return p.Lines, conflicts
 	}
-	c.recreated = nil
-	for _, name := range p.Recreated {
-		c.recreated = mapWith(c.recreated, name)
-	}
-	snap.Recreated = c.recreated // what the errors of this pass say
+	snap.Recreated = c.remember(p) // what the errors of this pass say
 	if p.empty() {
 		c.log.Debug("ovsdb already matches", "bridge", want.Bridge, "tunnels", len(want.Tunnels))
 		return nil, errors.Join(conflicts, errors.Join(healthErrors(snap, want)...))
@@ -99,12 +95,17 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 	return p.Lines, errors.Join(conflicts, errors.Join(healthErrors(snap, want)...))
 }
 
-func mapWith(m map[string]bool, key string) map[string]bool {
-	if m == nil {
-		m = map[string]bool{}
+// remember keeps the tunnels p recreates for the next pass (see repair.go) and
+// returns them.
+func (c *Client) remember(p plan) map[string]bool {
+	c.recreated = nil
+	for _, name := range p.Recreated {
+		if c.recreated == nil {
+			c.recreated = map[string]bool{}
+		}
+		c.recreated[name] = true
 	}
-	m[key] = true
-	return m
+	return c.recreated
 }
 
 // Check reports whether Apply may change the bridge want names (see ownership): an
