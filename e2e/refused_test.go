@@ -122,3 +122,39 @@ func refusedShown(t *testing.T, c *cluster, loop *loopProc) {
 		t.Errorf("ovsmesh_tunnels_actual = %v, want 0 (the only tunnel is refused)", v)
 	}
 }
+
+// TestRefusedTunnelRecreated: the state an older ovsmesh left after a rename at
+// the same address (gre-docker2 deleted and gre-web2 created in one transaction,
+// gre-web2 refused with ofport -1) is repaired by the next one-shot apply: it
+// deletes the refused tunnel, waits for ovs-vswitchd, creates it again, and
+// exits 0; the pass after it changes nothing and the containers talk.
+func TestRefusedTunnelRecreated(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, labTopology(loopGRE, 2))
+	c.mustApply()
+	ct1, ct2 := c.container("docker1", 2), c.container("docker2", 2)
+	c.write(renameTwo(loopGRE))
+	if out, err := applyAs(c, "docker2", "web2", "--take-over"); err != nil {
+		t.Fatalf("apply on docker2 as web2: %v\n%s", err, out)
+	}
+	c.vsctl("docker1", "del-port", "br0", "gre-docker2", "--", "add-port", "br0", "gre-web2",
+		"--", "set", "port", "gre-web2", "external_ids:ovsmesh-owner=docker1",
+		"--", "set", "interface", "gre-web2", "type=gre", "options:remote_ip=198.18.0.2",
+		"options:local_ip=198.18.0.1", "ofport_request=32770", "external_ids:ovsmesh-owner=docker1")
+	if ok, got := tunnelHealthy(c, "docker1", "gre-web2"); ok || !strings.Contains(got, "File exists") {
+		t.Fatalf("the hand-made transaction did not leave gre-web2 refused: %s", got)
+	}
+	out := mustApplyTwice(t, c, "docker1", "docker1")
+	if !strings.Contains(out, "recreate port gre-web2 type=gre remote_ip=198.18.0.2 local_ip=198.18.0.1 ofport_request=32770 (ovs-vswitchd reports: could not add network device gre-web2 to ofproto (File exists))") {
+		t.Errorf("the first pass did not recreate gre-web2:\n%s", out)
+	}
+	if ok, got := tunnelHealthy(c, "docker1", "gre-web2"); !ok {
+		t.Errorf("gre-web2 after the pass: %s", got)
+	}
+	ping(t, ct1, addr(ct2.Addr), 56, false)
+}
+
+// renameTwo is labTopology(network, 2) with docker2 named web2.
+func renameTwo(network string) string {
+	return strings.Replace(labTopology(network, 2), "name: docker2,", "name: web2,", 1)
+}
