@@ -97,16 +97,23 @@ func sameOfport(deleted, want vswitchd.Interface) bool {
 func outsideCause(w portWant, have snapshot) string {
 	for _, f := range have.Foreign {
 		if sameTunnel(f.Iface, w.Iface) {
-			return fmt.Sprintf("it clashes with interface %q of %s, which is not ovsmesh's (same type, remote_ip, local_ip, key and dst_port)", f.Iface.Name, f.Where)
+			return fmt.Sprintf("it clashes with interface %q of %s, %s (same type, remote_ip, local_ip, key and dst_port)", f.Iface.Name, f.Where, whose(f))
 		}
 	}
 	for _, f := range have.Foreign {
 		if have.Bridge != nil && f.Bridge == have.Bridge.Name && w.Iface.OfportRequest != nil &&
 			f.Iface.Ofport != nil && *f.Iface.Ofport == *w.Iface.OfportRequest {
-			return fmt.Sprintf("ofport %d is held by interface %q of %s, which is not ovsmesh's", *f.Iface.Ofport, f.Iface.Name, f.Where)
+			return fmt.Sprintf("ofport %d is held by interface %q of %s, %s", *f.Iface.Ofport, f.Iface.Name, f.Where, whose(f))
 		}
 	}
 	return ""
+}
+
+func whose(f foreignIface) string {
+	if f.Owned {
+		return "an ovsmesh port of another bridge"
+	}
+	return "which is not ovsmesh's"
 }
 
 // diffRecreate plans the recreation of wanted tunnel w when ovs-vswitchd

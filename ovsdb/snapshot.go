@@ -124,10 +124,12 @@ type snapshot struct {
 	Recreated map[string]bool
 }
 
-// foreignIface is an interface of a port that is not ovsmesh's on the bridge.
+// foreignIface is an interface of a port that is not ovsmesh's on the bridge,
+// or of a port elsewhere.
 type foreignIface struct {
 	Where  string // describes its port, e.g. `port "gre0" of bridge "brx"`
 	Bridge string // the bridge of its port; "" for none
+	Owned  bool   // its port has an owner mark (an ovsmesh bridge of another name)
 	Iface  vswitchd.Interface
 }
 
@@ -190,7 +192,8 @@ func snapshotOf(t tables, bridge string) snapshot {
 			}
 			rows.Ifaces = append(rows.Ifaces, i)
 			if !mine || !owned(p.ExternalIDs) {
-				s.Foreign = append(s.Foreign, foreignIface{Where: describePort(p.Name, bridgeOf[p.UUID]), Bridge: bridgeOf[p.UUID], Iface: i})
+				s.Foreign = append(s.Foreign, foreignIface{Where: describePort(p.Name, bridgeOf[p.UUID]),
+					Bridge: bridgeOf[p.UUID], Owned: owned(p.ExternalIDs), Iface: i})
 			}
 			if i.Name != p.Name {
 				ifaceUsers[i.Name] = fmt.Sprintf("interface %q of port %q", i.Name, p.Name)
