@@ -28,6 +28,9 @@ type Tunnel struct {
 	// mesh with bfd: true reads (see topology.ChoosePath).
 	BFDForwarding bool
 	STPState      string // port status stp_state (or rstp_port_state), "" outside stp mode
+	// Refused is why ovs-vswitchd did not set the tunnel up as asked (its error,
+	// ofport -1, or another ofport than requested); "" when it did.
+	Refused string
 }
 
 // TunnelSource reads the tunnels' live state after each pass (e.g. from the OVSDB
@@ -58,6 +61,7 @@ type Metrics struct {
 	path        *prometheus.GaugeVec
 	via         *prometheus.GaugeVec
 	failovers   *prometheus.CounterVec
+	refused     *prometheus.GaugeVec
 
 	// members are the last pass's path choices (topology.HostState.PathMembers);
 	// lastPath is each tunnel's path when last observed.
@@ -95,12 +99,13 @@ func New(interval time.Duration, tunnels TunnelSource) *Metrics {
 	m.path = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_path", "1 for the path frames to the tunnel's peer take now: direct, relayed or down (mode mesh with bfd: true).")), []string{"tunnel", "path"})
 	m.via = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_relay", "1 for the relay's tunnel that carries frames to the tunnel's peer while its path is relayed.")), []string{"tunnel", "via"})
 	m.failovers = prometheus.NewCounterVec(prometheus.CounterOpts(f("tunnel_failovers_total", "Times the path to the tunnel's peer was seen leaving the direct tunnel (to a relay, or down).")), []string{"tunnel"})
+	m.refused = prometheus.NewGaugeVec(prometheus.GaugeOpts(f("tunnel_refused", "1 for a tunnel ovs-vswitchd refused, with its error (ofport -1, or another ofport than requested); absent otherwise.")), []string{"tunnel", "error"})
 	goroutines := prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("goroutines", "Goroutines of the ovsmesh process.")),
 		func() float64 { return float64(runtime.NumGoroutine()) })
 	heap := prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("heap_inuse_bytes", "Heap in use by the ovsmesh process.")),
 		func() float64 { var ms runtime.MemStats; runtime.ReadMemStats(&ms); return float64(ms.HeapInuse) })
 	m.reg.MustRegister(goroutines, heap, m.passes, m.failures, m.duration, m.lastSuccess, m.desired, m.actual, m.repairs,
-		m.loadErrors, m.bfdUp, m.bfdFlaps, m.stpState, m.path, m.via, m.failovers)
+		m.loadErrors, m.bfdUp, m.bfdFlaps, m.stpState, m.path, m.via, m.failovers, m.refused)
 	for _, s := range []string{controller.StepLoad, controller.StepOVSDB, controller.StepBridge, controller.StepFlows, controller.StepFiles} {
 		m.failures.WithLabelValues(s)
 		m.repairs.WithLabelValues(s)
@@ -157,12 +162,21 @@ func (m *Metrics) observeTunnels(ctx context.Context) {
 	if err != nil {
 		return // the OVSDB step of the pass reports why
 	}
-	m.actual.Set(float64(len(ts)))
 	m.bfdUp.Reset()
 	m.bfdFlaps.Reset()
 	m.stpState.Reset()
-	m.observePaths(ts)
+	m.refused.Reset()
+	var working []Tunnel
 	for _, t := range ts {
+		if t.Refused != "" {
+			m.refused.WithLabelValues(t.Name, t.Refused).Set(1)
+		} else {
+			working = append(working, t)
+		}
+	}
+	m.actual.Set(float64(len(working)))
+	m.observePaths(working)
+	for _, t := range working {
 		if t.BFDEnabled {
 			m.bfdUp.WithLabelValues(t.Name).Set(b2f(t.BFDUp))
 			m.bfdFlaps.WithLabelValues(t.Name).Set(float64(t.BFDFlaps))

@@ -22,9 +22,12 @@ const pollInterval = 20 * time.Millisecond
 // touched. It returns one line per change, sorted; none when the database already
 // matched, in which case it sends no transaction at all. Otherwise it sends one
 // transaction and waits (see WithVSwitchdTimeout) until ovs-vswitchd has applied
-// it, then reports interfaces ovs-vswitchd could not set up. A pass that deleted
-// ports of an RSTP bridge then sends two more, each waited for, that make RSTP
-// reselect port roles (OVS 3.1 keeps a deleted root port otherwise; see rstp.go).
+// it, then reports interfaces ovs-vswitchd could not set up. A pass that deletes
+// owned ports clashing with ports it creates (same tunnel or ofport), or that
+// recreates tunnels ovs-vswitchd refused, first deletes those in a transaction
+// of its own, waited for likewise (see repair.go). A pass that deleted ports of
+// an RSTP bridge then sends two more, each waited for, that make RSTP reselect
+// port roles (OVS 3.1 keeps a deleted root port otherwise; see rstp.go).
 //
 // Wanted tunnels whose name is taken by a port that is not ovsmesh's are reported
 // (errors wrapping ErrNotOwned or ErrNameTaken) while everything else is still
@@ -50,11 +53,13 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 	if err := ownership(want, snap, c.takeOver); err != nil {
 		return nil, err // nothing else is planned: the host may not be ours
 	}
+	snap.Recreated = c.recreated
 	p := diff(want, snap)
 	conflicts := errors.Join(p.Errs...)
 	if dryRun {
 		return p.Lines, conflicts
 	}
+	snap.Recreated = c.remember(p) // what the errors of this pass say
 	if p.empty() {
 		c.log.Debug("ovsdb already matches", "bridge", want.Bridge, "tunnels", len(want.Tunnels))
 		return nil, errors.Join(conflicts, errors.Join(healthErrors(snap, want)...))
@@ -64,6 +69,9 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 		return nil, errors.Join(conflicts, fmt.Errorf("build the transaction for bridge %q: %w", want.Bridge, err))
 	}
 	start := time.Now()
+	if err := c.clear(ctx, p, snap.Root); err != nil {
+		return nil, errors.Join(conflicts, fmt.Errorf("bridge %q: %w", want.Bridge, err))
+	}
 	cfg, err := c.transact(ctx, ops)
 	if err != nil {
 		return nil, errors.Join(conflicts, fmt.Errorf("apply %d changes to bridge %q: %w", len(p.Lines), want.Bridge, err))
@@ -82,7 +90,22 @@ func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool)
 	if err != nil {
 		return p.Lines, errors.Join(conflicts, fmt.Errorf("check bridge %q: %w", want.Bridge, err))
 	}
-	return p.Lines, errors.Join(conflicts, errors.Join(healthErrors(snapshotOf(t, want.Bridge), want)...))
+	snap = snapshotOf(t, want.Bridge)
+	snap.Recreated = c.recreated
+	return p.Lines, errors.Join(conflicts, errors.Join(healthErrors(snap, want)...))
+}
+
+// remember keeps the tunnels p recreates for the next pass (see repair.go) and
+// returns them.
+func (c *Client) remember(p plan) map[string]bool {
+	c.recreated = nil
+	for _, name := range p.Recreated {
+		if c.recreated == nil {
+			c.recreated = map[string]bool{}
+		}
+		c.recreated[name] = true
+	}
+	return c.recreated
 }
 
 // Check reports whether Apply may change the bridge want names (see ownership): an
@@ -172,8 +195,9 @@ func (c *Client) waitApplied(ctx context.Context, cfg int) error {
 
 // healthErrors reports the wanted interfaces that ovs-vswitchd could not set up:
 // an error column, ofport -1, or an ofport other than the one requested (the flow
-// table is written for the requested numbers). Interfaces ovs-vswitchd has not
-// reported on yet (no ofport) pass. It is pure.
+// table is written for the requested numbers), with the cause outside ovsmesh
+// that the database shows, if any (see repair.go). Interfaces ovs-vswitchd has
+// not reported on yet (no ofport) pass. It is pure.
 func healthErrors(s snapshot, want topology.OVSState) []error {
 	var errs []error
 	for _, w := range wantedPorts(want) {
@@ -182,18 +206,20 @@ func healthErrors(s snapshot, want topology.OVSState) []error {
 			continue
 		}
 		i, ok := rows.home()
-		if !ok {
+		why := refusal(i)
+		if !ok || why == "" {
 			continue
 		}
-		switch {
-		case i.Error != nil && *i.Error != "":
-			errs = append(errs, fmt.Errorf("%s: ovs-vswitchd reports: %s", w.What, *i.Error))
-		case i.Ofport != nil && *i.Ofport == -1:
-			errs = append(errs, fmt.Errorf("%s: ovs-vswitchd could not add it (ofport -1)", w.What))
-		case i.Ofport != nil && i.OfportRequest != nil && *i.Ofport != *i.OfportRequest:
-			errs = append(errs, fmt.Errorf("%s: got ofport %d instead of ofport_request %d (is the number used by another port?)",
-				w.What, *i.Ofport, *i.OfportRequest))
+		switch cause := outsideCause(w, s); {
+		case cause != "":
+			why += ": " + cause
+		case w.Internal:
+		case s.Recreated[w.Port.Name]:
+			why += " (recreated by this pass; the next pass reports it, the one after recreates it again)"
+		default:
+			why += " (the next pass recreates it)"
 		}
+		errs = append(errs, fmt.Errorf("%s: %s", w.What, why))
 	}
 	return errs
 }

@@ -103,7 +103,10 @@ type Client struct {
 	callTimeout     time.Duration
 	transactions    atomic.Int64
 	applyMu         sync.Mutex // serializes Apply: each pass diffs against the previous one's result
-	changed         chan struct{}
+	// recreated are the refused tunnels the previous Apply recreated (see
+	// repair.go); guarded by applyMu.
+	recreated map[string]bool
+	changed   chan struct{}
 }
 
 // Connect connects to the ovsdb-server at endpoint ("unix:PATH" or

@@ -32,6 +32,11 @@ type plan struct {
 	Bridge  bridgePlan
 	Ports   []portPlan   // ports to create or update, sorted by name
 	Deletes []portDelete // owned ports to remove from the bridge, sorted by name
+	// Clear are owned ports to remove in a transaction of their own, applied by
+	// ovs-vswitchd before the main one (see repair.go), sorted by name.
+	Clear []portDelete
+	// Recreated are the refused tunnels deleted by Clear and created again.
+	Recreated []string
 	// DropBridges are this host's bridges the topology no longer names, sorted.
 	DropBridges []portDelete
 	Lines       []string // one human-readable line per change, sorted
@@ -108,6 +113,11 @@ func diff(want topology.OVSState, have snapshot) plan {
 	wanted := map[string]bool{}
 	for _, w := range wantedPorts(want) {
 		wanted[w.Port.Name] = true
+		if d, pp, line, ok := diffRecreate(w, have); ok {
+			p.Clear, p.Ports = append(p.Clear, d), append(p.Ports, pp)
+			p.Recreated, p.Lines = append(p.Recreated, d.Name), append(p.Lines, line)
+			continue
+		}
 		pp, lines, err := diffPort(w, have, want.Owner)
 		if err != nil {
 			p.Errs = append(p.Errs, err)
@@ -130,6 +140,7 @@ func diff(want topology.OVSState, have snapshot) plan {
 		p.Nudge = n
 		p.Lines = append(p.Lines, line)
 	}
+	splitClashes(&p, have)
 	slices.Sort(p.Lines)
 	return p
 }

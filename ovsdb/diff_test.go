@@ -243,8 +243,8 @@ func TestHealthErrors(t *testing.T) {
 		got = append(got, err.Error())
 	}
 	want := []string{
-		`tunnel port "gre-docker3" to 198.18.0.3: ovs-vswitchd reports: could not open network device gre-docker3 (Address family not supported by protocol)`,
-		`tunnel port "gre-docker4" to 198.18.0.4: got ofport 7 instead of ofport_request 32772 (is the number used by another port?)`,
+		`tunnel port "gre-docker3" to 198.18.0.3: ovs-vswitchd reports: could not open network device gre-docker3 (Address family not supported by protocol) (the next pass recreates it)`,
+		`tunnel port "gre-docker4" to 198.18.0.4: got ofport 7 instead of ofport_request 32772 (the next pass recreates it)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("health errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -8,9 +8,12 @@
 //
 // Apply reads a plain snapshot out of the libovsdb cache, computes the difference
 // with a pure function (diff.go) and sends it as exactly one transaction, or none
-// when nothing differs. The one exception: a pass that deleted ports of an RSTP
+// when nothing differs. Two exceptions: a pass that deleted ports of an RSTP
 // bridge follows it with two small transactions that make RSTP reselect port roles
-// (rstp.go), because OVS 3.1 keeps a deleted root port otherwise.
+// (rstp.go), because OVS 3.1 keeps a deleted root port otherwise; and a pass that
+// deletes tunnels clashing with ones it creates, or recreates tunnels ovs-vswitchd
+// refused, deletes those first in a transaction of its own (repair.go), because
+// OVS 3.1 adds new ports before it releases deleted ones.
 //
 // Ownership: a Port or Interface is ovsmesh's if and only if its external_ids has
 // the ovsmesh-owner key. Owned tunnel ports that the topology no longer wants are

@@ -401,7 +401,7 @@ func TestVSwitchdWaitMemory(t *testing.T) {
 		t.Errorf("apply returned %q, want 2 changes", lines)
 	}
 	checkText(t, "error with ovs-vswitchd", fmt.Sprint(err),
-		`tunnel port "gre-docker4" to 192.0.2.66: ovs-vswitchd reports: could not add network device gre-docker4`)
+		`tunnel port "gre-docker4" to 192.0.2.66: ovs-vswitchd reports: could not add network device gre-docker4 (the next pass recreates it)`)
 	st, err := c.State(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -116,6 +116,21 @@ type snapshot struct {
 	TakenOn map[string]string
 	// Others are the bridges other than Bridge, by name.
 	Others map[string]vswitchd.Bridge
+	// Foreign are the interfaces of the ports that are not ovsmesh's on Bridge
+	// and of every port elsewhere: what may clash with a tunnel (see repair.go).
+	Foreign []foreignIface
+	// Recreated are the tunnels the client recreated in its previous pass (see
+	// repair.go). Apply sets it; it is not read from the database.
+	Recreated map[string]bool
+}
+
+// foreignIface is an interface of a port that is not ovsmesh's on the bridge,
+// or of a port elsewhere.
+type foreignIface struct {
+	Where  string // describes its port, e.g. `port "gre0" of bridge "brx"`
+	Bridge string // the bridge of its port; "" for none
+	Owned  bool   // its port has an owner mark (an ovsmesh bridge of another name)
+	Iface  vswitchd.Interface
 }
 
 // portRows is a Port and its Interfaces, sorted by name.
@@ -176,6 +191,10 @@ func snapshotOf(t tables, bridge string) snapshot {
 				continue
 			}
 			rows.Ifaces = append(rows.Ifaces, i)
+			if !mine || !owned(p.ExternalIDs) {
+				s.Foreign = append(s.Foreign, foreignIface{Where: describePort(p.Name, bridgeOf[p.UUID]),
+					Bridge: bridgeOf[p.UUID], Owned: owned(p.ExternalIDs), Iface: i})
+			}
 			if i.Name != p.Name {
 				ifaceUsers[i.Name] = fmt.Sprintf("interface %q of port %q", i.Name, p.Name)
 				if on := bridgeOf[p.UUID]; on != "" && !mine {
@@ -188,6 +207,9 @@ func snapshotOf(t tables, bridge string) snapshot {
 			s.Ports[p.Name] = rows
 		}
 	}
+	slices.SortFunc(s.Foreign, func(a, b foreignIface) int {
+		return cmp.Or(cmp.Compare(a.Where, b.Where), cmp.Compare(a.Iface.Name, b.Iface.Name))
+	})
 	for name, user := range ifaceUsers {
 		if _, ok := s.Taken[name]; !ok {
 			s.Taken[name] = user // a port of that name describes it better

@@ -46,12 +46,15 @@ type PortStatus struct {
 	OFPortRequest int               `json:"ofport_request,omitempty"`
 	MTU           int               `json:"mtu,omitempty"`
 	Error         string            `json:"error,omitempty"`
-	LinkState     string            `json:"link_state,omitempty"`
-	AdminState    string            `json:"admin_state,omitempty"`
-	BFD           map[string]string `json:"bfd,omitempty"`
-	BFDStatus     map[string]string `json:"bfd_status,omitempty"`
-	STPStatus     map[string]string `json:"stp_status,omitempty"`  // Port.status (stp_state, stp_role, ...)
-	RSTPStatus    map[string]string `json:"rstp_status,omitempty"` // Port.rstp_status
+	// Refused says why ovs-vswitchd did not set the interface up as asked (its
+	// error, ofport -1, or an ofport other than ofport_request); "" when it did.
+	Refused    string            `json:"refused,omitempty"`
+	LinkState  string            `json:"link_state,omitempty"`
+	AdminState string            `json:"admin_state,omitempty"`
+	BFD        map[string]string `json:"bfd,omitempty"`
+	BFDStatus  map[string]string `json:"bfd_status,omitempty"`
+	STPStatus  map[string]string `json:"stp_status,omitempty"`  // Port.status (stp_state, stp_role, ...)
+	RSTPStatus map[string]string `json:"rstp_status,omitempty"` // Port.rstp_status
 }
 
 // State returns the bridges that carry ovsmesh's owner mark, read from the cache
@@ -105,6 +108,7 @@ func portStatus(rows portRows) PortStatus {
 	ps.OFPort, ps.OFPortRequest, ps.MTU = derefInt(i.Ofport), derefInt(i.OfportRequest), derefInt(i.MTU)
 	ps.Error, ps.LinkState, ps.AdminState = deref(i.Error), deref(i.LinkState), deref(i.AdminState)
 	ps.BFD, ps.BFDStatus = nonEmpty(i.BFD), nonEmpty(i.BFDStatus)
+	ps.Refused = refusal(i)
 	return ps
 }
 

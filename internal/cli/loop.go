@@ -137,8 +137,15 @@ func tunnelSource(db *ovsdb.Client) metrics.TunnelSource {
 		var out []metrics.Tunnel
 		for _, b := range st.Bridges {
 			for _, p := range b.Ports {
-				if !p.Owned || (p.Type != "gre" && p.Type != "vxlan") || p.OFPort <= 0 {
+				if !p.Owned || (p.Type != "gre" && p.Type != "vxlan") {
 					continue
+				}
+				if p.Refused != "" {
+					out = append(out, metrics.Tunnel{Name: p.Name, Refused: p.Refused})
+					continue
+				}
+				if p.OFPort <= 0 {
+					continue // not reported on yet
 				}
 				t := metrics.Tunnel{Name: p.Name, BFDEnabled: p.BFD["enable"] == "true", BFDUp: p.BFDStatus["state"] == "up",
 					BFDForwarding: p.BFDStatus["forwarding"] == "true"}

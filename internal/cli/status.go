@@ -303,6 +303,11 @@ func writeStatus(w io.Writer, rep *statusReport) {
 				orDash(strings.Join(opts, ",")), p.OFPort, orDash(p.LinkState), bfd, path, stpState, orDash(p.Error))
 		}
 		tw.Flush()
+		for _, p := range tunnels {
+			if p.Refused != "" {
+				fmt.Fprintf(w, "  tunnel %s refused by ovs-vswitchd: %s\n", p.Name, p.Refused)
+			}
+		}
 		for _, p := range foreign {
 			fmt.Fprintf(w, "  foreign port %s (type %s): not ovsmesh's, left alone\n", p.Name, orDash(p.Type))
 		}
