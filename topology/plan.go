@@ -397,7 +397,8 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 			Name: n.DockerBridge, Address: gw, MTU: n.MTU, Port: n.Bridge,
 			FixedCIDR: slice, Subnet: n.Subnet, MAC: t.DockerMAC(me.Index),
 		},
-		Daemon: DaemonConfig{Bridge: n.DockerBridge, FixedCIDR: slice.String(), MTU: n.MTU},
+		Daemon:   DaemonConfig{Bridge: n.DockerBridge, FixedCIDR: slice.String(), MTU: n.MTU},
+		Firewall: firewall(n.DockerBridge, n.Subnet, n.VXLANPort),
 	}
 	switch n.Mode {
 	case ModeMesh:

@@ -40,6 +40,8 @@ type HostState struct {
 	Docker  DockerBridge `json:"docker"`
 	Flows   []Flow       `json:"flows"`
 	Daemon  DaemonConfig `json:"daemon_json"`
+	// Firewall is the host firewall: the nftables table ovsmesh owns.
+	Firewall Firewall `json:"firewall"`
 }
 
 // OVSState is the part of HostState that lives in OVSDB.
@@ -157,7 +159,7 @@ type DaemonConfig struct {
 func (s HostState) Equal(o HostState) bool {
 	return s.Host == o.Host && s.Index == o.Index && s.Address == o.Address && s.Mode == o.Mode &&
 		s.OVS.Equal(o.OVS) && s.Docker == o.Docker && s.Daemon == o.Daemon &&
-		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal)
+		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal) && s.Firewall.Equal(o.Firewall)
 }
 
 // Equal reports whether two OVS states are the same.

@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/firewall"
 	"github.com/ovsmesh/ovsmesh/ifupdown"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
@@ -263,14 +264,15 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 	}
 	br := linuxbridge.New(nl, log)
 	r := &controller.Reconciler{
-		Path:   path,
-		Host:   f.host,
-		OVS:    ovs,
-		Guard:  hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck},
-		Bridge: br,
-		Flows:  flowTables{log: log},
-		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
-		Log:    log,
+		Path:     path,
+		Host:     f.host,
+		OVS:      ovs,
+		Guard:    hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck},
+		Bridge:   br,
+		Flows:    flowTables{log: log},
+		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
+		Firewall: firewall.New(log),
+		Log:      log,
 		// A single pass sees one reading of the flap counts: the hold needs a loop.
 		FlapHold: f.flapHold,
 	}
