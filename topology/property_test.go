@@ -263,8 +263,8 @@ func TestPortNames(t *testing.T) {
 }
 
 // TestPortNamesNeverCollide: in 200 fleets of 1000 hosts, half with cloud
-// names (ip-10-0-X-Y, of which about 38% of such fleets collided under the
-// former hashed names) and half with random names of the allowed characters
+// names (ip-10-0-X-Y: about 35% of such fleets collided under the former
+// hashed names) and half with random names of the allowed characters
 // and lengths, every tunnel port name fits in 15 bytes and names one host only.
 func TestPortNamesNeverCollide(t *testing.T) {
 	rng := rand.New(rand.NewPCG(19, 5))
