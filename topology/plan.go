@@ -399,7 +399,7 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 			Tunnels:   tunnels,
 		},
 		Docker: DockerBridge{
-			Name: n.DockerBridge, Address: gw, MTU: n.MTU, Port: n.Bridge,
+			Name: n.DockerBridge, Owner: name, Address: gw, MTU: n.MTU, Port: n.Bridge,
 			FixedCIDR: slice, Subnet: n.Subnet, MAC: t.DockerMAC(me.Index),
 		},
 		Daemon:   DaemonConfig{Bridge: n.DockerBridge, FixedCIDR: slice.String(), MTU: n.MTU},

@@ -133,7 +133,10 @@ func (t Tunnel) Options() map[string]string {
 // DockerBridge is the Linux bridge Docker uses, holding the OVS bridge's internal
 // interface as a port.
 type DockerBridge struct {
-	Name    string       `json:"name"`
+	Name string `json:"name"`
+	// Owner is the host whose mark the bridge carries (its alias, see
+	// linuxbridge.Alias).
+	Owner   string       `json:"owner"`
 	Address netip.Prefix `json:"address"` // e.g. 172.17.0.1/16
 	MTU     int          `json:"mtu"`
 	// Port is the OVS bridge's internal interface, enslaved to the Linux bridge.

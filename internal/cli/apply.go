@@ -91,7 +91,7 @@ func newApply() *cobra.Command {
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (default warn for a single pass)")
 	fl.DurationVar(&f.interval, "interval", 0, "keep reconciling: a pass every DURATION (e.g. 30s) and on every change")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "with --interval: serve /metrics and /healthz on ADDR (e.g. 127.0.0.1:9474)")
-	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge although ovsmesh did not build it, or another host's name is on it")
+	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge or Linux (docker) bridge although ovsmesh did not build it, or another host's name is on it")
 	fl.BoolVar(&f.skipAddressCheck, "skip-address-check", false, "do not require the host's address from the topology on this machine (e.g. behind NAT)")
 	fl.StringVar(&f.lock, "lock", "", "lock file that makes this ovsmesh the only writer (default: ovsmesh.lock beside the OVSDB socket)")
 	fl.DurationVar(&f.flapHold, "flap-hold", time.Minute, "with --interval, in a mesh with bfd: true: a tunnel whose BFD changed 4 times within DURATION sends through its relays until stable that long (0: never)")
@@ -267,7 +267,7 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Path:     path,
 		Host:     f.host,
 		OVS:      ovs,
-		Guard:    hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck},
+		Guard:    hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck, takeOver: f.takeOver},
 		Bridge:   br,
 		Flows:    flowTables{log: log},
 		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},

@@ -312,8 +312,8 @@ func writeStatus(w io.Writer, rep *statusReport) {
 		if !d.Exists {
 			fmt.Fprintf(w, "%s: missing\n", d.Name)
 		} else {
-			fmt.Fprintf(w, "%s: %s mac=%s mtu=%d up=%v addresses=%v; port %s: master=%s mtu=%d up=%v\n",
-				d.Name, d.Type, d.MAC, d.MTU, d.Up, d.Addrs, rep.Port.Name, orDash(rep.Port.Master), rep.Port.MTU, rep.Port.Up)
+			fmt.Fprintf(w, "%s: %s mac=%s mtu=%d up=%v addresses=%v alias=%s; port %s: master=%s mtu=%d up=%v\n",
+				d.Name, d.Type, d.MAC, d.MTU, d.Up, d.Addrs, orDash(d.Alias), rep.Port.Name, orDash(rep.Port.Master), rep.Port.MTU, rep.Port.Up)
 		}
 	}
 	writeFirewall(w, rep.Firewall)
