@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +64,14 @@ func TestForeignLinuxBridge(t *testing.T) {
 	}
 	if br := c.vsctl("docker1", "list-br"); br != "br-phy" {
 		t.Errorf("bridges after the refusal: %q, want only the lab's br-phy", br)
+	}
+	for _, f := range []string{"interfaces", "daemon.json"} {
+		if _, err := os.Stat(filepath.Join(c.dir, "docker1", f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after the refusal: %v, want none written", f, err)
+		}
+	}
+	if out := runHost(t, c, "docker1", "nft", "list", "tables"); strings.Contains(out, "ovsmesh") {
+		t.Errorf("nftables tables after the refusal:\n%s", out)
 	}
 
 	out, err = c.apply("docker1", "--take-over")

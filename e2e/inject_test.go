@@ -179,6 +179,7 @@ func testInject(t *testing.T, network string, key func(l *injectLab) int64, spoo
 	if got := l.inject(t, k, id, n); got != (injected{}) {
 		t.Errorf("after the repair: got %+v, want none", got)
 	}
+	l.statusShowsDrops(t, n)
 	if out, err := l.apply("docker1"); err != nil || !strings.Contains(out, "matches the plan, nothing to change") {
 		t.Errorf("a second pass (%v):\n%s", err, out)
 	}
@@ -228,4 +229,34 @@ func testInjectModes(t *testing.T, encap string) {
 		testInject(t, net+"  mode: stp\n  rstp: true\n", noKey, true,
 			"{a: docker1, b: docker3, cost: 1}", "{a: docker2, b: docker3, cost: 1}")
 	})
+}
+
+// statusShowsDrops checks that `ovsmesh status` on docker1 shows the packets
+// its table dropped: n in input and n in forward, by the rule matching the
+// bridge and the protocol.
+func (l *injectLab) statusShowsDrops(t *testing.T, n int) {
+	t.Helper()
+	h := l.host("docker1")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := h.Run(ctx, ovsmeshBin, "status", "--db", h.DB())
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	proto := "meta l4proto gre"
+	if l.topo.Network.Encap == "vxlan" {
+		proto = fmt.Sprintf("udp dport %d", l.topo.Network.VXLANPort)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("input iifname docker0 %s counter drop %d", proto, n),
+		fmt.Sprintf("forward iifname docker0 oifname != docker0 %s counter drop %d", proto, n),
+	} {
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			found = found || strings.Join(strings.Fields(line), " ") == want
+		}
+		if !found {
+			t.Errorf("status has no line %q:\n%s", want, out)
+		}
+	}
 }
