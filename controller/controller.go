@@ -80,6 +80,9 @@ type Reconciler struct {
 	// Firewall is nil in tests that have no host firewall: the step is left out.
 	Firewall Firewall
 	Guard    Guard // nil: no checks
+	// Docker reads Docker's own view of its network for the read-only docker
+	// step, after the others; nil: no docker step.
+	Docker Docker
 	// BFD reads the tunnels' BFD sessions for a mesh with bfd: true (see
 	// desired); nil: every session counts as having been up.
 	BFD BFDSessions
@@ -94,6 +97,18 @@ type Reconciler struct {
 	// sessions is the last reading of BFD; flaps remembers their flaps.
 	sessions map[string]BFDSession
 	flaps    flapTracker
+
+	linksMu sync.Mutex
+	links   []string // see LinkNames
+}
+
+// LinkNames returns the kernel interfaces the last pass planned that OVSDB does
+// not watch: the docker bridge and the OVS bridge's internal port enslaved to it.
+// Unlike the Reconciler's other methods it is safe to call at any time.
+func (r *Reconciler) LinkNames() []string {
+	r.linksMu.Lock()
+	defer r.linksMu.Unlock()
+	return r.links
 }
 
 // Step is what one subsystem did in a pass.
@@ -227,7 +242,7 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 		readErr                error
 		early                  Step // flows installed before OVSDB (guardsItself)
 	)
-	readDone := make(chan struct{})
+	readDone, bridgeDone := make(chan struct{}), make(chan struct{})
 	rctx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
 	first := !dryRun && guardsItself(want.Flows)
@@ -249,12 +264,15 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 			cancelRead() // see the flows step
 		}
 		run(ctx, &bridge, StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
+		close(bridgeDone)
 	})
 	wg.Go(func() {
-		run(ctx, &files, StepFiles, func() ([]string, error) { return r.Files.Apply(ctx, want, dryRun) })
 		if r.Firewall != nil {
 			run(ctx, &fw, StepFirewall, func() ([]string, error) { return r.Firewall.Apply(ctx, want.Firewall, dryRun) })
 		}
+	})
+	wg.Go(func() {
+		run(ctx, &files, StepFiles, func() ([]string, error) { return r.files(ctx, want, &bridge, bridgeDone, dryRun) })
 	})
 	wg.Go(func() { read, readErr = r.Flows.Read(rctx, want.OVS.Bridge); close(readDone) })
 	wg.Wait()
@@ -269,6 +287,32 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 		return []Step{ovs, bridge, flows, files}
 	}
 	return []Step{ovs, bridge, flows, files, fw}
+}
+
+// errBridgeNotReady is the files step's error while docker0 is not as planned.
+var errBridgeNotReady = errors.New("daemon.json not written while the docker bridge is not ready (see the docker0 step)")
+
+// files is the files step. The interfaces file is written at once; daemon.json
+// only after the docker0 step, and not while that step fails: a Docker that
+// starts (or restarts) with a daemon.json naming a bridge that is not ready builds
+// one of its own and keeps it. bridge is read once bridgeDone is closed.
+func (r *Reconciler) files(ctx context.Context, want topology.HostState, bridge *Step, bridgeDone <-chan struct{}, dryRun bool) ([]string, error) {
+	if dryRun {
+		return r.Files.Apply(ctx, want, dryRun)
+	}
+	held := want
+	held.Daemon = topology.DaemonConfig{} // Files leaves daemon.json alone
+	changes, err := r.Files.Apply(ctx, held, dryRun)
+	select {
+	case <-bridgeDone:
+	case <-ctx.Done():
+		return changes, errors.Join(err, errBridgeNotReady)
+	}
+	if bridge.Err != nil {
+		return changes, errors.Join(err, errBridgeNotReady)
+	}
+	more, err2 := r.Files.Apply(ctx, want, dryRun)
+	return append(changes, more...), errors.Join(err, err2)
 }
 
 // flows is the flows step: it installs the table once OVSDB is done.
@@ -308,7 +352,8 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 //
 // The steps that do not depend on each other run at the same time: OVSDB first
 // and docker0 after it (OVSDB creates the bridge's internal interface that docker0
-// enslaves), the files alongside, and the flow table is read meanwhile. The flows
+// enslaves), the files alongside (but daemon.json only once docker0 is ready), and
+// the flow table is read meanwhile. The flows
 // are installed once OVSDB is done (it creates the bridge and the tunnel ports the
 // flows name), from that reading when OVSDB changed nothing, else from a new one:
 // a bridge created or reconfigured by the OVSDB step may hold other flows by then.
@@ -317,6 +362,8 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 // nothing does not call for a new reading either: while
 // ovsdb-server is down, ovs-vswitchd may stop answering OpenFlow for seconds, and a
 // second dump would hold the pass (and the next pass's docker0 repair) that long.
+// Last, with a Docker adapter, the read-only docker step compares what Docker
+// reports of its network with the plan (see Reconciler.docker).
 func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
 	start := time.Now()
 	res := Result{Host: r.Host, DryRun: dryRun, Topology: t}
@@ -326,12 +373,25 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		return res
 	}
 	res.Want = want
+	r.linksMu.Lock()
+	r.links = []string{want.Docker.Name, want.Docker.Port}
+	r.linksMu.Unlock()
 	if err := r.check(ctx, want); err != nil {
 		// Refused: nothing of the plan is applied, not even the files.
 		res.Steps = []Step{{Name: StepGuard, Err: err}}
 		return res
 	}
 	res.Steps = r.steps(ctx, want, dryRun)
+	if r.Docker != nil {
+		var files, docker Step
+		for _, s := range res.Steps {
+			if s.Name == StepFiles {
+				files = s
+			}
+		}
+		run(ctx, &docker, StepDocker, func() ([]string, error) { return nil, r.docker(ctx, want.Docker, files, dryRun) })
+		res.Steps = append(res.Steps, docker)
+	}
 	for _, s := range res.Steps {
 		for _, c := range s.Changes {
 			r.Log.Info("change", "host", r.Host, "step", s.Name, "change", c, "dry_run", dryRun)

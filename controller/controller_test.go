@@ -23,6 +23,7 @@ type fakeState struct {
 	bridge *topology.DockerBridge
 	flows  []topology.Flow
 	files  *topology.DaemonConfig
+	ifaces bool // the interfaces file was written
 	writes int
 	order  []string // the subsystems written, in order
 }
@@ -50,7 +51,10 @@ type fakeOVS struct {
 	s   *fakeState
 	err error
 }
-type fakeBridge struct{ s *fakeState }
+type fakeBridge struct {
+	s   *fakeState
+	err error
+}
 type fakeFlows struct{ s *fakeState }
 type fakeFiles struct{ s *fakeState }
 
@@ -81,6 +85,9 @@ func (f *fakeOVS) Apply(_ context.Context, want topology.OVSState, dry bool) ([]
 func (f *fakeBridge) Apply(_ context.Context, want topology.DockerBridge, dry bool) ([]string, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
 	if f.s.bridge != nil && *f.s.bridge == want {
 		return nil, nil
 	}
@@ -111,14 +118,21 @@ func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]
 func (f *fakeFiles) Apply(_ context.Context, want topology.HostState, dry bool) ([]string, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
-	if f.s.files != nil && *f.s.files == want.Daemon {
-		return nil, nil
+	var changes []string
+	if !f.s.ifaces {
+		if !dry {
+			f.s.ifaces = true
+		}
+		changes = append(changes, "write interfaces")
+	}
+	if (f.s.files != nil && *f.s.files == want.Daemon) || want.Daemon == (topology.DaemonConfig{}) {
+		return changes, nil // up to date, or held back (Files leaves daemon.json alone)
 	}
 	if !dry {
 		f.s.files = &want.Daemon
 		f.s.writes++
 	}
-	return []string{"write daemon.json"}, nil
+	return append(changes, "write daemon.json"), nil
 }
 
 func newFake(t *testing.T, example string) (*Reconciler, *fakeState, *fakeOVS) {
@@ -126,7 +140,7 @@ func newFake(t *testing.T, example string) (*Reconciler, *fakeState, *fakeOVS) {
 	ovs := &fakeOVS{s: s}
 	return &Reconciler{
 		Path: filepath.Join("..", "examples", example), Host: "docker1",
-		OVS: ovs, Bridge: &fakeBridge{s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
+		OVS: ovs, Bridge: &fakeBridge{s: s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, s, ovs
 }

@@ -51,7 +51,12 @@ type Loop struct {
 	Interval time.Duration
 	// Changes, if not nil, receives a value when OVSDB reports a change to what
 	// ovsmesh owns or wants; bursts are debounced into one pass.
-	Changes  <-chan struct{}
+	Changes <-chan struct{}
+	// Links, if not nil, receives a value when the docker bridge or the OVS
+	// bridge's internal port changes in the kernel (see Reconciler.LinkNames),
+	// which OVSDB does not report: Docker recreating docker0, a person detaching
+	// the port. Debounced like Changes.
+	Links    <-chan struct{}
 	Observer Observer      // nil: none
 	Debounce time.Duration // 0: DefaultDebounce
 	FilePoll time.Duration // 0: DefaultFilePoll
@@ -113,6 +118,8 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-l.Changes:
+			soon()
+		case <-l.Links:
 			soon()
 		case <-ticker.C:
 			if s := statFile(l.R.Path); s != sig {

@@ -119,7 +119,7 @@ func startLoopWith(t *testing.T, interval time.Duration, changes chan struct{}, 
 	logs := &syncBuffer{}
 	f := &loopFixture{ovs: ovs, state: s, rec: &recorder{}, logs: logs, path: path, done: make(chan error, 1)}
 	f.loop = &Loop{
-		R: &Reconciler{Path: path, Host: "docker1", OVS: ovs, Bridge: &fakeBridge{s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
+		R: &Reconciler{Path: path, Host: "docker1", OVS: ovs, Bridge: &fakeBridge{s: s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
 			Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
 		Interval: interval, Changes: changes, Observer: f.rec,
 		Debounce: 50 * time.Millisecond, FilePoll: 20 * time.Millisecond,

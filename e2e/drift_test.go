@@ -8,24 +8,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ovsmesh/ovsmesh/internal/lab"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // TestDrift proves drift repair (README, What apply does) on a 3-host GRE mesh with one
-// container per host: what an operator breaks by hand in ovsmesh's objects comes
+// real Docker container per host: what an operator breaks by hand in ovsmesh's objects comes
 // back as planned, what the operator added next to them is left alone, and a
 // host removed from the file loses its tunnels without disturbing the others.
 func TestDrift(t *testing.T) {
 	t.Parallel()
 	network := "  encap: gre\n  mode: mesh\n"
-	c := newCluster(t, labTopology(network, 3))
+	c := newDockerCluster(t, labTopology(network, 3))
 	c.mustApply()
 	hosts := []string{"docker1", "docker2", "docker3"}
-	cts := map[string]*lab.Container{}
-	for _, h := range hosts {
-		cts[h] = c.container(h, 2)
-	}
+	cts := c.dockerContainers()
 	pingAll := func(t *testing.T, hosts ...string) {
 		t.Helper()
 		for _, a := range hosts {

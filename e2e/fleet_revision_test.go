@@ -29,7 +29,7 @@ func TestFleetRevisionOnlyChangeMakesNoPass(t *testing.T) {
 	}
 
 	for i := range 5 {
-		f.etcdPut(t, fmt.Sprintf("/ovsmesh/%s/alive/ghost%d", fleetCluster, i), `{"machine_id":"x","since":"2026-01-01T00:00:00Z"}`)
+		f.etcdPut(t, fmt.Sprintf("/ovsmesh/%s/hosts/ghost%d/alive", fleetCluster, i), `{"machine_id":"x","since":"2026-01-01T00:00:00Z"}`)
 	}
 	rev := f.status(t).Revision
 	for _, h := range two {

@@ -101,18 +101,21 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 }
 
 // seedSims registers n simulated members at indexes first.. through etcd's
-// JSON gateway, 40 per transaction; their liveness keys have no lease.
+// JSON gateway (record, claims, liveness), 30 per transaction; their liveness
+// keys have no lease.
 func (f *fleetLab) seedSims(t *testing.T, n, first int) {
 	t.Helper()
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	for lo := 0; lo < n; lo += 40 {
+	for lo := 0; lo < n; lo += 30 {
 		var ops []map[string]any
-		for i := lo; i < min(lo+40, n); i++ {
+		for i := lo; i < min(lo+30, n); i++ {
 			name, idx := fmt.Sprintf("sim%04d", i), first+i
 			rec, _ := json.Marshal(map[string]any{"name": name, "index": idx, "machine_id": fmt.Sprintf("%032x", i+1),
 				"address": fmt.Sprintf("198.19.%d.%d", i/250, 1+i%250)})
 			alive, _ := json.Marshal(map[string]string{"machine_id": fmt.Sprintf("%032x", i+1), "since": "2026-01-01T00:00:00Z"})
-			for k, v := range map[string]string{"hosts/" + name: string(rec), fmt.Sprintf("index/%d", idx): name, "alive/" + name: string(alive)} {
+			addr := fmt.Sprintf("198.19.%d.%d", i/250, 1+i%250)
+			for k, v := range map[string]string{"hosts/" + name + "/record": string(rec), fmt.Sprintf("hosts/%s/index/%d", name, idx): "",
+				"hosts/" + name + "/address/" + addr: "", "hosts/" + name + "/alive": string(alive)} {
 				ops = append(ops, map[string]any{"requestPut": map[string]string{"key": b64("/ovsmesh/" + fleetCluster + "/" + k), "value": b64(v)}})
 			}
 		}

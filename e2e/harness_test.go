@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		ovsmeshBin = filepath.Join(dir, "ovsmesh")
+		// No test reads this machine's own Docker: those that start a lab
+		// host's Docker pass --docker-host (commands inherit this).
+		os.Setenv("DOCKER_HOST", "unix://"+filepath.Join(dir, "no-docker.sock"))
 		build := exec.Command("go", "build", "-o", ovsmeshBin, "../cmd/ovsmesh")
 		if out, err := build.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build ovsmesh: %v\n%s", err, out)
@@ -44,6 +47,9 @@ type cluster struct {
 	dir  string // per-host files: <dir>/<host>/interfaces, daemon.json
 	path string // the topology file
 	topo *topology.Topology
+	// docker: every host runs a real dockerd (newDockerCluster), which reads the
+	// daemon.json apply writes.
+	docker bool
 }
 
 // newCluster writes the topology, builds a lab with its hosts (underlay address
@@ -80,6 +86,15 @@ func (c *cluster) write(yaml string) {
 	c.topo = topo
 }
 
+// daemonJSON is the daemon.json apply writes for host: with real Docker, the
+// one its dockerd reads.
+func (c *cluster) daemonJSON(host string) string {
+	if c.docker {
+		return c.host(host).DaemonJSON()
+	}
+	return filepath.Join(c.dir, host, "daemon.json")
+}
+
 func (c *cluster) host(name string) *lab.Host {
 	h := c.lab.Host(name)
 	if h == nil {
@@ -94,7 +109,7 @@ func (c *cluster) applyCmd(ctx context.Context, host string, extra ...string) *e
 	h := c.host(host)
 	argv := append([]string{ovsmeshBin, "apply", c.path, "--host", host, "--db", h.DB(),
 		"--interfaces", filepath.Join(c.dir, host, "interfaces"),
-		"--daemon-json", filepath.Join(c.dir, host, "daemon.json")}, extra...)
+		"--daemon-json", c.daemonJSON(host)}, extra...)
 	return h.Command(ctx, argv...)
 }
 

@@ -18,7 +18,7 @@ import (
 
 // idemFiles returns the interfaces and daemon.json files of host.
 func idemFiles(c *cluster, host string) []string {
-	return []string{filepath.Join(c.dir, host, "interfaces"), filepath.Join(c.dir, host, "daemon.json")}
+	return []string{filepath.Join(c.dir, host, "interfaces"), c.daemonJSON(host)}
 }
 
 // idemChangeRE matches a change line of apply's output: "STEP:   CHANGE".

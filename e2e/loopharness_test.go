@@ -69,6 +69,28 @@ func (b *syncBuffer) String() string {
 // running.
 func loopStart(t *testing.T, c *cluster, host string, extra ...string) *loopProc {
 	t.Helper()
+	p := loopSpawn(t, c, host, extra...)
+	took, ok := loopPoll(20*time.Second, func() bool {
+		code, _, err := p.get("/healthz")
+		return (err == nil && code == http.StatusOK) || !p.alive()
+	})
+	p.mustBeAlive(t)
+	if !ok {
+		code, body, err := p.get("/healthz")
+		t.Fatalf("loop on %s: /healthz not 200 within 20s: %d %q %v", host, code, body, err)
+	}
+	t.Logf("loop on %s: healthy %v after start", host, took.Round(time.Millisecond))
+	// `ip netns exec` execs the command: the pid is ovsmesh's own, which the test
+	// signals and whose /proc/PID/status it reads.
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid())); err != nil || strings.TrimSpace(string(comm)) != "ovsmesh" {
+		t.Fatalf("pid %d is %q (%v), want ovsmesh", p.pid(), comm, err)
+	}
+	return p
+}
+
+// loopSpawn starts the loop on host without waiting for it to be healthy.
+func loopSpawn(t *testing.T, c *cluster, host string, extra ...string) *loopProc {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{})}
 	args := []string{"--interval", loopInterval.String(), "--metrics-addr", loopMetricsAddr, "--log-format", "json"}
@@ -97,21 +119,6 @@ func loopStart(t *testing.T, c *cluster, host string, extra ...string) *loopProc
 			t.Logf("loop on %s: output:\n%s", host, p.out.String())
 		}
 	})
-	took, ok := loopPoll(20*time.Second, func() bool {
-		code, _, err := p.get("/healthz")
-		return (err == nil && code == http.StatusOK) || !p.alive()
-	})
-	p.mustBeAlive(t)
-	if !ok {
-		code, body, err := p.get("/healthz")
-		t.Fatalf("loop on %s: /healthz not 200 within 20s: %d %q %v", host, code, body, err)
-	}
-	t.Logf("loop on %s: healthy %v after start", host, took.Round(time.Millisecond))
-	// `ip netns exec` execs the command: the pid is ovsmesh's own, which the test
-	// signals and whose /proc/PID/status it reads.
-	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid())); err != nil || strings.TrimSpace(string(comm)) != "ovsmesh" {
-		t.Fatalf("pid %d is %q (%v), want ovsmesh", p.pid(), comm, err)
-	}
 	return p
 }
 

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ovsmesh/ovsmesh/internal/lab"
 )
 
 func TestMeshGRE(t *testing.T) {
@@ -19,10 +17,11 @@ func TestMeshVXLAN(t *testing.T) {
 	testMesh(t, "  encap: vxlan\n  mode: mesh\n  vxlan_port: 4790\n")
 }
 
-// testMesh proves the mesh mode on three hosts.
+// testMesh proves the mesh mode on three hosts running Docker, with one `docker
+// run` container each after Docker restarted once (the README's procedure).
 func testMesh(t *testing.T, network string) {
 	t.Parallel()
-	c := newCluster(t, labTopology(network, 3))
+	c := newDockerCluster(t, labTopology(network, 3))
 	c.mustApply()
 	hosts := []string{"docker1", "docker2", "docker3"}
 
@@ -42,10 +41,7 @@ func testMesh(t *testing.T, network string) {
 		}
 	})
 
-	cts := map[string]*lab.Container{}
-	for _, h := range hosts {
-		cts[h] = c.container(h, 2)
-	}
+	cts := c.dockerContainers()
 	mtu := c.topo.Network.MTU
 
 	t.Run("every container pings every other", func(t *testing.T) {

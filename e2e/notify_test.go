@@ -82,11 +82,11 @@ func (s *notifySocket) find(text string) (notifyMsg, bool) {
 
 // loopStartNotify starts the loop on host with NOTIFY_SOCKET set, without waiting
 // for anything; it is killed when the test ends if still running.
-func loopStartNotify(t *testing.T, c *cluster, host, socket string) *loopProc {
+func loopStartNotify(t *testing.T, c *cluster, host, socket string, extra ...string) *loopProc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{}), start: time.Now()}
-	p.cmd = c.applyCmd(ctx, host, "--interval", loopInterval.String(), "--log-format", "json")
+	p.cmd = c.applyCmd(ctx, host, append([]string{"--interval", loopInterval.String(), "--log-format", "json"}, extra...)...)
 	p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+socket)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -116,7 +116,8 @@ func readyState(c *cluster, host string) string {
 	if err == nil {
 		err = json.Unmarshal(data, &dj)
 	}
-	if err != nil || dj["bridge"] != "docker0" || dj["fixed-cidr"] != plan.Docker.FixedCIDR.String() {
+	// docker0 is named by bip, the planned gateway address.
+	if err != nil || dj["bip"] != plan.Docker.Address.String() || dj["fixed-cidr"] != plan.Docker.FixedCIDR.String() {
 		problems = append(problems, "daemon.json: "+strings.TrimSpace(string(data)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

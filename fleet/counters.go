@@ -10,6 +10,9 @@ type Counters struct {
 	Relists      atomic.Int64 // full re-reads of the prefix (start, compaction, watch failure)
 	Revision     atomic.Int64 // revision of the last snapshot
 	Regrants     atomic.Int64 // leases granted again after one was lost
+	// LivenessRestored counts liveness keys put back after someone else
+	// deleted or replaced them.
+	LivenessRestored atomic.Int64
 }
 
 // add adds one to n, a field of c; c must not be nil (callers replace a nil

@@ -4,10 +4,12 @@
 // topology.Topology. It is the only ovsmesh package that talks to etcd; the
 // controller never sees it, it only receives the topology it builds.
 //
-// Keys, all under /ovsmesh/<cluster>/:
+// Keys, all under /ovsmesh/<cluster>/; every key a host writes is under its own
+// prefix, so that etcd's per-user roles (Grant) limit each host to its own keys:
 //
-//	network        JSON object: the topology file's network settings, as given
-//	hosts/<name>   JSON Record: name, underlay address, index, machine-id
-//	index/<n>      the name of the host that owns index n (claimed with the record)
-//	alive/<name>   JSON Alive, attached to the host's lease
+//	network                     JSON object: the topology file's network settings (the operator's)
+//	hosts/<name>/record         JSON Record: name, underlay address, index, machine-id
+//	hosts/<name>/index/<n>      name's claim of index n: the first created wins
+//	hosts/<name>/address/<ip>   name's claim of an address: the first created wins
+//	hosts/<name>/alive          JSON Alive, attached to the host's lease
 package fleet

@@ -19,7 +19,7 @@ func fileHosts(n int) []Record {
 }
 
 // TestInitSeedsMoreHostsThanOneTransactionHolds: a file of 130 hosts (etcd takes
-// at most 128 operations in a transaction, and each host is two) is seeded whole.
+// at most 128 operations in a transaction, and each host is three) is seeded whole.
 func TestInitSeedsMoreHostsThanOneTransactionHolds(t *testing.T) {
 	c := newTestClient(t)
 	ctx := testCtx(t)
@@ -44,18 +44,18 @@ func TestInitSeedsMoreHostsThanOneTransactionHolds(t *testing.T) {
 }
 
 // TestInitRefusedHalfWayChangesNothing: the second transaction of a seeding
-// finds one of its indexes taken: the hosts of the first are removed again and
-// the cluster is left as it was.
+// finds one of its hosts registered: the hosts of the first are removed again
+// and the cluster is left as it was.
 func TestInitRefusedHalfWayChangesNothing(t *testing.T) {
 	c := newTestClient(t)
 	ctx := testCtx(t)
-	stray := c.Keys.Index(90)
+	stray := c.Keys.Host(fileHosts(130)[89].Name)
 	if _, err := c.etcd.Put(ctx, stray, "someone"); err != nil {
 		t.Fatal(err)
 	}
 	err := c.Init(ctx, map[string]any{"encap": "vxlan", "subnet": "10.0.0.0/8", "slice_prefix": 20}, fileHosts(130))
 	if err == nil || !strings.Contains(err.Error(), "nothing changed") {
-		t.Fatalf("init with index 90 taken: %v, want a refusal", err)
+		t.Fatalf("init with host 90 registered: %v, want a refusal", err)
 	}
 	resp, err := c.etcd.Get(ctx, c.Keys.Prefix(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {

@@ -41,7 +41,10 @@ func TestManyConcurrentJoinsAtAThousandMembers(t *testing.T) {
 		t.Skip("a load test (about 3 to 10 s): skipped under -short")
 	}
 	c := newTestClient(t)
-	ctx := testCtx(t)
+	// Time is logged, not asserted: on the shared 2-core machine the joins took
+	// 10 to 30 s, more than testCtx's deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	if err := c.Init(ctx, map[string]any{"encap": "vxlan", "subnet": "10.0.0.0/8", "slice_prefix": 20}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -161,19 +164,19 @@ func TestInsecureEndpointRefusedWithoutTheFlag(t *testing.T) {
 	}
 }
 
-// seedMembers registers n members directly (record, index and liveness keys, 40
+// seedMembers registers n members directly (record, claims and liveness keys, 30
 // hosts per transaction), named m0001… at indexes 1..n.
 func seedMembers(t *testing.T, ctx context.Context, c *Client, n int) {
 	t.Helper()
-	for lo := 0; lo < n; lo += 40 {
+	for lo := 0; lo < n; lo += 30 {
 		var ops []clientv3.Op
-		for i := lo; i < min(lo+40, n); i++ {
+		for i := lo; i < min(lo+30, n); i++ {
 			r := Record{Name: fmt.Sprintf("m%04d", i+1), Index: i + 1, MachineID: fmt.Sprintf("%032x", i+1),
 				Address: netip.AddrFrom4([4]byte{198, 19, byte((i + 1) / 250), byte(1 + (i+1)%250)})}
 			rec, _ := json.Marshal(r)
 			alive, _ := json.Marshal(Alive{MachineID: r.MachineID, Since: "2026-01-01T00:00:00Z"})
-			ops = append(ops, clientv3.OpPut(c.Keys.Host(r.Name), string(rec)), clientv3.OpPut(c.Keys.Index(r.Index), r.Name),
-				clientv3.OpPut(c.Keys.Alive(r.Name), string(alive)))
+			ops = append(ops, clientv3.OpPut(c.Keys.Host(r.Name), string(rec)), clientv3.OpPut(c.Keys.IndexClaim(r.Name, r.Index), ""),
+				clientv3.OpPut(c.Keys.AddressClaim(r.Name, r.Address), ""), clientv3.OpPut(c.Keys.Alive(r.Name), string(alive)))
 		}
 		if _, err := c.etcd.Txn(ctx).Then(ops...).Commit(); err != nil {
 			t.Fatal(err)

@@ -13,47 +13,132 @@ import (
 // Root is the prefix of every cluster's keys.
 const Root = "/ovsmesh/"
 
-// Keys names the keys of one cluster.
+// Limits on what a host keeps of a value: a host record or a liveness value is
+// a few hundred bytes; anything longer is refused without being kept. The
+// network settings are the operator's, and may be longer.
+const (
+	MaxRecordBytes  = 4 << 10
+	MaxNetworkBytes = 64 << 10
+)
+
+// Keys names the keys of one cluster. Every key a host writes is under its own
+// prefix, hosts/<name>/, so that etcd's per-user roles can give each host's
+// identity write access to its own keys only (see Grant).
 type Keys struct{ Cluster string }
 
 // Prefix is the cluster's prefix, ending in '/'.
 func (k Keys) Prefix() string { return Root + k.Cluster + "/" }
 
-// Network is the key of the shared network settings.
+// Network is the key of the shared network settings (the operator's only).
 func (k Keys) Network() string { return k.Prefix() + "network" }
 
-// Host is the key of a host's record.
-func (k Keys) Host(name string) string { return k.Prefix() + "hosts/" + name }
+// Hosts is the prefix of every host's keys.
+func (k Keys) Hosts() string { return k.Prefix() + "hosts/" }
 
-// Index is the key that marks index n as taken.
-func (k Keys) Index(n int) string { return k.Prefix() + "index/" + strconv.Itoa(n) }
+// HostPrefix is the prefix of name's keys, the only ones name's identity writes.
+func (k Keys) HostPrefix(name string) string { return k.Hosts() + name + "/" }
+
+// Host is the key of a host's record.
+func (k Keys) Host(name string) string { return k.HostPrefix(name) + "record" }
 
 // Alive is the key a host keeps on its lease.
-func (k Keys) Alive(name string) string { return k.Prefix() + "alive/" + name }
+func (k Keys) Alive(name string) string { return k.HostPrefix(name) + "alive" }
 
-// kind splits a key of the cluster into its kind ("network", "hosts", "index",
-// "alive") and name; ok is false for a key outside the schema.
-func (k Keys) kind(key string) (kind, name string, ok bool) {
-	rest, found := strings.CutPrefix(key, k.Prefix())
+// IndexClaim is name's claim of index n. Of the claims of one index, the one
+// created first wins (etcd's create revision).
+func (k Keys) IndexClaim(name string, n int) string {
+	return k.HostPrefix(name) + "index/" + strconv.Itoa(n)
+}
+
+// AddressClaim is name's claim of an underlay address; the first created wins.
+func (k Keys) AddressClaim(name string, a netip.Addr) string {
+	return k.HostPrefix(name) + "address/" + a.String()
+}
+
+// The keys of the layout before per-host prefixes (ovsmesh fleet migrate
+// converts them): hosts/<name> (the record), index/<n> and alive/<name>.
+func (k Keys) oldIndexes() string { return k.Prefix() + "index/" }
+func (k Keys) oldAlive() string   { return k.Prefix() + "alive/" }
+func (k Keys) oldHost(name string) string {
+	return k.Hosts() + name
+}
+
+// keyKind is what a key under the hosts/ prefix (or the network key) is.
+type keyKind int
+
+const (
+	kindJunk      keyKind = iota // not an ovsmesh key
+	kindNetwork                  // network
+	kindRecord                   // hosts/<name>/record
+	kindAlive                    // hosts/<name>/alive
+	kindIndex                    // hosts/<name>/index/<n>
+	kindAddress                  // hosts/<name>/address/<ip>
+	kindOldRecord                // hosts/<name>: the layout before per-host prefixes
+)
+
+// parsedKey is a key split into its kind, host and claimed value.
+type parsedKey struct {
+	kind  keyKind
+	host  string
+	index int        // kindIndex
+	addr  netip.Addr // kindAddress
+}
+
+// parse splits a key of the cluster.
+func (k Keys) parse(key string) parsedKey {
+	if key == k.Network() {
+		return parsedKey{kind: kindNetwork}
+	}
+	rest, found := strings.CutPrefix(key, k.Hosts())
+	if !found || rest == "" {
+		return parsedKey{}
+	}
+	host, sub, found := strings.Cut(rest, "/")
 	if !found {
-		return "", "", false
+		return parsedKey{kind: kindOldRecord, host: host}
 	}
-	if rest == "network" {
-		return "network", "", true
+	if host == "" {
+		return parsedKey{}
 	}
-	kind, name, found = strings.Cut(rest, "/")
-	if !found || name == "" || strings.Contains(name, "/") {
-		return "", "", false
+	p := parsedKey{host: host}
+	switch what, arg, _ := strings.Cut(sub, "/"); {
+	case sub == "record":
+		p.kind = kindRecord
+	case sub == "alive":
+		p.kind = kindAlive
+	case what == "index":
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 1 || strconv.Itoa(n) != arg {
+			return parsedKey{host: host}
+		}
+		p.kind, p.index = kindIndex, n
+	case what == "address":
+		a, err := netip.ParseAddr(arg)
+		if err != nil || a.String() != arg {
+			return parsedKey{host: host}
+		}
+		p.kind, p.addr = kindAddress, a
 	}
-	switch kind {
-	case "hosts", "index", "alive":
-		return kind, name, true
+	return p
+}
+
+// keepsValue says whether a view needs the value of a key of kind k (claims
+// and unknown keys are used, or reported, by their key alone).
+func keepsValue(k keyKind) bool {
+	return k == kindNetwork || k == kindRecord || k == kindAlive || k == kindOldRecord
+}
+
+// valueLimit is the longest value of kind k a host keeps.
+func valueLimit(k keyKind) int {
+	if k == kindNetwork {
+		return MaxNetworkBytes
 	}
-	return "", "", false
+	return MaxRecordBytes
 }
 
 // Record is a host's registration: written once when it joins, changed only when
-// its address changes, deleted only by Remove.
+// its address changes, deleted only by Remove. Its index and address count only
+// with the host's claims of them (IndexClaim, AddressClaim) that were first.
 type Record struct {
 	Name      string     `json:"name"`
 	Address   netip.Addr `json:"address"`
@@ -80,7 +165,7 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// parseRecord decodes and checks the record stored under hosts/<name>.
+// parseRecord decodes and checks the record stored under hosts/<name>/record.
 func parseRecord(name string, data []byte) (Record, error) {
 	var r Record
 	if err := decodeStrict(data, &r); err != nil {

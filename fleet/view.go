@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -34,6 +33,9 @@ type Snapshot struct {
 	// Held is how many vanished hosts are kept in the plan because too many
 	// vanished at once.
 	Held int `json:"held,omitempty"`
+	// KeptByDataPath is how many hosts past their liveness grace are kept in
+	// the plan because this host's data path to them is up (ViewOptions.DataPathUp).
+	KeptByDataPath int `json:"kept_by_data_path,omitempty"`
 	// NetworkErr is set when the stored network settings are bad: the last good
 	// ones are in force (if any).
 	NetworkErr string `json:"network_error,omitempty"`
@@ -42,12 +44,6 @@ type Snapshot struct {
 	Topology *topology.Topology `json:"-"`
 	Text     []byte             `json:"-"`
 	Err      error              `json:"-"`
-}
-
-// kv is one stored key.
-type kv struct {
-	value     []byte
-	createRev int64
 }
 
 // viewer turns the keys of a cluster into snapshots. It remembers what a pure
@@ -66,11 +62,19 @@ type viewer struct {
 	badSeen  map[string]string    // stale keys already logged, by reason
 	held     map[string]bool      // vanished hosts kept in the plan (mass loss)
 	counters *Counters
+
+	dataPathUp func(Record) bool // nil: no data-path signal
+	kept       map[string]bool   // hosts kept by their data path in the last snapshot
+
+	netText    string                // the network settings in force, as stored
+	alone      map[string]aloneCheck // each record's own check, by key
+	registered map[string]int64      // when each usable host registered its address
 }
 
 func newViewer(keys Keys, self string, grace time.Duration, log *slog.Logger, c *Counters) *viewer {
 	return &viewer{keys: keys, self: self, grace: grace, log: log, counters: c,
-		kvs: map[string]kv{}, alive: map[string]bool{}, lostAt: map[string]time.Time{}, held: map[string]bool{}, badSeen: map[string]string{}}
+		kvs: map[string]kv{}, alive: map[string]bool{}, lostAt: map[string]time.Time{}, held: map[string]bool{}, badSeen: map[string]string{},
+		alone: map[string]aloneCheck{}, registered: map[string]int64{}}
 }
 
 // When more than massShare of the hosts alive lately (and at least two) lost
@@ -84,16 +88,16 @@ const (
 func (v *viewer) snapshot(now time.Time) Snapshot {
 	s := Snapshot{Cluster: v.keys.Cluster, Revision: v.rev}
 	network, netErr := v.network(&s)
-	records, stale := v.records()
+	records, stale := v.records(network, v.netText)
 	s.Stale = append(s.Stale, stale...)
 	for _, r := range records {
 		s.Members = append(s.Members, Member{Record: r, Alive: v.isAlive(r)})
 	}
 	v.track(now, s.Members)
 	v.plan(now, &s)
-	v.logStale(s.Stale)
 	s.Network = network
 	if network == nil {
+		v.logStale(s.Stale)
 		s.Err = netErr
 		return s
 	}
@@ -105,6 +109,17 @@ func (v *viewer) snapshot(now time.Time) Snapshot {
 	}
 	name := fmt.Sprintf("etcd %s revision %d", v.keys.Prefix(), v.rev)
 	s.Topology, s.Text, s.Err = Compile(name, network, hosts)
+	if s.Err != nil {
+		// Hosts each valid on their own that do not fit together: those
+		// registered last are left out, and the rest of the fleet goes on.
+		keep, wrong := v.compatible(name, network, hosts)
+		s.Stale = append(s.Stale, wrong...)
+		s.Members = slices.DeleteFunc(s.Members, func(m Member) bool {
+			return slices.ContainsFunc(wrong, func(st Stale) bool { return st.Key == v.keys.Host(m.Name) })
+		})
+		s.Topology, s.Text, s.Err = Compile(name, network, keep)
+	}
+	v.logStale(s.Stale)
 	return s
 }
 
@@ -116,12 +131,14 @@ func (v *viewer) network(s *Snapshot) (map[string]any, error) {
 	var err error
 	if !ok {
 		err = fmt.Errorf("%s: missing: run ovsmesh fleet init", key)
+	} else if e.tooBig > 0 {
+		err = fmt.Errorf("%s: a value of %d bytes: the network settings hold at most %d", key, e.tooBig, MaxNetworkBytes)
 	} else if m, perr := parseNetwork(e.value); perr != nil {
 		err = fmt.Errorf("%s: %w", key, perr)
 	} else if _, serr := Slots(m); serr != nil {
 		err = fmt.Errorf("%s: invalid network settings: %w", key, serr)
 	} else {
-		v.lastNet = m
+		v.lastNet, v.netText = m, string(e.value)
 		return m, nil
 	}
 	s.NetworkErr = err.Error()
@@ -137,59 +154,6 @@ func (v *viewer) network(s *Snapshot) (map[string]any, error) {
 	return v.lastNet, err
 }
 
-// records returns the usable host records, sorted by index, and the stale keys.
-func (v *viewer) records() ([]Record, []Stale) {
-	var out []Record
-	var stale []Stale
-	owner := map[int]string{} // index → name, from the index keys
-	keys := make([]string, 0, len(v.kvs))
-	for k := range v.kvs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		kind, name, ok := v.keys.kind(k)
-		switch {
-		case !ok:
-			stale = append(stale, Stale{k, "not an ovsmesh key"})
-		case kind == "index":
-			n, err := strconv.Atoi(name)
-			if err != nil || n < 1 {
-				stale = append(stale, Stale{k, "not an index"})
-				continue
-			}
-			owner[n] = string(v.kvs[k].value)
-		}
-	}
-	addrs := map[string]string{}
-	for _, k := range keys {
-		kind, name, ok := v.keys.kind(k)
-		if !ok || kind != "hosts" {
-			continue
-		}
-		r, err := parseRecord(name, v.kvs[k].value)
-		switch {
-		case err != nil:
-			stale = append(stale, Stale{k, err.Error()})
-		case owner[r.Index] != r.Name:
-			stale = append(stale, Stale{k, fmt.Sprintf("index %d is not claimed by %s (%s holds %q)", r.Index, r.Name, v.keys.Index(r.Index), owner[r.Index])})
-		case addrs[r.Address.String()] != "":
-			stale = append(stale, Stale{k, fmt.Sprintf("address %s is also that of %s", r.Address, addrs[r.Address.String()])})
-		default:
-			addrs[r.Address.String()] = r.Name
-			out = append(out, r)
-		}
-	}
-	for n, name := range owner {
-		if _, ok := v.kvs[v.keys.Host(name)]; !ok {
-			stale = append(stale, Stale{v.keys.Index(n), fmt.Sprintf("claimed by %q, which has no record", name)})
-		}
-	}
-	slices.SortFunc(out, func(a, b Record) int { return a.Index - b.Index })
-	slices.SortFunc(stale, func(a, b Stale) int { return cmpString(a.Key, b.Key) })
-	return out, stale
-}
-
 func cmpString(a, b string) int {
 	switch {
 	case a < b:
@@ -203,7 +167,7 @@ func cmpString(a, b string) int {
 // isAlive says whether r's liveness key exists and names r's machine.
 func (v *viewer) isAlive(r Record) bool {
 	e, ok := v.kvs[v.keys.Alive(r.Name)]
-	if !ok {
+	if !ok || e.tooBig > 0 {
 		return false
 	}
 	var a Alive
@@ -269,6 +233,7 @@ func (v *viewer) plan(now time.Time, s *Snapshot) {
 				"lost", recent, "members", len(s.Members))
 		}
 	}
+	kept := map[string]bool{}
 	for i := range s.Members {
 		m := &s.Members[i]
 		lost, wasSeen := v.lostAt[m.Name]
@@ -284,14 +249,42 @@ func (v *viewer) plan(now time.Time, s *Snapshot) {
 		case v.held[m.Name]:
 			m.InPlan = true
 			s.Held++
+		case wasSeen && v.dataPathUp != nil && v.dataPathUp(m.Record):
+			// Cut off from etcd, not from us: its tunnel's BFD session is up.
+			m.InPlan = true
+			s.KeptByDataPath++
+			kept[m.Name] = true
 		}
 	}
+	v.logKept(kept)
 }
 
-// next returns when the plan may change without a new revision (a grace ends),
-// or zero.
+// logKept logs the hosts that start or stop being kept by their data path.
+func (v *viewer) logKept(kept map[string]bool) {
+	for name := range kept {
+		if !v.kept[name] {
+			v.log.Warn("fleet host lost its liveness but this host's data path to it is up (BFD): kept in the plan while it stays up", "host", name)
+		}
+	}
+	for name := range v.kept {
+		if !kept[name] {
+			v.log.Info("fleet host no longer kept by its data path", "host", name)
+		}
+	}
+	v.kept = kept
+}
+
+// dataPathPoll is how often the plan is computed again while a host is kept
+// by its data path, so that its BFD session going down is seen.
+const dataPathPoll = time.Second
+
+// next returns when the plan may change without a new revision (a grace ends,
+// or a host kept by its data path may lose it), or zero.
 func (v *viewer) next(now time.Time) time.Time {
 	var at time.Time
+	if len(v.kept) > 0 {
+		at = now.Add(dataPathPoll)
+	}
 	for _, lost := range v.lostAt {
 		end := lost.Add(v.grace)
 		if !end.After(now) {

@@ -20,11 +20,22 @@ func fakeCluster(t *testing.T, n int) *viewer {
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("h%d", i)
 		rec, _ := json.Marshal(Record{Name: name, Address: netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), Index: i, MachineID: "m" + name})
-		v.kvs[k.Host(name)] = kv{value: rec}
-		v.kvs[k.Index(i)] = kv{value: []byte(name)}
+		putRecord(v, rec, int64(i))
 		setAlive(v, name, true)
 	}
 	return v
+}
+
+// putRecord stores a record and its claims (created at revision rev), as a
+// join writes them.
+func putRecord(v *viewer, rec []byte, rev int64) {
+	var r Record
+	if err := json.Unmarshal(rec, &r); err != nil {
+		panic(err)
+	}
+	v.kvs[v.keys.Host(r.Name)] = kv{value: rec, createRev: rev}
+	v.kvs[v.keys.IndexClaim(r.Name, r.Index)] = kv{createRev: rev}
+	v.kvs[v.keys.AddressClaim(r.Name, r.Address)] = kv{createRev: rev}
 }
 
 func setAlive(v *viewer, name string, on bool) {
@@ -84,9 +95,8 @@ func TestMassLossOfLivenessIsHeld(t *testing.T) {
 func TestBadRecordsAreSkipped(t *testing.T) {
 	v := fakeCluster(t, 3)
 	k := v.keys
-	v.kvs[k.Host("x")] = kv{value: []byte(`{"name":"x","address":"198.18.0.9","index":2,"machine_id":"mx"}`)} // index 2 is h2's
-	v.kvs[k.Host("y")] = kv{value: []byte(`{"name":"y","address":"198.18.0.1","index":7,"machine_id":"my"}`)} // h1's address
-	v.kvs[k.Index(7)] = kv{value: []byte("y")}
+	putRecord(v, []byte(`{"name":"x","address":"198.18.0.9","index":2,"machine_id":"mx"}`), 10) // index 2 is h2's
+	putRecord(v, []byte(`{"name":"y","address":"198.18.0.1","index":7,"machine_id":"my"}`), 11) // h1's address
 	v.kvs[k.Host("z")] = kv{value: []byte(`{"name":"z","address":"198.18.0.3","index":8,"extra":1}`)}
 	s := v.snapshot(time.Unix(1000, 0))
 	if got := planned(s); !slices.Equal(got, []string{"h1", "h2", "h3"}) {
@@ -107,15 +117,13 @@ func TestBadRecordsAreSkipped(t *testing.T) {
 
 func TestSeededHostsStayInThePlanUntilTheyJoin(t *testing.T) {
 	v := fakeCluster(t, 2)
-	k := v.keys
 	// h3 was seeded from a topology file and still runs in file mode.
-	v.kvs[k.Host("h3")] = kv{value: []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":""}`)}
-	v.kvs[k.Index(3)] = kv{value: []byte("h3")}
+	putRecord(v, []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":""}`), 3)
 	if got := planned(v.snapshot(time.Unix(1000, 0))); !slices.Equal(got, []string{"h1", "h2", "h3"}) {
 		t.Errorf("plan %v, want the seeded h3 in it", got)
 	}
 	// Once joined (it has a machine-id), it follows its liveness like any host.
-	v.kvs[k.Host("h3")] = kv{value: []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":"mh3"}`)}
+	putRecord(v, []byte(`{"name":"h3","address":"198.18.0.3","index":3,"machine_id":"mh3"}`), 3)
 	if got := planned(v.snapshot(time.Unix(1001, 0))); !slices.Equal(got, []string{"h1", "h2"}) {
 		t.Errorf("plan %v, want h3 out (joined, never alive)", got)
 	}

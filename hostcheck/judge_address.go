@@ -34,7 +34,10 @@ type DaemonJSON struct {
 	Missing   bool
 	Err       string // the file could not be read or parsed
 	Bip       string
+	Bridge    string
 	FixedCIDR string
+	MTU       int
+	ICC       *bool    // nil: not set (Docker's default, true)
 	Pools     []string // default-address-pools[].base, in order
 }
 
@@ -123,7 +126,7 @@ func judgeDaemonJSON(p AddressPlan, d DaemonJSON) []Item {
 		items = append(items, Item{Check: "address", Subject: subject + ": bip", Status: Problem,
 			Detail: fmt.Sprintf("bip %q is not the planned %s address %s: Docker would give %s another address than ovsmesh",
 				d.Bip, p.DockerBridge, p.DockerAddr, p.DockerBridge),
-			Fix: fmt.Sprintf(`remove "bip" from the file: ovsmesh sets %s's address itself (apply removes the key too; restart Docker after apply)`, p.DockerBridge)})
+			Fix: fmt.Sprintf(`set "bip": %q (apply writes it for docker0 and removes it for any other bridge; restart Docker after apply)`, p.DockerAddr.String())})
 	}
 	for i, base := range d.Pools {
 		pool, err := netip.ParsePrefix(base)
@@ -142,7 +145,7 @@ func judgeDaemonJSON(p AddressPlan, d DaemonJSON) []Item {
 	if len(items) == 0 {
 		var found []string
 		if d.Bip != "" {
-			found = append(found, "bip equals the planned address (apply removes the key: ovsmesh sets it itself)")
+			found = append(found, "bip equals the planned address")
 		}
 		detail := "no bip, default-address-pools or fixed-cidr conflicts with the plan"
 		if len(found) > 0 {

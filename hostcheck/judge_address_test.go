@@ -63,7 +63,7 @@ func TestJudgeAddressesClashes(t *testing.T) {
 		"problem  address interface eth1 (172.17.40.2/24): its address overlaps",
 		"ip addr del 172.17.40.2/24 dev eth1",
 		`problem  address daemon.json /d.json: bip: bip "172.18.0.1/16" is not the planned docker0 address 172.17.0.1/16`,
-		`fix: remove "bip" from the file`,
+		`fix: set "bip": "172.17.0.1/16"`,
 		"problem  address daemon.json /d.json: default-address-pools[1]: base 172.17.0.0/12 overlaps",
 		`problem  address daemon.json /d.json: fixed-cidr: fixed-cidr "172.17.32.0/20" is not inside this host's slice 172.17.16.0/20`,
 		`fix: set "fixed-cidr": "172.17.16.0/20"`,

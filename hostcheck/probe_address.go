@@ -85,7 +85,10 @@ func ReadDaemonJSON(path string) DaemonJSON {
 	}
 	var doc struct {
 		Bip       string `json:"bip"`
+		Bridge    string `json:"bridge"`
 		FixedCIDR string `json:"fixed-cidr"`
+		MTU       int    `json:"mtu"`
+		ICC       *bool  `json:"icc"`
 		Pools     []struct {
 			Base string `json:"base"`
 		} `json:"default-address-pools"`
@@ -94,7 +97,7 @@ func ReadDaemonJSON(path string) DaemonJSON {
 		d.Err = fmt.Sprintf("not valid JSON: %v", err)
 		return d
 	}
-	d.Bip, d.FixedCIDR = doc.Bip, doc.FixedCIDR
+	d.Bip, d.Bridge, d.FixedCIDR, d.MTU, d.ICC = doc.Bip, doc.Bridge, doc.FixedCIDR, doc.MTU, doc.ICC
 	for _, p := range doc.Pools {
 		d.Pools = append(d.Pools, p.Base)
 	}

@@ -11,13 +11,14 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// Keys of Docker's daemon.json that ovsmesh sets, and the one it removes.
+// Keys of Docker's daemon.json that ovsmesh owns. "bip" and "bridge" exclude each
+// other (dockerd refuses to start with both): the plan sets one and the other is
+// removed.
 const (
 	keyBridge    = "bridge"
+	keyBIP       = "bip"
 	keyFixedCIDR = "fixed-cidr"
 	keyMTU       = "mtu"
-	// keyBIP is dropped: dockerd refuses to start with both "bip" and "bridge".
-	keyBIP = "bip"
 )
 
 // member is one key of a JSON object with its value exactly as the file has it.
@@ -26,12 +27,13 @@ type member struct {
 	value json.RawMessage
 }
 
-// MergeDaemonJSON returns Docker's daemon.json content with "bridge", "fixed-cidr"
-// and "mtu" set from d and "bip" removed. Every other key keeps its place and its
-// value (nested objects included); the result is indented with two spaces and ends
-// in a newline. Empty or blank existing content counts as {}. When existing already
-// holds exactly these values once each and no "bip", existing itself is returned,
-// so that a file is never rewritten for its formatting alone.
+// MergeDaemonJSON returns Docker's daemon.json content with "bip" (for Docker's
+// default bridge docker0) or "bridge" (any other bridge), "fixed-cidr" and "mtu"
+// set from d, and the other of "bip" and "bridge" removed. Every other key keeps
+// its place and its value (nested objects included); the result is indented with
+// two spaces and ends in a newline. Empty or blank existing content counts as {}.
+// When existing already holds exactly these values once each, existing itself is
+// returned, so that a file is never rewritten for its formatting alone.
 //
 // Content that is not a JSON object is an error, changing nothing; a syntax error
 // is reported as "LINE:COLUMN: message" (1-based, column in characters), to which
@@ -41,15 +43,27 @@ func MergeDaemonJSON(existing []byte, d topology.DaemonConfig) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	want := []member{
-		{keyBridge, jsonString(d.Bridge)},
-		{keyFixedCIDR, jsonString(d.FixedCIDR)},
-		{keyMTU, json.RawMessage(strconv.Itoa(d.MTU))},
-	}
 	if upToDate(members, d) {
 		return existing, nil
 	}
-	return encodeObject(setMembers(members, want))
+	return encodeObject(setMembers(members, wantMembers(d)))
+}
+
+// wantMembers returns the keys d sets, in the order a new file lists them; a nil
+// value marks a key to remove.
+func wantMembers(d topology.DaemonConfig) []member {
+	bridge, bip := json.RawMessage(nil), json.RawMessage(nil)
+	if d.BIP != "" {
+		bip = jsonString(d.BIP)
+	} else {
+		bridge = jsonString(d.Bridge)
+	}
+	return []member{
+		{keyBridge, bridge},
+		{keyBIP, bip},
+		{keyFixedCIDR, jsonString(d.FixedCIDR)},
+		{keyMTU, json.RawMessage(strconv.Itoa(d.MTU))},
+	}
 }
 
 // parseObject returns the members of the JSON object in data, in the file's order.
@@ -99,7 +113,8 @@ func lineCol(data []byte, pos int) (line, col int) {
 	return bytes.Count(before, []byte("\n")) + 1, utf8.RuneCount(before[start:]) + 1
 }
 
-// upToDate reports whether members hold d's values, each key once, and no "bip".
+// upToDate reports whether members hold d's values, each key once, and not the
+// one of "bip" and "bridge" that d does not set.
 func upToDate(members []member, d topology.DaemonConfig) bool {
 	seen := map[string]int{}
 	for _, m := range members {
@@ -107,14 +122,14 @@ func upToDate(members []member, d topology.DaemonConfig) bool {
 		var ok bool
 		switch m.key {
 		case keyBridge:
-			ok = stringIs(m.value, d.Bridge)
+			ok = d.BIP == "" && stringIs(m.value, d.Bridge)
+		case keyBIP:
+			ok = d.BIP != "" && stringIs(m.value, d.BIP)
 		case keyFixedCIDR:
 			ok = stringIs(m.value, d.FixedCIDR)
 		case keyMTU:
 			var n int
 			ok = json.Unmarshal(m.value, &n) == nil && n == d.MTU
-		case keyBIP:
-			ok = false
 		default:
 			continue
 		}
@@ -122,7 +137,7 @@ func upToDate(members []member, d topology.DaemonConfig) bool {
 			return false
 		}
 	}
-	return seen[keyBridge] == 1 && seen[keyFixedCIDR] == 1 && seen[keyMTU] == 1
+	return seen[keyBridge]+seen[keyBIP] == 1 && seen[keyFixedCIDR] == 1 && seen[keyMTU] == 1
 }
 
 func stringIs(raw json.RawMessage, want string) bool {
@@ -131,7 +146,7 @@ func stringIs(raw json.RawMessage, want string) bool {
 }
 
 // setMembers returns members with each of want's keys set in the place of its first
-// occurrence (or appended), later occurrences and "bip" removed.
+// occurrence (or appended), later occurrences and the keys want holds as nil removed.
 func setMembers(members, want []member) []member {
 	values := map[string]json.RawMessage{}
 	for _, w := range want {
@@ -146,9 +161,7 @@ func setMembers(members, want []member) []member {
 			}
 			continue
 		}
-		if m.key != keyBIP {
-			out = append(out, m)
-		}
+		out = append(out, m)
 	}
 	for _, w := range want {
 		if values[w.key] != nil {

@@ -29,7 +29,7 @@ const filePerm = 0o644
 // one line per file written (or, with dryRun, that it would write, writing
 // nothing). A file that already matches is only read. A file that cannot be merged
 // (broken markers, a duplicate stanza, invalid JSON) is left as it is and reported;
-// the other file is still applied.
+// the other file is still applied. A zero want.Daemon leaves daemon.json alone.
 func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -48,10 +48,13 @@ func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool)
 		},
 		{
 			f.DaemonJSON,
-			fmt.Sprintf("bridge=%s fixed-cidr=%s mtu=%d", want.Daemon.Bridge, want.Daemon.FixedCIDR, want.Daemon.MTU),
+			daemonSummary(want.Daemon),
 			func(old []byte) ([]byte, error) { return MergeDaemonJSON(old, want.Daemon) },
 			":",
 		},
+	}
+	if want.Daemon == (topology.DaemonConfig{}) {
+		files[1].path = "" // the caller holds daemon.json back
 	}
 	var changes []string
 	var errs []error
@@ -84,6 +87,15 @@ func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool)
 		changes = append(changes, change)
 	}
 	return changes, errors.Join(errs...)
+}
+
+// daemonSummary describes the keys of daemon.json apply sets.
+func daemonSummary(d topology.DaemonConfig) string {
+	first := "bridge=" + d.Bridge
+	if d.BIP != "" {
+		first = "bip=" + d.BIP
+	}
+	return fmt.Sprintf("%s fixed-cidr=%s mtu=%d", first, d.FixedCIDR, d.MTU)
 }
 
 // count returns "1 tunnel", "2 tunnels".

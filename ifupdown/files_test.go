@@ -31,7 +31,7 @@ func TestFilesApply(t *testing.T) {
 	}
 	want := []string{
 		"write " + f.Interfaces + ": ovsmesh block: bridge br0, 1 tunnel, docker0 172.17.0.1/16",
-		"write " + f.DaemonJSON + ": bridge=docker0 fixed-cidr=172.17.64.0/18 mtu=1462",
+		"write " + f.DaemonJSON + ": bip=172.17.0.1/16 fixed-cidr=172.17.64.0/18 mtu=1462",
 	}
 	if !slices.Equal(changes, want) {
 		t.Errorf("dry run changes:\n%s\nwant:\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
@@ -51,7 +51,7 @@ func TestFilesApply(t *testing.T) {
 	if b, _ := os.ReadFile(f.Interfaces); string(b) != operator+"\n\n"+string(RenderInterfaces(s)) {
 		t.Errorf("interfaces file after apply:\n%s", b)
 	}
-	if b, _ := os.ReadFile(f.DaemonJSON); string(b) != "{\n  \"bridge\": \"docker0\",\n  \"fixed-cidr\": \"172.17.64.0/18\",\n  \"mtu\": 1462\n}\n" {
+	if b, _ := os.ReadFile(f.DaemonJSON); string(b) != "{\n  \"bip\": \"172.17.0.1/16\",\n  \"fixed-cidr\": \"172.17.64.0/18\",\n  \"mtu\": 1462\n}\n" {
 		t.Errorf("daemon.json after apply:\n%s", b)
 	}
 

@@ -81,7 +81,7 @@ func New(interval time.Duration, tunnels TunnelSource) *Metrics {
 		return prometheus.Opts{Namespace: "ovsmesh", Name: name, Help: help}
 	}
 	m.passes = prometheus.NewCounter(prometheus.CounterOpts(f("passes_total", "Reconcile passes run.")))
-	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts(f("pass_failures_total", "Failed reconcile steps, by subsystem (topology, preflight, ovsdb, docker0, openflow, files).")), []string{"subsystem"})
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts(f("pass_failures_total", "Failed reconcile steps, by subsystem (topology, preflight, ovsdb, docker0, openflow, files, docker).")), []string{"subsystem"})
 	m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ovsmesh", Name: "pass_duration_seconds",
 		Help: "Duration of reconcile passes.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
 	m.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts(f("last_success_timestamp_seconds", "Unix time of the last successful pass.")))
@@ -105,7 +105,8 @@ func New(interval time.Duration, tunnels TunnelSource) *Metrics {
 		m.failures.WithLabelValues(s)
 		m.repairs.WithLabelValues(s)
 	}
-	m.failures.WithLabelValues(controller.StepGuard) // a refusal repairs nothing
+	m.failures.WithLabelValues(controller.StepGuard)  // a refusal repairs nothing
+	m.failures.WithLabelValues(controller.StepDocker) // read-only: it repairs nothing
 	return m
 }
 

@@ -402,7 +402,7 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 			Name: n.DockerBridge, Owner: name, Address: gw, MTU: n.MTU, Port: n.Bridge,
 			FixedCIDR: slice, Subnet: n.Subnet, MAC: t.DockerMAC(me.Index),
 		},
-		Daemon:   DaemonConfig{Bridge: n.DockerBridge, FixedCIDR: slice.String(), MTU: n.MTU},
+		Daemon:   daemonConfig(n.DockerBridge, gw, slice, n.MTU),
 		Firewall: firewall(n.DockerBridge, n.Subnet, n.VXLANPort),
 	}
 	switch n.Mode {
@@ -448,3 +448,20 @@ func (t *Topology) DockerMAC(i int) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// daemonConfig is what daemon.json must say. For Docker's default bridge it is
+// "bip", not "bridge": Docker keeps the network it stored at its last start, and
+// with "bridge" a Docker restart put that network's gateway (another host's,
+// Docker's default 172.17.0.1) back on docker0; with "bip" it holds to the
+// planned address, and a Docker that starts before ovsmesh built docker0 builds it
+// with that address itself. "bip" applies to docker0 only: another bridge is named
+// with "bridge" (measured with Docker 20.10: its address survives restarts).
+func daemonConfig(bridge string, gw, slice netip.Prefix, mtu int) DaemonConfig {
+	d := DaemonConfig{FixedCIDR: slice.String(), MTU: mtu}
+	if bridge == DefaultDockerBridge {
+		d.BIP = gw.String()
+	} else {
+		d.Bridge = bridge
+	}
+	return d
+}

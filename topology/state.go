@@ -151,9 +151,13 @@ type DockerBridge struct {
 	MAC string `json:"mac"`
 }
 
-// DaemonConfig is the set of keys ovsmesh owns in Docker's daemon.json.
+// DaemonConfig is the set of keys ovsmesh owns in Docker's daemon.json. Exactly one
+// of Bridge and BIP is set: for Docker's default bridge docker0, BIP (the bridge's
+// planned address and prefix), which Docker holds to on every restart; for any
+// other bridge name, Bridge (Docker refuses both at once).
 type DaemonConfig struct {
-	Bridge    string `json:"bridge"`
+	Bridge    string `json:"bridge,omitempty"`
+	BIP       string `json:"bip,omitempty"`
 	FixedCIDR string `json:"fixed-cidr"`
 	MTU       int    `json:"mtu"`
 }

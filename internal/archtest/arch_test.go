@@ -48,26 +48,30 @@ var layers = map[string]struct {
 	project   []string // ovsmesh packages it may reach, besides itself
 	forbidden []string // substrings of packages it must not reach
 }{
-	"topology":    {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "net/http", "prometheus"}},
+	"topology":    {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "net/http", "prometheus", "moby"}},
 	"ovsdb":       {[]string{"topology", "ovsdb/vswitchd"}, []string{"vishvananda", "go-openvswitch", "os/exec"}},
 	"openflow":    {[]string{"topology"}, []string{"libovsdb", "vishvananda"}},
 	"linuxbridge": {[]string{"topology"}, []string{"libovsdb", "go-openvswitch", "os/exec"}},
 	"ifupdown":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
-	"firewall":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
-	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus"}},
+	"firewall":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "moby"}},
+	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "moby"}},
 	"metrics":     {[]string{"controller", "topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
 	"fleet":       {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "prometheus"}},
 	// hostcheck probes the host (ping, netlink reads of routes, addresses and
 	// links, one read-only OVSDB read of every bridge through ovsdb's
-	// ReadInventory: libovsdb only through ovsdb, see TestImports) and judges
-	// purely; it changes nothing.
-	"hostcheck": {[]string{"topology", "ovsdb", "ovsdb/vswitchd"}, []string{"go-openvswitch", "go.etcd.io"}},
+	// ReadInventory: libovsdb only through ovsdb, see TestImports; Docker's
+	// network through dockerapi) and judges purely; it changes nothing.
+	"hostcheck": {[]string{"topology", "ovsdb", "ovsdb/vswitchd", "dockerapi"}, []string{"go-openvswitch", "go.etcd.io"}},
+	// dockerapi reads Docker's networks over its Engine API (moby's client),
+	// read-only; it reaches no other side effect.
+	"dockerapi": {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "go.etcd.io"}},
 	// sdnotify speaks to systemd with the standard library only.
 	"internal/sdnotify": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "yaml"}},
 }
 
 // TestImports enforces layers, that ovsdb is the only package that imports
-// libovsdb itself and fleet the only one that imports etcd.
+// libovsdb itself, fleet the only one that imports etcd and dockerapi the only
+// one that imports Docker's Engine API client (github.com/moby/moby).
 func TestImports(t *testing.T) {
 	for _, p := range listPackages(t) {
 		name := strings.TrimPrefix(p.ImportPath, module)
@@ -77,6 +81,9 @@ func TestImports(t *testing.T) {
 			}
 			if strings.HasPrefix(imp, "go.etcd.io/") && name != "fleet" {
 				t.Errorf("%s imports %s: only fleet may", name, imp)
+			}
+			if strings.HasPrefix(imp, "github.com/moby/") && name != "dockerapi" {
+				t.Errorf("%s imports %s: only dockerapi may", name, imp)
 			}
 		}
 		rule, ok := layers[name]

@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/dockerapi"
 	"github.com/ovsmesh/ovsmesh/firewall"
 	"github.com/ovsmesh/ovsmesh/ifupdown"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
@@ -35,12 +36,15 @@ type applyFlags struct {
 	metricsAddr                      string
 	takeOver, skipAddressCheck       bool
 	lock                             string
+	lockHeld                         bool          // fleet mode took the lock before joining: the pass or loop does not take it again
+	dockerHost                       string        // "": $DOCKER_HOST, else Docker's default socket
 	flapHold                         time.Duration // mesh with bfd: how long a flapping path prefers its relays
 
 	fleet     fleetFlags               // fleet mode (--etcd) instead of a topology file
 	filePoll  time.Duration            // loop: how often the topology file is checked (0: the loop's default)
 	settle    time.Duration            // loop: how long a changed file must stay unchanged (0: the loop's default)
 	onMetrics func(m *metrics.Metrics) // loop: called once the metrics exist
+	onDB      func(db *ovsdb.Client)   // loop: called once OVSDB is connected (fleet mode reads BFD from it)
 }
 
 func newApply() *cobra.Command {
@@ -54,6 +58,9 @@ func newApply() *cobra.Command {
 			"OVSDB reports a change and when the file changes, until SIGINT or SIGTERM (exit 0).",
 		Args: topologyOrEtcd(&f.fleet.etcd),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDockerHost(f.dockerHost); err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("log-level") && f.interval == 0 {
 				f.logLevel = "warn" // one pass prints its changes on stdout; the log adds only trouble
 			}
@@ -94,6 +101,7 @@ func newApply() *cobra.Command {
 	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge or Linux (docker) bridge although ovsmesh did not build it, or another host's name is on it")
 	fl.BoolVar(&f.skipAddressCheck, "skip-address-check", false, "do not require the host's address from the topology on this machine (e.g. behind NAT)")
 	fl.StringVar(&f.lock, "lock", "", "lock file that makes this ovsmesh the only writer (default: ovsmesh.lock beside the OVSDB socket)")
+	addDockerHost(fl, &f.dockerHost)
 	fl.DurationVar(&f.flapHold, "flap-hold", time.Minute, "with --interval, in a mesh with bfd: true: a tunnel whose BFD changed 4 times within DURATION sends through its relays until stable that long (0: never)")
 	f.fleet.add(fl)
 	return c
@@ -134,7 +142,7 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	if _, err := t.Host(f.host); err != nil {
 		return err
 	}
-	if !f.dryRun { // a dry run changes nothing: it needs no lock
+	if !f.dryRun && !f.lockHeld { // a dry run changes nothing: it needs no lock
 		lock, err := hostlock.Acquire(lockPath(f))
 		if err != nil {
 			return err
@@ -263,6 +271,11 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		return nil, nil, fmt.Errorf("open netlink: %w", err)
 	}
 	br := linuxbridge.New(nl, log)
+	docker, err := dockerapi.New(dockerHost(f.dockerHost))
+	if err != nil {
+		nl.Close()
+		return nil, nil, usageError{fmt.Errorf("--docker-host: %w", err)}
+	}
 	r := &controller.Reconciler{
 		Path:     path,
 		Host:     f.host,
@@ -272,6 +285,7 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Flows:    flowTables{log: log},
 		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Firewall: firewall.New(log),
+		Docker:   docker,
 		Log:      log,
 		// A single pass sees one reading of the flap counts: the hold needs a loop.
 		FlapHold: f.flapHold,
@@ -279,7 +293,7 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 	if db, ok := ovs.(stateReader); ok {
 		r.BFD = bfdSessions{db: db}
 	}
-	return r, nl.Close, nil
+	return r, func() { nl.Close(); docker.Close() }, nil
 }
 
 // flowTimeout bounds each ovs-ofctl run. A bundle of 10,000 flows takes about half

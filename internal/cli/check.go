@@ -14,7 +14,7 @@ import (
 
 // checkFlags are check's command-line options.
 type checkFlags struct {
-	host, output, daemonJSON, db string
+	host, output, daemonJSON, db, dockerHost string
 }
 
 func newCheck() *cobra.Command {
@@ -27,12 +27,17 @@ func newCheck() *cobra.Command {
 			"no route, interface address or daemon.json key may clash with the container subnet;\n" +
 			"no kernel device, UDP socket or foreign OVS port may take the tunnels' traffic;\n" +
 			"ovsdb-server and ovs-vswitchd must answer, and the datapath the topology asks for be there;\n" +
-			"no nftables input or forward chain should drop the tunnels' packets from the peers (a warning).\n" +
+			"with datapath netdev, the kernel must not answer ARP for the underlay address from the NIC (arp_ignore);\n" +
+			"no nftables input or forward chain should drop the tunnels' packets from the peers (a warning);\n" +
+			"Docker's network on the docker bridge must be as planned, icc on, and default-address-pools is a warning.\n" +
 			"Exit status 0 when nothing is a problem, 1 otherwise, 2 on a usage error.",
 		Args: exactArgs(1, "one topology file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.output != "text" && f.output != "json" {
 				return usageError{fmt.Errorf("-o %q: want text or json", f.output)}
+			}
+			if err := checkDockerHost(f.dockerHost); err != nil {
+				return err
 			}
 			t, s, err := loadHost(args[0], f.host)
 			if err != nil {
@@ -62,6 +67,7 @@ func newCheck() *cobra.Command {
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fl.StringVar(&f.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "Docker daemon.json to check (a missing file is ok)")
 	fl.StringVar(&f.db, "db", "", "OVSDB address to read, unix:PATH or tcp:HOST:PORT (default unix:$OVS_RUNDIR/db.sock); check never writes to it")
+	addDockerHost(fl, &f.dockerHost)
 	return c
 }
 
@@ -98,8 +104,12 @@ func runCheck(ctx context.Context, t *topology.Topology, s topology.HostState, f
 	if err != nil {
 		return rep, err
 	}
-	rep.Items = append(rep.Items, hostcheck.JudgeOVS(hostcheck.OVSPlan{Datapath: s.OVS.Datapath, Address: s.Address}, of)...)
+	op := hostcheck.OVSPlan{Datapath: s.OVS.Datapath, Address: s.Address}
+	rep.Items = append(rep.Items, hostcheck.JudgeOVS(op, of)...)
+	rep.Items = append(rep.Items, hostcheck.JudgeARP(op, of, hostcheck.ProbeARP(op, of))...)
 	rep.Items = append(rep.Items, hostcheck.JudgeFirewall(firewallPlan(t, s), hostcheck.ProbeFirewall(ctx))...)
+	df := hostcheck.ProbeDocker(ctx, dockerHost(f.dockerHost), s.Docker.Name, f.daemonJSON)
+	rep.Items = append(rep.Items, hostcheck.JudgeDocker(s.Docker, df)...)
 	return rep, nil
 }
 

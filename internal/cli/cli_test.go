@@ -61,7 +61,7 @@ func TestRenderWritesOnlyWhenChanged(t *testing.T) {
 	if err := os.WriteFile(ifaces, []byte(operator), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dj, []byte(`{"log-driver": "journald", "bip": "172.17.0.1/16"}`), 0o644); err != nil {
+	if err := os.WriteFile(dj, []byte(`{"log-driver": "journald", "bridge": "docker0", "bip": "172.18.0.1/16"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"render", "../../examples/classic-gre.yaml", "--host", "docker1", "--interfaces", ifaces, "--daemon-json", dj}
@@ -74,7 +74,7 @@ func TestRenderWritesOnlyWhenChanged(t *testing.T) {
 		t.Errorf("interfaces:\n%s", got)
 	}
 	got, _ = os.ReadFile(dj)
-	if !strings.Contains(string(got), `"log-driver": "journald"`) || strings.Contains(string(got), "bip") || !strings.Contains(string(got), `"mtu": 1462`) {
+	if !strings.Contains(string(got), `"log-driver": "journald"`) || !strings.Contains(string(got), `"bip": "172.17.0.1/16"`) || strings.Contains(string(got), `"bridge"`) || !strings.Contains(string(got), `"mtu": 1462`) {
 		t.Errorf("daemon.json:\n%s", got)
 	}
 	code, stdout, _ = run(t, args...)

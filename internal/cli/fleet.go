@@ -96,13 +96,14 @@ func newFleet() *cobra.Command {
 		Long: "In fleet mode every host runs `ovsmesh apply --etcd URLS --cluster NAME --interval 30s`:\n" +
 			"it registers itself, claims the smallest free index for good, and follows the fleet.\n" +
 			"These commands seed and inspect the fleet.",
-		Args: exactArgs(0, "a subcommand: init, status, set-network, remove or export"),
+		Args: exactArgs(0, "a subcommand: init, status, set-network, remove, export, grant or migrate"),
 		RunE: func(*cobra.Command, []string) error {
-			return usageError{errors.New("missing subcommand: init, status, set-network, remove or export")}
+			return usageError{errors.New("missing subcommand: init, status, set-network, remove, export, grant or migrate")}
 		},
 	}
 	e.add(c.PersistentFlags())
-	c.AddCommand(newFleetInit(&e), newFleetStatus(&e), newFleetSetNetwork(&e), newFleetRemove(&e), newFleetExport(&e))
+	c.AddCommand(newFleetInit(&e), newFleetStatus(&e), newFleetSetNetwork(&e), newFleetRemove(&e), newFleetExport(&e),
+		newFleetGrant(&e), newFleetMigrate(&e))
 	for _, sub := range c.Commands() {
 		sub.SilenceUsage = true
 	}

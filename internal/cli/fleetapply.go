@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ovsmesh/ovsmesh/fleet"
+	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/metrics"
+	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
 
 // fleetFlags are apply's fleet-mode options.
@@ -64,6 +66,16 @@ type fleetAgent struct {
 	writtenRev int64
 	held       atomic.Int64 // read by the metrics
 	missing    bool         // this host was not in the last view (logged once)
+	lock       *hostlock.Lock
+	paths      dataPath     // the BFD sessions of this host's tunnels (service only)
+	kept       atomic.Int64 // read by the metrics
+}
+
+func (a *fleetAgent) releaseLock() {
+	if a.lock != nil {
+		a.lock.Release()
+		a.lock = nil
+	}
 }
 
 // newFleetAgent checks the fleet flags and connects (without waiting for etcd).
@@ -90,11 +102,31 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (*fleetAgent, error) {
 	} else if a.addr, err = defaultRouteAddress(); err != nil {
 		return nil, err
 	}
+	if ff.etcd.cert != "" {
+		// Under etcd's --client-cert-auth the certificate's common name is the
+		// etcd user, whose role writes only that host's keys: under another
+		// --host every write would be refused, so say why at once.
+		user, err := fleet.CertUser(ff.etcd.cert)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if user != f.host {
+			return nil, usageError{fmt.Errorf("--etcd-cert %s is for %q (its common name, the etcd user), and this host is %q (--host): each host joins with its own certificate, whose common name is its name",
+				ff.etcd.cert, user, f.host)}
+		}
+	}
+	if !f.dryRun { // the flags are checked: the lock comes before any fleet action
+		if a.lock, err = hostlock.Acquire(lockPath(f)); err != nil {
+			return nil, err
+		}
+	}
 	if a.c, err = ff.etcd.connect(); err != nil {
+		a.releaseLock()
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(a.view), 0o755); err != nil {
 		a.c.Close()
+		a.releaseLock()
 		return nil, fmt.Errorf("create the directory of the fleet view %s: %w", a.view, err)
 	}
 	return a, nil
@@ -127,8 +159,9 @@ func (a *fleetAgent) join(ctx context.Context) error {
 // changes the reconcile loop picks up.
 func (a *fleetAgent) follow(ctx context.Context, first chan<- struct{}) {
 	var once bool
-	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Grace: a.grace, Log: a.log, Counters: a.n}, func(s fleet.Snapshot) {
+	a.c.Watch(ctx, fleet.ViewOptions{Self: a.host, Grace: a.grace, Log: a.log, Counters: a.n, DataPathUp: a.paths.isUp}, func(s fleet.Snapshot) {
 		a.held.Store(int64(s.Held))
+		a.kept.Store(int64(s.KeptByDataPath))
 		if s.Topology == nil {
 			a.log.Error("fleet view unusable: the last one stays in force", "revision", s.Revision, "err", s.Err)
 			return
@@ -164,39 +197,45 @@ func (a *fleetAgent) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		gauge("fleet_revision", "etcd revision of the last fleet view.", func() float64 { return float64(a.n.Revision.Load()) }),
 		gauge("fleet_held_hosts", "Vanished hosts kept in the plan because most hosts vanished at once.", func() float64 { return float64(a.held.Load()) }),
+		gauge("fleet_kept_by_data_path_hosts", "Hosts past their liveness grace kept in the plan because this host's BFD session with them is up.",
+			func() float64 { return float64(a.kept.Load()) }),
 		counter("fleet_bad_records_total", "Fleet keys skipped: bad JSON, bad host records, stale indexes.", a.n.BadRecords.Load),
 		counter("fleet_bad_network_total", "Fleet network settings refused (the last good ones stay in force).", a.n.BadNetwork.Load),
 		counter("fleet_held_removals_total", "Times a mass loss of liveness held the removal of hosts.", a.n.HeldRemovals.Load),
 		counter("fleet_relists_total", "Full reads of the fleet's keys (start, compaction, watch failure).", a.n.Relists.Load),
 		counter("fleet_lease_regrants_total", "Liveness leases granted again after one was lost.", a.n.Regrants.Load),
+		counter("fleet_liveness_restored_total", "This host's liveness key put back after someone else deleted or replaced it.", a.n.LivenessRestored.Load),
 	}
 }
 
-// startFleetAgent makes the logger, settles the host's name (filled into f) and
-// connects the fleet agent: what both forms of `apply --etcd` start with.
-func startFleetAgent(f *applyFlags, stderr io.Writer) (*fleetAgent, *slog.Logger, error) {
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
-	if err != nil {
-		return nil, nil, err
+// startFleetAgent makes the logger, settles the host's name (filled into f),
+// takes the host lock (unless a dry run) and connects the fleet agent: what both
+// forms of `apply --etcd` start with. The lock comes before any fleet action
+// (join, liveness lease, view files): a second ovsmesh on this host is refused
+// before it can touch the running one's liveness key. stop releases the lock
+// and closes the connection.
+func startFleetAgent(f *applyFlags, stderr io.Writer) (a *fleetAgent, log *slog.Logger, stop func(), err error) {
+	if log, err = newLogger(stderr, f.logFormat, f.logLevel); err != nil {
+		return nil, nil, nil, err
 	}
 	if f.host, err = hostName(f.host); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	a, err := newFleetAgent(*f, log)
-	if err != nil {
-		return nil, nil, err
+	if a, err = newFleetAgent(*f, log); err != nil {
+		return nil, nil, nil, err
 	}
-	return a, log, nil
+	f.lockHeld = a.lock != nil
+	return a, log, func() { a.c.Close(); a.releaseLock() }, nil
 }
 
 // runFleetLoop is `apply --etcd --interval`: join, keep the liveness lease, follow
 // the view into the view file, and run the reconcile loop on that file.
 func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
-	a, log, err := startFleetAgent(&f, stderr)
+	a, log, stop, err := startFleetAgent(&f, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.c.Close()
+	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	joined := make(chan error, 1)
@@ -237,6 +276,7 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 	// The view file is replaced whole (rename): it is never seen half-written,
 	// so it needs no time to settle, and it is checked often.
 	f.filePoll, f.settle = 200*time.Millisecond, time.Millisecond
+	f.onDB = func(db *ovsdb.Client) { go a.paths.poll(ctx, db) }
 	f.onMetrics = func(m *metrics.Metrics) {
 		if err := m.Register(a.collectors()...); err != nil {
 			log.Error("fleet metrics not registered", "err", err)
@@ -249,11 +289,11 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 // the view, save it and apply it. The lease expires after --lease-ttl, which the
 // warning says: a host that is to stay in the fleet runs with --interval.
 func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) error {
-	a, log, err := startFleetAgent(&f, stderr)
+	a, log, stop, err := startFleetAgent(&f, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.c.Close()
+	defer stop()
 	if !f.dryRun {
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := a.join(jctx)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ovsmesh/ovsmesh/fleet"
+	"github.com/ovsmesh/ovsmesh/ifupdown"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -75,17 +76,13 @@ func (a *fleetAgent) writeApplied(rev int64, text []byte) (changed bool, err err
 	return true, nil
 }
 
-// writeAtomic replaces path with data through a temporary file and a rename,
-// so that a reader never sees it half-written.
+// writeAtomic replaces path with data, as every file ovsmesh writes: through
+// a synced temporary file of a unique name, renamed over path, and the
+// directory synced, so that a reader (the loop, status) never sees it half
+// written and a crash leaves the old or the new view, never an empty file.
 func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
-	}
-	return nil
+	_, err := ifupdown.WriteIfChanged(path, data, 0o644)
+	return err
 }
 
 // haveView says whether the saved view holds a usable topology with this host;

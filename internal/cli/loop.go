@@ -15,6 +15,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/controller"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/internal/sdnotify"
+	"github.com/ovsmesh/ovsmesh/linuxbridge"
 	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
@@ -31,11 +32,13 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 			return fmt.Errorf("find this host's name (use --host): %w", err)
 		}
 	}
-	lock, err := hostlock.Acquire(lockPath(f))
-	if err != nil {
-		return err
+	if !f.lockHeld {
+		lock, err := hostlock.Acquire(lockPath(f))
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
-	defer lock.Release()
 	notifier, err := sdnotify.FromEnv()
 	if err != nil {
 		return err
@@ -56,11 +59,15 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		return err
 	}
 	defer closeAll()
+	if f.onDB != nil {
+		f.onDB(db)
+	}
 	m := metrics.New(f.interval, tunnelSource(db))
 	if f.onMetrics != nil {
 		f.onMetrics(m)
 	}
-	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle}
+	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle,
+		Links: linuxbridge.Watch(ctx, r.LinkNames, log)}
 	var srv *http.Server
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)

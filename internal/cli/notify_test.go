@@ -43,13 +43,17 @@ func TestSystemdObserver(t *testing.T) {
 	}
 	failed := controller.Result{Host: "docker1", Steps: []controller.Step{{Name: controller.StepBridge, Err: errors.New("link \"docker0\" exists with type \"veth\"")}}}
 	ok := controller.Result{Host: "docker1", Want: topology.HostState{OVS: topology.OVSState{Tunnels: make([]topology.Tunnel, 2)}}}
+	dockerDiffers := controller.Result{Host: "docker1", Steps: []controller.Step{{Name: controller.StepDocker,
+		Err: errors.New(`Docker's network "bridge" has MTU 1500, the plan 1462: restart Docker to apply daemon.json`)}}}
 	for _, c := range []struct {
 		res     controller.Result
 		loadErr error
 		want    string
 	}{
 		{failed, nil, "STATUS=not ready, retrying: first passes failed: docker0: link \"docker0\" exists with type \"veth\"\n"},
-		{ok, nil, "READY=1\nSTATUS=converged: 2 tunnels\n"},
+		// Docker starts (or restarts) only once ovsmesh is ready.
+		{dockerDiffers, nil, "READY=1\nSTATUS=last pass failed: docker: Docker's network \"bridge\" has MTU 1500, the plan 1462: restart Docker to apply daemon.json\n"},
+		{ok, nil, "STATUS=converged: 2 tunnels\n"},
 		{ok, nil, "STATUS=converged: 2 tunnels\n"},
 		{failed, nil, "STATUS=last pass failed: docker0: link \"docker0\" exists with type \"veth\"\n"},
 		{ok, errors.New("bad.yaml:2:10: network.encap: \"geneve\" is not one of gre, vxlan"),

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
 
+	"github.com/ovsmesh/ovsmesh/controller"
 	"github.com/ovsmesh/ovsmesh/firewall"
 	"github.com/ovsmesh/ovsmesh/fleet"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
@@ -37,6 +38,9 @@ type statusReport struct {
 	// Paths are, in a mesh with bfd: true, the path frames to each tunnel's
 	// peer take now (see topology.ChoosePath), by tunnel.
 	Paths map[string]tunnelPath `json:"paths,omitempty"`
+	// DockerNet is what Docker reports of its network on the docker bridge,
+	// beside the plan (with a topology).
+	DockerNet *dockerStatus `json:"docker_network,omitempty"`
 }
 
 // tunnelPath is the path to one tunnel's peer: direct, relayed (via a relay's
@@ -60,7 +64,7 @@ type fleetViewReport struct {
 }
 
 func newStatus() *cobra.Command {
-	var host, db, output, dockerBridge, interfaces, daemonJSON, viewFile string
+	var host, db, output, dockerBridge, interfaces, daemonJSON, viewFile, docker string
 	c := &cobra.Command{
 		Use:   "status [TOPOLOGY]",
 		Short: "Show what is applied now: bridge, tunnels, flows, docker0 (and, with a topology, the drift from the plan)",
@@ -78,7 +82,10 @@ func newStatus() *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			f := applyFlags{host: host, db: db, interfaces: interfaces, daemonJSON: daemonJSON, dryRun: true}
+			if err := checkDockerHost(docker); err != nil {
+				return err
+			}
+			f := applyFlags{host: host, db: db, interfaces: interfaces, daemonJSON: daemonJSON, dryRun: true, dockerHost: docker}
 			rep, err := collectStatus(cmd.Context(), path, f, dockerBridge)
 			if err != nil {
 				return err
@@ -110,6 +117,7 @@ func newStatus() *cobra.Command {
 	c.Flags().StringVar(&dockerBridge, "docker-bridge", topology.DefaultDockerBridge, "without TOPOLOGY: the Linux bridge to show")
 	c.Flags().StringVar(&interfaces, "interfaces", "/etc/network/interfaces", "with TOPOLOGY: interfaces file to compare with the plan")
 	c.Flags().StringVar(&daemonJSON, "daemon-json", "/etc/docker/daemon.json", "with TOPOLOGY: daemon.json to compare with the plan")
+	addDockerHost(c.Flags(), &docker)
 	c.Flags().StringVar(&viewFile, "view-file", "", "fleet mode: also show the saved fleet view's etcd revision and hosts (the apply's --view-file)")
 	return c
 }
@@ -136,12 +144,13 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	host, db := f.host, f.db
 	log, _ := newLogger(io.Discard, "text", "error")
 	var want *topology.HostState
+	var wantDocker *topology.DockerBridge
 	if path != "" {
 		_, s, err := loadHost(path, host)
 		if err != nil {
 			return nil, err
 		}
-		want, f.host = &s, s.Host
+		want, wantDocker, f.host = &s, &s.Docker, s.Host
 	}
 	endpoint := db
 	if endpoint == "" {
@@ -192,6 +201,7 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	case ok:
 		rep.Firewall = rules
 	}
+	rep.DockerNet = collectDocker(ctx, dockerHost(f.dockerHost), dockerBridge, wantDocker)
 	if path != "" {
 		// The drift is exactly what a dry-run pass would change.
 		r, closeAll, err := newReconciler(path, f, log, client)
@@ -204,7 +214,7 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 			for _, ch := range s.Changes {
 				rep.Drift = append(rep.Drift, s.Name+": "+ch)
 			}
-			if s.Err != nil {
+			if s.Err != nil && s.Name != controller.StepDocker { // the docker section names it
 				rep.Errors = append(rep.Errors, s.Name+": "+s.Err.Error())
 			}
 		}
@@ -317,9 +327,14 @@ func writeStatus(w io.Writer, rep *statusReport) {
 		}
 	}
 	writeFirewall(w, rep.Firewall)
+	if rep.DockerNet != nil {
+		writeDockerStatus(w, rep.DockerNet)
+	}
 	if rep.Matches != nil {
 		if *rep.Matches {
 			fmt.Fprintln(w, "drift: none, the host matches the plan")
+		} else if len(rep.Drift) == 0 {
+			fmt.Fprintln(w, "drift: nothing for apply to change, but the host does not match the plan (see above)")
 		} else {
 			fmt.Fprintf(w, "drift: %d changes would be made by apply:\n", len(rep.Drift))
 			for _, d := range rep.Drift {

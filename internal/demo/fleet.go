@@ -74,10 +74,19 @@ func runFleet(ctx context.Context, cfg Config, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := startDockers(ctx, w, l, "start", (*lab.Host).StartDocker); err != nil {
+		return err
+	}
 	for i, h := range t.Hosts {
 		if err := fleetApply(ctx, w, l.Host(h.Name), cfg, dir, i, flags); err != nil {
 			return err
 		}
+	}
+	if err := startDockers(ctx, w, l, "restart once, so that it reads daemon.json", (*lab.Host).RestartDocker); err != nil {
+		return err
+	}
+	if err := showDocker(ctx, w, l); err != nil {
+		return err
 	}
 	out, err = h1.Run(ctx, append([]string{cfg.Binary, "fleet", "status"}, flags...)...)
 	say("\n== ovsmesh fleet status")
@@ -101,13 +110,16 @@ func fleetApply(ctx context.Context, w io.Writer, h *lab.Host, cfg Config, dir s
 	view := filepath.Join(files, "view.yaml")
 	fmt.Fprintf(w, "\n== %s: ovsmesh apply --etcd %s (no topology file)\n", h.Name, fleetURL)
 	out, err := h.Run(ctx, append([]string{cfg.Binary, "apply", "--host", h.Name, "--db", h.DB(),
-		"--interfaces", filepath.Join(files, "interfaces"), "--daemon-json", filepath.Join(files, "daemon.json"),
-		"--address", h.Underlay.String(), "--machine-id-file", id, "--view-file", view}, flags...)...)
+		"--interfaces", filepath.Join(files, "interfaces"), "--daemon-json", h.DaemonJSON(),
+		"--address", h.Underlay.String(), "--machine-id-file", id, "--view-file", view,
+		"--docker-host", h.DockerHost()}, flags...)...)
 	indent(w, summarize(out))
-	if err != nil {
+	if err != nil && !waitsForDocker(out) {
 		return err
 	}
-	out, err = h.Run(ctx, cfg.Binary, "status", "--db", h.DB(), "--view-file", view)
+	// Only the fleet lines are shown: Docker is compared after its restart.
+	out, err = h.Run(ctx, cfg.Binary, "status", "--db", h.DB(), "--view-file", view,
+		"--docker-host", "unix://"+filepath.Join(files, "no-docker.sock"))
 	if err != nil {
 		indent(w, out)
 		return err

@@ -24,8 +24,14 @@ type Container struct {
 	GW netip.Addr
 	// MTU is the MTU of both ends of the veth.
 	MTU int
-	// HostVeth is the host end of the veth, a port of docker0.
+	// HostVeth is the host end of the veth, a port of docker0 (stand-ins only).
 	HostVeth string
+	// Docker is set for a real container (RunContainer); ID, MAC and Network
+	// are Docker's.
+	Docker  bool
+	ID      string
+	MAC     string
+	Network string
 }
 
 // AddContainer creates container name on h: a namespace whose eth0 has addr,

@@ -33,6 +33,8 @@ type Host struct {
 	mu       sync.Mutex // guards the daemons
 	ovsdb    proc
 	vswitchd proc
+	dockerd  proc       // StartDocker
+	dockerMu sync.Mutex // serializes StartDocker and StopDocker
 }
 
 // Env returns the environment variables that point OVS tools and the product

@@ -87,14 +87,15 @@ type Lab struct {
 	// UnderlayNS is the namespace holding the underlay bridge.
 	UnderlayNS string
 
-	hosts  []*Host
-	owner  Owner
-	logf   func(format string, args ...any)
-	mu     sync.Mutex
-	ctrs   []*Container
-	nveth  int // containers ever added, for host veth names
-	closed bool
-	saveMu sync.Mutex // serializes writes of the state file
+	hosts   []*Host
+	owner   Owner
+	logf    func(format string, args ...any)
+	mu      sync.Mutex
+	ctrs    []*Container
+	nveth   int // containers ever added, for host veth names
+	closed  bool
+	saveMu  sync.Mutex // serializes writes of the state file
+	imageMu sync.Mutex // serializes building the Docker image tarball
 }
 
 // Owner identifies the process that created a lab by pid and start time
@@ -381,7 +382,7 @@ func (l *Lab) Close() error {
 	var known []proc
 	for _, h := range l.hosts {
 		h.mu.Lock()
-		known = append(known, h.vswitchd, h.ovsdb)
+		known = append(known, h.dockerd, h.vswitchd, h.ovsdb)
 		h.mu.Unlock()
 	}
 	err := teardown(ctx, l.ID, l.Dir, known)
@@ -403,7 +404,11 @@ func teardown(ctx context.Context, id, dir string, known []proc) error {
 		return fmt.Errorf("refusing to tear down bad lab ID %q", id)
 	}
 	var errs []error
-	// Daemons first: ovs-vswitchd before the ovsdb-server it talks to.
+	// Docker first: its containers, then dockerd, then their cgroups.
+	if err := stopDockers(ctx, id, dir); err != nil {
+		errs = append(errs, err)
+	}
+	// Daemons: ovs-vswitchd before the ovsdb-server it talks to.
 	ps := append([]proc(nil), known...)
 	if dir != "" {
 		for _, name := range []string{"ovs-vswitchd", "ovsdb-server"} {

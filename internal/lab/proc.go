@@ -85,14 +85,17 @@ func (p proc) String() string {
 
 // kill stops p: SIGTERM, then SIGKILL after a grace period, and verifies that
 // it is gone. Killing a process that is already gone is not an error.
-func (p proc) kill() error {
+func (p proc) kill() error { return p.killWithin(termGrace) }
+
+// killWithin is kill with a grace period of d between SIGTERM and SIGKILL.
+func (p proc) killWithin(d time.Duration) error {
 	if !p.running() {
 		return nil
 	}
 	if err := syscall.Kill(p.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill -TERM %s: %w", p, err)
 	}
-	if p.waitGone(termGrace) {
+	if p.waitGone(d) {
 		return nil
 	}
 	if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {

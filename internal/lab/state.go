@@ -33,6 +33,8 @@ type HostState struct {
 	Env         []string     `json:"env"`
 	OVSDBPID    int          `json:"ovsdb_pid,omitempty"`
 	VSwitchdPID int          `json:"vswitchd_pid,omitempty"`
+	DockerdPID  int          `json:"dockerd_pid,omitempty"`
+	DockerHost  string       `json:"docker_host,omitempty"`
 	ULPeer      string       `json:"underlay_peer"`
 }
 
@@ -45,6 +47,9 @@ type ContainerState struct {
 	GW       netip.Addr   `json:"gw,omitzero"`
 	MTU      int          `json:"mtu,omitempty"`
 	HostVeth string       `json:"host_veth"`
+	Docker   bool         `json:"docker,omitempty"`
+	MAC      string       `json:"mac,omitempty"`
+	Network  string       `json:"network,omitempty"`
 }
 
 // State returns the lab's current state.
@@ -62,11 +67,16 @@ func (l *Lab) stateLocked() State {
 			Name: h.Name, NS: h.NS, RunDir: h.RunDir, DB: h.DB(), Underlay: h.UnderlayPrefix, Env: h.Env(),
 			OVSDBPID: h.ovsdb.PID, VSwitchdPID: h.vswitchd.PID, ULPeer: h.ulPeer,
 		})
+		if h.dockerd.PID > 0 {
+			s.Hosts[len(s.Hosts)-1].DockerdPID = h.dockerd.PID
+			s.Hosts[len(s.Hosts)-1].DockerHost = h.DockerHost()
+		}
 		h.mu.Unlock()
 	}
 	for _, c := range l.ctrs {
 		s.Containers = append(s.Containers, ContainerState{
 			Name: c.Name, Host: c.Host.Name, NS: c.NS, Addr: c.Addr, GW: c.GW, MTU: c.MTU, HostVeth: c.HostVeth,
+			Docker: c.Docker, MAC: c.MAC, Network: c.Network,
 		})
 	}
 	return s
@@ -120,6 +130,9 @@ func Restore(s State) (*Lab, error) {
 		if hs.VSwitchdPID > 0 {
 			h.vswitchd = proc{PID: hs.VSwitchdPID, Comm: "ovs-vswitchd", Marker: h.pidfile("ovs-vswitchd")}
 		}
+		if hs.DockerdPID > 0 {
+			h.dockerd = proc{PID: hs.DockerdPID, Comm: "dockerd", Marker: filepath.Join(h.DockerDir(), "docker.pid")}
+		}
 		l.hosts = append(l.hosts, h)
 	}
 	for _, cs := range s.Containers {
@@ -127,7 +140,8 @@ func Restore(s State) (*Lab, error) {
 		if h == nil || cs.NS != s.ID+"-"+cs.Name {
 			return nil, fmt.Errorf("lab: restore: bad container %q", cs.Name)
 		}
-		l.ctrs = append(l.ctrs, &Container{Name: cs.Name, NS: cs.NS, Host: h, Addr: cs.Addr, GW: cs.GW, MTU: cs.MTU, HostVeth: cs.HostVeth})
+		l.ctrs = append(l.ctrs, &Container{Name: cs.Name, NS: cs.NS, Host: h, Addr: cs.Addr, GW: cs.GW, MTU: cs.MTU, HostVeth: cs.HostVeth,
+			Docker: cs.Docker, MAC: cs.MAC, Network: cs.Network})
 	}
 	l.nveth = len(l.ctrs)
 	return l, nil
