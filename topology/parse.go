@@ -62,8 +62,12 @@ func Problems(err error) []*Problem {
 // to validate, which a loop re-reading it on every change cannot afford.
 const MaxFileSize = 4 << 20
 
-// tooBig is the problem of a file over MaxFileSize.
-func tooBig(name string, size int64) error {
+// CheckSize returns the problem of a file of size bytes over MaxFileSize, named
+// name; nil for a file that fits. Readers check the size before reading.
+func CheckSize(name string, size int64) error {
+	if size <= MaxFileSize {
+		return nil
+	}
 	return &Problem{File: name, Msg: fmt.Sprintf("file is %d bytes, more than the limit of %d (4 MiB; a 10,000-host file is about 0.6 MB): is it the right file?", size, MaxFileSize)}
 }
 
@@ -75,8 +79,10 @@ func Load(path string) (*Topology, error) {
 		return nil, fmt.Errorf("read topology: %w", err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > MaxFileSize {
-		return nil, tooBig(path, fi.Size())
+	if fi, err := f.Stat(); err == nil {
+		if err := CheckSize(path, fi.Size()); err != nil {
+			return nil, err
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
@@ -123,8 +129,8 @@ func sortProblems(err error) error {
 //
 // Content over MaxFileSize is refused unread (nil Topology).
 func Parse(name string, data []byte) (*Topology, error) {
-	if len(data) > MaxFileSize {
-		return nil, tooBig(name, int64(len(data)))
+	if err := CheckSize(name, int64(len(data))); err != nil {
+		return nil, err
 	}
 	d := &decoder{t: &Topology{File: name, pos: map[string]Pos{}, bad: map[string]bool{}}}
 	var root yaml.Node
