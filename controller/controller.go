@@ -43,6 +43,10 @@ type (
 	Files interface {
 		Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error)
 	}
+	// Firewall keeps the host firewall's table (see topology.Firewall).
+	Firewall interface {
+		Apply(ctx context.Context, want topology.Firewall, dryRun bool) ([]string, error)
+	}
 	// Guard checks, before a pass changes anything, that this machine is the host
 	// the plan is for and that everything the plan would change may be changed
 	// (the bridge is ovsmesh's and this host's, its internal interface carries no
@@ -55,12 +59,13 @@ type (
 
 // Subsystem names, in the order a pass reports them.
 const (
-	StepOVSDB  = "ovsdb"
-	StepBridge = "docker0"
-	StepFlows  = "openflow"
-	StepFiles  = "files"
-	StepLoad   = "topology"
-	StepGuard  = "preflight"
+	StepOVSDB    = "ovsdb"
+	StepBridge   = "docker0"
+	StepFlows    = "openflow"
+	StepFiles    = "files"
+	StepFirewall = "firewall"
+	StepLoad     = "topology"
+	StepGuard    = "preflight"
 )
 
 // Reconciler makes one host match the topology file. Its fields are set once; a
@@ -72,7 +77,9 @@ type Reconciler struct {
 	Bridge Bridge
 	Flows  Flows
 	Files  Files
-	Guard  Guard // nil: no checks
+	// Firewall is nil in tests that have no host firewall: the step is left out.
+	Firewall Firewall
+	Guard    Guard // nil: no checks
 	// Docker reads Docker's own view of its network for the read-only docker
 	// step, after the others; nil: no docker step.
 	Docker Docker
@@ -226,14 +233,14 @@ func guardsItself(flows []topology.Flow) bool {
 // OVSDB goes first, which changes nothing then anyway.
 const earlyReadWait = 2 * time.Second
 
-// steps runs the four steps of a pass (see ApplyTopology).
+// steps runs the steps of a pass (see ApplyTopology).
 func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun bool) []Step {
 	var (
-		ovs, bridge, files Step
-		wg                 sync.WaitGroup
-		read               FlowTable
-		readErr            error
-		early              Step // flows installed before OVSDB (guardsItself)
+		ovs, bridge, files, fw Step
+		wg                     sync.WaitGroup
+		read                   FlowTable
+		readErr                error
+		early                  Step // flows installed before OVSDB (guardsItself)
 	)
 	readDone, bridgeDone := make(chan struct{}), make(chan struct{})
 	rctx, cancelRead := context.WithCancel(ctx)
@@ -260,6 +267,11 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 		close(bridgeDone)
 	})
 	wg.Go(func() {
+		if r.Firewall != nil {
+			run(ctx, &fw, StepFirewall, func() ([]string, error) { return r.Firewall.Apply(ctx, want.Firewall, dryRun) })
+		}
+	})
+	wg.Go(func() {
 		run(ctx, &files, StepFiles, func() ([]string, error) { return r.files(ctx, want, &bridge, bridgeDone, dryRun) })
 	})
 	wg.Go(func() { read, readErr = r.Flows.Read(rctx, want.OVS.Bridge); close(readDone) })
@@ -271,7 +283,10 @@ func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun 
 		ch, err := r.flows(ctx, want, dryRun, ovs, reread, read, readErr)
 		return append(early.Changes, ch...), err
 	})
-	return []Step{ovs, bridge, flows, files}
+	if r.Firewall == nil {
+		return []Step{ovs, bridge, flows, files}
+	}
+	return []Step{ovs, bridge, flows, files, fw}
 }
 
 // errBridgeNotReady is the files step's error while docker0 is not as planned.

@@ -49,6 +49,9 @@ type FileGuard struct {
 func (g *FileGuard) Read(path string, now time.Time) (data []byte, wait time.Duration, err error) {
 	settle := g.settle()
 	before := statFile(path)
+	if err := topology.CheckSize(path, before.size); err != nil {
+		return nil, 0, err // a huge file is refused before it is read
+	}
 	data, err = os.ReadFile(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read topology: %w", err)

@@ -180,3 +180,21 @@ func TestLoopNeverAppliesHalfAFile(t *testing.T) {
 	}
 	t.Logf("passes by hosts applied: %v", seen)
 }
+
+// TestFileGuardRefusesAHugeFile: a file over the size limit is an error naming it,
+// before it is read (a sparse 1 GiB file here: reading it would take 1 GiB).
+func TestFileGuardRefusesAHugeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "topology.yaml")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	g := &FileGuard{Settle: time.Millisecond}
+	data, _, err := g.Read(path, time.Now().Add(time.Hour))
+	want := path + ": file is 1073741824 bytes, more than the limit of 4194304"
+	if err == nil || !strings.HasPrefix(err.Error(), want) || data != nil {
+		t.Errorf("Read: %v (%d bytes), want an error starting %q", err, len(data), want)
+	}
+}

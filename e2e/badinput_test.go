@@ -13,7 +13,8 @@ import (
 )
 
 // TestBadInput proves that bad input changes nothing (docs/validation.md):
-// an invalid topology file, an unknown host, a missing file and a usage error
+// an invalid topology file, an unknown host, a missing file, a file over the
+// size limit and a usage error
 // each exit with their status and a message naming the fault, on a fresh host
 // and on a converged one, without touching OVSDB, docker0, the flows or the
 // files.
@@ -30,6 +31,13 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(c.dir, "missing.yaml")
+	// A valid topology grown past the size limit by a comment (issue 19, item 7).
+	big := filepath.Join(c.dir, "big.yaml")
+	pad := strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", 5<<10)
+	if err := os.WriteFile(big, []byte(labTopology("  encap: gre\n", 2)+pad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bigSize := len(labTopology("  encap: gre\n", 2)) + len(pad)
 	cases := []struct {
 		name  string
 		path  string
@@ -45,6 +53,7 @@ func TestBadInput(t *testing.T) {
 			fmt.Sprintf(`host "nosuch" is not in %s (known hosts: docker1, docker2)`, c.path),
 		}},
 		{"missing file", missing, nil, 1, []string{missing + ": no such file or directory"}},
+		{"file too big", big, nil, 1, []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of 4194304 (4 MiB", big, bigSize)}},
 		{"unknown flag", c.path, []string{"--bogus"}, 2, []string{"unknown flag: --bogus"}},
 	}
 	check := func(t *testing.T) {

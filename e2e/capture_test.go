@@ -29,9 +29,16 @@ type capture struct {
 // that match filter, and returns once tcpdump listens. stop ends it.
 func startCapture(t *testing.T, ct *lab.Container, filter string) *capture {
 	t.Helper()
+	return startCaptureIn(t, ct.Name, ct.Command, filter)
+}
+
+// startCaptureIn is startCapture in the namespace command runs in (a
+// container's or a host's Command), on its eth0.
+func startCaptureIn(t *testing.T, name string, command func(context.Context, ...string) *exec.Cmd, filter string) *capture {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	c := &capture{done: make(chan struct{})}
-	c.cmd = ct.Command(ctx, "tcpdump", "-i", "eth0", "-Q", "in", "-n", "-l", "-p", "--immediate-mode", filter)
+	c.cmd = command(ctx, "tcpdump", "-i", "eth0", "-Q", "in", "-n", "-l", "-p", "--immediate-mode", filter)
 	c.cmd.Stdout = &lockedWriter{c: c}
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
@@ -59,7 +66,7 @@ func startCapture(t *testing.T, ct *lab.Container, filter string) *capture {
 	select {
 	case <-ready:
 	case <-time.After(10 * time.Second):
-		t.Fatalf("tcpdump in %s did not start", ct.Name)
+		t.Fatalf("tcpdump in %s did not start", name)
 	}
 	return c
 }

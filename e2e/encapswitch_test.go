@@ -57,7 +57,7 @@ func encapSwitch(t *testing.T, gre, vxlan string) {
 				if peer == h {
 					continue
 				}
-				port := topology.PortName(encap, peer)
+				port := topology.PortName(encap, peer, c.index(peer))
 				if _, ok := loopPoll(2*loopInterval, func() bool { ok, _ := tunnelHealthy(c, h, port); return ok }); !ok {
 					_, got := tunnelHealthy(c, h, port)
 					t.Errorf("%s: %s: ofport ofport_request error %q, want its requested ofport and no error", h, port, got)

@@ -276,13 +276,14 @@ func (f *fleetLab) viewHosts(host string) *topology.Topology {
 	return t
 }
 
-// hasTunnelTo says whether host's bridge has the tunnel port to peer.
+// hasTunnelTo says whether host's bridge has the tunnel port to peer (the lab's
+// names are short: the index never shows in their port names).
 func (f *fleetLab) hasTunnelTo(host, peer string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h := f.host(host)
 	out, err := h.Run(ctx, "ovs-vsctl", "--db="+h.DB(), "--timeout=5", "list-ports", "br0")
-	return err == nil && strings.Contains(out+"\n", topology.PortName(topology.EncapGRE, peer)+"\n")
+	return err == nil && strings.Contains(out+"\n", topology.PortName(topology.EncapGRE, peer, 0)+"\n")
 }
 
 // etcdPut writes a raw key through etcd's JSON gateway (v3 API, base64 keys).

@@ -95,6 +95,18 @@ func (c *cluster) daemonJSON(host string) string {
 	return filepath.Join(c.dir, host, "daemon.json")
 }
 
+// index returns the index of host name in the current topology.
+func (c *cluster) index(name string) int {
+	c.t.Helper()
+	for _, h := range c.topo.Hosts {
+		if h.Name == name {
+			return h.Index
+		}
+	}
+	c.t.Fatalf("no host %q in the topology", name)
+	return 0
+}
+
 func (c *cluster) host(name string) *lab.Host {
 	h := c.lab.Host(name)
 	if h == nil {

@@ -22,7 +22,7 @@ func idemFiles(c *cluster, host string) []string {
 }
 
 // idemChangeRE matches a change line of apply's output: "STEP:   CHANGE".
-var idemChangeRE = regexp.MustCompile(`(?m)^(ovsdb|docker0|openflow|files):\s+(.*)$`)
+var idemChangeRE = regexp.MustCompile(`(?m)^(ovsdb|docker0|openflow|files|firewall):\s+(.*)$`)
 
 // idemChanges returns the change lines of apply's output as "step: change".
 func idemChanges(out string) []string {

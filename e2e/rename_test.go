@@ -144,7 +144,7 @@ func renameScenario(t *testing.T, c *cluster, network string, bound time.Duratio
 	c.write(renameTopology(network, "web2"))
 	written := time.Now()
 	encap := c.topo.Network.Encap
-	gone, renamed := topology.PortName(encap, "docker2"), topology.PortName(encap, "web2")
+	gone, renamed := topology.PortName(encap, "docker2", 2), topology.PortName(encap, "web2", 2) // web2 keeps docker2's index
 	t.Cleanup(func() {
 		if t.Failed() {
 			vswitchdLog(t, c, "docker3", renamed)

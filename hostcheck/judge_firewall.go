@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // FirewallPlan is the tunnel traffic this host must receive.
@@ -36,6 +38,10 @@ type finding struct {
 	why     string // "" when sure, else why check is not
 }
 
+// ours reports whether a chain is in ovsmesh's own table: its rules drop tunnel
+// packets from the containers only (see topology.Firewall), never the peers'.
+func ours(c NftChain) bool { return c.Family == "inet" && c.Table == topology.FirewallTable }
+
 // JudgeFirewall reports every input or forward chain rule, and every input
 // chain policy, that would drop or reject the tunnels' packets from a peer.
 // It is best effort: jumps are not followed.
@@ -56,7 +62,7 @@ func JudgeFirewall(p FirewallPlan, f FirewallFacts) []Item {
 			pkt.Proto, pkt.DPort = "udp", p.Port
 		}
 		for _, c := range f.Chains {
-			if (c.Hook != "input" && c.Hook != "forward") || !familySees(c.Family, peer.Addr) {
+			if (c.Hook != "input" && c.Hook != "forward") || !familySees(c.Family, peer.Addr) || ours(c) {
 				continue
 			}
 			fd, ok := evalChain(c, pkt)

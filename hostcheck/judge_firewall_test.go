@@ -115,3 +115,26 @@ func TestJudgeFirewallJump(t *testing.T) {
 		t.Errorf("lacks %q in\n%s", want, got)
 	}
 }
+
+// ovsmesh's own table drops tunnel packets from docker0 only: check does not
+// warn about it (it cannot evaluate iifname, and would otherwise be unsure).
+func TestJudgeFirewallOwnTable(t *testing.T) {
+	rule := func(table string) string {
+		return `{"rule": {"family": "inet", "table": "` + table + `", "chain": "input", "handle": 2, "expr": [
+		{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "docker0"}},
+		{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "gre"}}, {"counter": null}, {"drop": null}]}}`
+	}
+	for table, warn := range map[string]bool{"ovsmesh": false, "other": true} {
+		ruleset := `{"nftables": [
+	{"chain": {"family": "inet", "table": "` + table + `", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}},
+	` + rule(table) + `]}`
+		chains, err := ParseNftRuleset([]byte(ruleset))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := itemsText(JudgeFirewall(fwGRE, FirewallFacts{Chains: chains}))
+		if strings.Contains(got, "warning  firewall") != warn {
+			t.Errorf("table inet %s: got\n%s", table, got)
+		}
+	}
+}

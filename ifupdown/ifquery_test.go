@@ -56,7 +56,7 @@ func TestIfqueryReadsTheMergedFile(t *testing.T) {
 		// What the OVS hook raises after creating br0, in this order.
 		{[]string{"--list", "--allow=br0"}, "gre-docker1\ngre-docker2\ndocker0\n"},
 		{[]string{"docker0"}, "address: 172.17.0.3\nhwaddress: 02:42:ac:11:00:03\nmtu: 1462\nbridge_ports: br0\nbridge_stp: off\nbridge_fd: 0\n" +
-			"bridge_maxwait: 0\nbroadcast: 172.17.255.255\nnetmask: 255.255.0.0\n"},
+			"bridge_maxwait: 0\nup: ip link set dev docker0 alias ovsmesh-owner=docker3\nbroadcast: 172.17.255.255\nnetmask: 255.255.0.0\n"},
 	} {
 		if got := query(tc.args...); got != tc.want {
 			t.Errorf("ifquery %s:\n%s\nwant:\n%s", strings.Join(tc.args, " "), got, tc.want)

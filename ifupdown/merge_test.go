@@ -82,7 +82,7 @@ func TestMergeInterfacesErrors(t *testing.T) {
 		{"END without BEGIN", lines("auto lo", "", EndMarker),
 			[]string{`line 3: "# END ovsmesh managed block" without a "# BEGIN ovsmesh managed block" line before it: fix the markers by hand`}},
 		{"two blocks", "auto lo\n" + g + "\n" + g,
-			[]string{`line 38: a second ovsmesh block (the first is lines 2-36): remove one of them by hand`}},
+			[]string{`line 39: a second ovsmesh block (the first is lines 2-37): remove one of them by hand`}},
 		{"BEGIN inside the block", lines(BeginMarker, "x", BeginMarker, EndMarker),
 			[]string{`line 3: a second "# BEGIN ovsmesh managed block" inside the ovsmesh block begun at line 1, which has no "# END ovsmesh managed block" before it: fix the markers by hand`}},
 		{"two END lines", lines(BeginMarker, EndMarker, EndMarker),
@@ -96,7 +96,7 @@ func TestMergeInterfacesErrors(t *testing.T) {
 		{"the old recipe around an old block", "iface gre-docker2 inet manual\n" + g + "\n\niface docker0 inet static\n",
 			[]string{
 				`line 1: iface "gre-docker2" is also defined in the ovsmesh block, and ifupdown would configure it twice: remove or rename this stanza (ovsmesh now builds gre-docker2)`,
-				`line 39: iface "docker0" is also defined in the ovsmesh block, and ifupdown would configure it twice: remove or rename this stanza (ovsmesh now builds docker0)`,
+				`line 40: iface "docker0" is also defined in the ovsmesh block, and ifupdown would configure it twice: remove or rename this stanza (ovsmesh now builds docker0)`,
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

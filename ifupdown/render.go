@@ -146,6 +146,7 @@ func writeTunnel(b *bytes.Buffer, o topology.OVSState, t topology.Tunnel) {
 // bridge_fd/bridge_maxwait 0 keep bridge-utils from sleeping at boot. The pinned
 // MAC is ifupdown's own "hwaddress" (set by the static method once bridge-utils
 // has created the bridge), not bridge-utils' bridge_hw, which sleeps a second.
+// post-up puts ovsmesh's mark back on the bridge.
 func writeDocker(b *bytes.Buffer, s topology.HostState) {
 	d := s.Docker
 	b.WriteString("\nallow-" + s.OVS.Bridge + " " + d.Name + "\n")
@@ -161,6 +162,11 @@ func writeDocker(b *bytes.Buffer, s topology.HostState) {
 	writeOption(b, "bridge_stp", "off")
 	writeOption(b, "bridge_fd", "0")
 	writeOption(b, "bridge_maxwait", "0")
+	if d.Owner != "" {
+		// ovsmesh's mark on the bridge (see linuxbridge.Alias): the kernel
+		// forgets it at a reboot, and the pass after it would set it again.
+		writeOption(b, "post-up", "ip", "link", "set", "dev", d.Name, "alias", topology.OwnerKey+"="+d.Owner)
+	}
 }
 
 func ownerMark(owner string) string {

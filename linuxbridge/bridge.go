@@ -36,6 +36,8 @@ func New(h *netlink.Handle, log *slog.Logger) *Bridge {
 // matched, in which case it made no netlink write. In order, it:
 //   - creates the bridge if there is no link of that name; a link of another type
 //     is an error, never replaced;
+//   - marks the bridge as want.Owner's (its alias, see Alias; whether it may be
+//     changed at all is the preflight's CheckOwner);
 //   - sets the bridge's MTU and, when want.MAC is set, its Ethernet address (a
 //     bridge without one takes the lowest address of its ports, so the
 //     containers' gateway address would change as containers come and go);
@@ -60,6 +62,7 @@ func (b *Bridge) Apply(ctx context.Context, want topology.DockerBridge, dryRun b
 		return p.changes, err
 	}
 	steps := []func() error{
+		func() error { return p.alias(want.Name, br, want.Owner) },
 		func() error { return p.mtu(want.Name, br, want.MTU) },
 		func() error { return p.mac(want.Name, br, want.MAC) },
 		func() error { return p.addrs(br, want) },
@@ -87,6 +90,8 @@ func check(want topology.DockerBridge) error {
 		return fmt.Errorf("docker bridge name %q: want 1 to %d bytes", want.Name, unix.IFNAMSIZ-1)
 	case want.Port == "":
 		return fmt.Errorf("docker bridge %q: no port", want.Name)
+	case want.Owner == "":
+		return fmt.Errorf("docker bridge %q: no owner", want.Name)
 	case !want.Address.IsValid() || !want.Address.Addr().Is4():
 		return fmt.Errorf("docker bridge %q: address %s is not an IPv4 prefix", want.Name, want.Address)
 	case !want.Subnet.IsValid():
@@ -144,7 +149,7 @@ func (p *pass) ensureBridge(want topology.DockerBridge) (netlink.Link, error) {
 	}
 	if l == nil {
 		create := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: want.Name, MTU: want.MTU}}
-		change := fmt.Sprintf("create bridge %s mtu %d", want.Name, want.MTU)
+		change := fmt.Sprintf("create bridge %s mtu %d alias %s", want.Name, want.MTU, Alias(want.Owner))
 		if want.MAC != "" {
 			create.HardwareAddr, _ = net.ParseMAC(want.MAC) // checked by check
 			change += " address " + want.MAC
@@ -154,7 +159,9 @@ func (p *pass) ensureBridge(want topology.DockerBridge) (netlink.Link, error) {
 			if err := p.b.h.LinkAdd(create); err != nil && !errors.Is(err, unix.EEXIST) {
 				return err
 			}
-			return nil
+			// The kernel takes no alias at creation (IFLA_IFALIAS is set only
+			// on an existing link).
+			return p.b.h.LinkSetAlias(create, Alias(want.Owner))
 		})
 		if err != nil || p.dry {
 			return nil, err

@@ -183,6 +183,7 @@ func (n *testNS) addPort(t *testing.T, name string) {
 
 var want = topology.DockerBridge{
 	Name:      "docker0",
+	Owner:     "docker1",
 	Address:   netip.MustParsePrefix("172.17.0.1/16"),
 	MTU:       1462,
 	Port:      "br0",
@@ -214,7 +215,7 @@ func TestApplyFresh(t *testing.T) {
 	before := n.state(t)
 
 	wantChanges := []string{
-		"create bridge docker0 mtu 1462",
+		"create bridge docker0 mtu 1462 alias ovsmesh-owner=docker1",
 		"add address 172.17.0.1/16 to docker0",
 		"set br0 mtu 1462 (was 1500)",
 		"attach br0 to docker0",
@@ -266,6 +267,7 @@ func TestApplyAddresses(t *testing.T) {
 
 	changes := apply(t, b, want, false)
 	wantChanges := []string{
+		"set docker0 alias ovsmesh-owner=docker1",
 		"set docker0 mtu 1462 (was 1500)",
 		"delete address 172.17.5.5/16 from docker0: inside subnet 172.17.0.0/16",
 		"add address 172.17.0.1/16 to docker0",
@@ -327,7 +329,7 @@ func TestApplyMissingPort(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	// The bridge itself is there: Docker can start; the next pass attaches br0.
-	wantChanges := []string{"create bridge docker0 mtu 1462", "add address 172.17.0.1/16 to docker0"}
+	wantChanges := []string{"create bridge docker0 mtu 1462 alias ovsmesh-owner=docker1", "add address 172.17.0.1/16 to docker0"}
 	if !slices.Equal(changes, wantChanges) {
 		t.Errorf("changes = %q, want %q", changes, wantChanges)
 	}

@@ -31,7 +31,7 @@ func TestApplyMAC(t *testing.T) {
 	b := New(n.h, testLogger(t))
 
 	changes := apply(t, b, w, false)
-	if len(changes) == 0 || changes[0] != "create bridge docker0 mtu 1462 address 02:42:ac:11:00:01" {
+	if len(changes) == 0 || changes[0] != "create bridge docker0 mtu 1462 alias ovsmesh-owner=docker1 address 02:42:ac:11:00:01" {
 		t.Errorf("first change %q, want the creation with the address", changes)
 	}
 	if got := n.linkMAC(t, "docker0"); got != w.MAC {

@@ -16,6 +16,7 @@ type LinkState struct {
 	Type   string         `json:"type,omitempty"`
 	MTU    int            `json:"mtu,omitempty"`
 	MAC    string         `json:"mac,omitempty"`
+	Alias  string         `json:"alias,omitempty"`
 	Up     bool           `json:"up"`
 	Master string         `json:"master,omitempty"`
 	Addrs  []netip.Prefix `json:"addresses,omitempty"`
@@ -38,7 +39,7 @@ func (b *Bridge) State(ctx context.Context, bridge, port string) (br, p LinkStat
 		}
 		a := l.Attrs()
 		st.Exists, st.Type, st.MTU, st.Up = true, l.Type(), a.MTU, a.Flags&net.FlagUp != 0
-		st.MAC = a.HardwareAddr.String()
+		st.MAC, st.Alias = a.HardwareAddr.String(), a.Alias
 		if a.MasterIndex > 0 {
 			if m, err := b.h.LinkByIndex(a.MasterIndex); err == nil {
 				st.Master = m.Attrs().Name

@@ -106,7 +106,7 @@ func New(interval time.Duration, tunnels TunnelSource) *Metrics {
 		func() float64 { var ms runtime.MemStats; runtime.ReadMemStats(&ms); return float64(ms.HeapInuse) })
 	m.reg.MustRegister(goroutines, heap, m.passes, m.failures, m.duration, m.lastSuccess, m.desired, m.actual, m.repairs,
 		m.loadErrors, m.bfdUp, m.bfdFlaps, m.stpState, m.path, m.via, m.failovers, m.refused)
-	for _, s := range []string{controller.StepLoad, controller.StepOVSDB, controller.StepBridge, controller.StepFlows, controller.StepFiles} {
+	for _, s := range []string{controller.StepLoad, controller.StepOVSDB, controller.StepBridge, controller.StepFlows, controller.StepFiles, controller.StepFirewall} {
 		m.failures.WithLabelValues(s)
 		m.repairs.WithLabelValues(s)
 	}

@@ -64,6 +64,14 @@ func (t *Topology) WriteText(w io.Writer, s HostState) error {
 			return err
 		}
 	}
+	if _, err := fmt.Fprintf(w, "firewall    table inet %s: no tunnel packet from the containers leaves the host or reaches its tunnel endpoint\n", s.Firewall.Table); err != nil {
+		return err
+	}
+	for _, l := range s.Firewall.Lines() {
+		if _, err := fmt.Fprintf(w, "  %s\n", l); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -90,5 +92,37 @@ func TestLinkDegrees(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(topo.linkDegrees()), "[2 1 1]"; got != want {
 		t.Errorf("linkDegrees() = %s, want %s", got, want)
+	}
+}
+
+// TestFileSizeLimit: a file over MaxFileSize is refused, naming the file, by Load
+// (before it is read) and by Compile; the 10,000-host benchmark's file is far
+// below it.
+func TestFileSizeLimit(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("network:\n  encap: vxlan\n  subnet: 240.0.0.0/4\n  slice_prefix: 18\nhosts:\n")
+	for i := 1; i <= 10000; i++ {
+		fmt.Fprintf(&sb, "  - {name: host%05d, address: 10.%d.%d.%d, index: %d}\n", i, i>>16, (i>>8)&255, i&255, i)
+	}
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(ok, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(ok); err != nil {
+		t.Errorf("the 10,000-host file (%d bytes): %v", sb.Len(), err)
+	}
+	pad := MaxFileSize + 1 - sb.Len()
+	sb.WriteString("#" + strings.Repeat("x", pad-2) + "\n")
+	huge := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(huge, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := huge + ": file is 4194305 bytes, more than the limit of 4194304 (4 MiB; a 10,000-host file is about 0.6 MB): is it the right file?"
+	if _, err := Load(huge); err == nil || err.Error() != want {
+		t.Errorf("Load: %v, want %s", err, want)
+	}
+	if _, err := Compile(huge, []byte(sb.String())); err == nil || err.Error() != want {
+		t.Errorf("Compile: %v, want %s", err, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"regexp"
@@ -56,9 +57,34 @@ func Problems(err error) []*Problem {
 	return out
 }
 
-// Load reads, parses, defaults and validates the topology file at path.
+// MaxFileSize is the largest topology file ovsmesh reads, in bytes (4 MiB). A
+// 10,000-host file is about 0.6 MB; a 23 MB file took 7.9 s and 1.1 GB of memory
+// to validate, which a loop re-reading it on every change cannot afford.
+const MaxFileSize = 4 << 20
+
+// CheckSize returns the problem of a file of size bytes over MaxFileSize, named
+// name; nil for a file that fits. Readers check the size before reading.
+func CheckSize(name string, size int64) error {
+	if size <= MaxFileSize {
+		return nil
+	}
+	return &Problem{File: name, Msg: fmt.Sprintf("file is %d bytes, more than the limit of %d (4 MiB; a 10,000-host file is about 0.6 MB): is it the right file?", size, MaxFileSize)}
+}
+
+// Load reads, parses, defaults and validates the topology file at path. A file
+// over MaxFileSize is refused before it is read.
 func Load(path string) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		if err := CheckSize(path, fi.Size()); err != nil {
+			return nil, err
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read topology: %w", err)
 	}
@@ -100,7 +126,12 @@ func sortProblems(err error) error {
 // Parse decodes a topology file strictly: unknown or repeated keys and values of the
 // wrong type are problems. It applies no defaults and checks nothing else. It
 // returns a nil Topology only when the file is not YAML at all.
+//
+// Content over MaxFileSize is refused unread (nil Topology).
 func Parse(name string, data []byte) (*Topology, error) {
+	if err := CheckSize(name, int64(len(data))); err != nil {
+		return nil, err
+	}
 	d := &decoder{t: &Topology{File: name, pos: map[string]Pos{}, bad: map[string]bool{}}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {

@@ -2,8 +2,6 @@ package topology
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -304,11 +302,19 @@ func (u *unionFind) union(a, b int) bool {
 // maxIfName is the longest Linux interface name (IFNAMSIZ - 1).
 const maxIfName = 15
 
-// PortName returns the name of the tunnel port to peer: the encapsulation's prefix
-// and the peer's name ("gre-docker2", "vx-docker2"). A name that does not fit in 15
-// bytes is cut and ends in a short hash of the whole peer name, so it stays stable
-// and distinct; Validate rejects the (unlikely) case of two peers that still collide.
-func PortName(encap, peer string) string {
+// PortName returns the name of the tunnel port to the peer named peer, of index
+// index: the encapsulation's prefix and the peer's name ("gre-docker2",
+// "vx-docker2") when that fits in a Linux interface name (15 bytes). A longer
+// one keeps the prefix and as much of the name as fits before "+" and the
+// peer's index ("gre-ip-10-0-5+7"), without a separator at the cut.
+//
+// No two peers of a topology ever get the same name, whatever their names: a
+// host name has no "+" (see isName), so a cut name never equals a whole one,
+// and two cut names end in "+" and two different indexes (unique in a
+// topology), which no digit of the kept part can blur, since they come after
+// the last "+". A name depends on the peer's name and index alone, both stable,
+// so it never changes while the peer stays.
+func PortName(encap, peer string, index int) string {
 	prefix := "vx-"
 	if encap == EncapGRE {
 		prefix = "gre-"
@@ -316,10 +322,9 @@ func PortName(encap, peer string) string {
 	if len(prefix)+len(peer) <= maxIfName {
 		return prefix + peer
 	}
-	sum := sha256.Sum256([]byte(peer))
-	hash := hex.EncodeToString(sum[:])[:5]
-	keep := maxIfName - len(prefix) - len(hash) - 1
-	return prefix + peer[:keep] + "-" + hash
+	suffix := "+" + strconv.Itoa(index)
+	// A separator left at the cut goes ("gre-ip-10-0+12", not "gre-ip-10-0-+12").
+	return prefix + strings.TrimRight(peer[:maxIfName-len(prefix)-len(suffix)], "-_.") + suffix
 }
 
 // Host returns the host named name, or an error naming it and listing the known
@@ -366,7 +371,7 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 	tunnels := make([]Tunnel, 0, len(peers))
 	for _, p := range peers {
 		tu := Tunnel{
-			Name: PortName(n.Encap, p.Name), Peer: p.Name, PeerIndex: p.Index,
+			Name: PortName(n.Encap, p.Name, p.Index), Peer: p.Name, PeerIndex: p.Index,
 			Type: typ, RemoteIP: p.Address, LocalIP: me.Address, PacketType: packetType,
 			Key: key, DstPort: dstPort, BFD: n.BFD, BFDIntervalMS: n.BFDIntervalMS, BFDMult: n.BFDMult,
 			OFPort:    TunnelOFPortBase + p.Index,
@@ -394,10 +399,11 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 			Tunnels:   tunnels,
 		},
 		Docker: DockerBridge{
-			Name: n.DockerBridge, Address: gw, MTU: n.MTU, Port: n.Bridge,
+			Name: n.DockerBridge, Owner: name, Address: gw, MTU: n.MTU, Port: n.Bridge,
 			FixedCIDR: slice, Subnet: n.Subnet, MAC: t.DockerMAC(me.Index),
 		},
-		Daemon: daemonConfig(n.DockerBridge, gw, slice, n.MTU),
+		Daemon:   daemonConfig(n.DockerBridge, gw, slice, n.MTU),
+		Firewall: firewall(n.DockerBridge, n.Subnet, n.VXLANPort),
 	}
 	switch n.Mode {
 	case ModeMesh:

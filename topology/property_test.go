@@ -237,25 +237,66 @@ func bruteMinCost(topo *Topology) int {
 	return total
 }
 
+// TestPortNames: names that fit are the prefix and the peer's name; longer ones
+// end in "+" and the peer's index.
 func TestPortNames(t *testing.T) {
-	cases := map[string]string{
-		"docker2":                 "gre-docker2",
-		"abcdefghijk":             "gre-abcdefghijk",
-		"abcdefghijkl":            "gre-abcde-",
-		"rack1-very-long-name-01": "gre-rack1-",
-	}
-	seen := map[string]string{}
-	for peer, prefix := range cases {
-		got := PortName(EncapGRE, peer)
-		if len(got) > 15 || !strings.HasPrefix(got, prefix) {
-			t.Errorf("PortName(gre, %q) = %q, want ≤15 bytes starting %q", peer, got, prefix)
+	for _, c := range []struct {
+		encap, peer string
+		index       int
+		want        string
+	}{
+		{EncapGRE, "docker2", 2, "gre-docker2"},
+		{EncapGRE, "abcdefghijk", 3, "gre-abcdefghijk"},
+		{EncapVXLAN, "abcdefghijkl", 3, "vx-abcdefghijkl"},
+		{EncapGRE, "abcdefghijkl", 3, "gre-abcdefghi+3"},
+		// Two pairs of names whose hashed names (the former scheme) collided:
+		// gre-ip-10-3cd44 and vx-ip-10--0b472.
+		{EncapGRE, "ip-10-0-5-40", 7, "gre-ip-10-0-5+7"},
+		{EncapGRE, "ip-10-0-10-217", 12, "gre-ip-10-0+12"},
+		{EncapVXLAN, "ip-10-0-5-154", 40, "vx-ip-10-0-5+40"},
+		{EncapVXLAN, "ip-10-0-11-135", 32511, "vx-ip-10+32511"},
+	} {
+		if got := PortName(c.encap, c.peer, c.index); got != c.want {
+			t.Errorf("PortName(%s, %q, %d) = %q, want %q", c.encap, c.peer, c.index, got, c.want)
 		}
-		if o, dup := seen[got]; dup {
-			t.Errorf("%q and %q both get %q", peer, o, got)
-		}
-		seen[got] = peer
 	}
-	if a, b := PortName(EncapVXLAN, "rack1-very-long-name-01"), PortName(EncapVXLAN, "rack1-very-long-name-02"); a == b {
-		t.Errorf("cut names collide: %q", a)
+}
+
+// TestPortNamesNeverCollide: in 200 fleets of 1000 hosts, half with cloud
+// names (ip-10-0-X-Y: about 35% of such fleets collided under the former
+// hashed names) and half with random names of the allowed characters
+// and lengths, every tunnel port name fits in 15 bytes and names one host only.
+func TestPortNamesNeverCollide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 5))
+	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+	for fleet := range 200 {
+		names := map[string]bool{}
+		for len(names) < 1000 {
+			if fleet%2 == 0 {
+				names[fmt.Sprintf("ip-10-0-%d-%d", rng.IntN(256), rng.IntN(256))] = true
+				continue
+			}
+			b := []byte{chars[rng.IntN(62)]}
+			for range rng.IntN(63) {
+				b = append(b, chars[rng.IntN(len(chars))])
+			}
+			names[string(b)] = true
+		}
+		indexes := rng.Perm(MaxIndex)
+		i := 0
+		for _, encap := range []string{EncapGRE, EncapVXLAN} {
+			seen := map[string]string{}
+			for name := range names {
+				p := PortName(encap, name, indexes[i%1000]+1)
+				i++
+				if len(p) > maxIfName {
+					t.Fatalf("%q: %q is longer than 15 bytes", name, p)
+				}
+				if o, dup := seen[p]; dup {
+					t.Fatalf("fleet %d: %q and %q both get %q", fleet, o, name, p)
+				}
+				seen[p] = name
+			}
+		}
 	}
 }

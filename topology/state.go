@@ -40,6 +40,8 @@ type HostState struct {
 	Docker  DockerBridge `json:"docker"`
 	Flows   []Flow       `json:"flows"`
 	Daemon  DaemonConfig `json:"daemon_json"`
+	// Firewall is the host firewall: the nftables table ovsmesh owns.
+	Firewall Firewall `json:"firewall"`
 }
 
 // OVSState is the part of HostState that lives in OVSDB.
@@ -131,7 +133,10 @@ func (t Tunnel) Options() map[string]string {
 // DockerBridge is the Linux bridge Docker uses, holding the OVS bridge's internal
 // interface as a port.
 type DockerBridge struct {
-	Name    string       `json:"name"`
+	Name string `json:"name"`
+	// Owner is the host whose mark the bridge carries (its alias, see
+	// linuxbridge.Alias).
+	Owner   string       `json:"owner"`
 	Address netip.Prefix `json:"address"` // e.g. 172.17.0.1/16
 	MTU     int          `json:"mtu"`
 	// Port is the OVS bridge's internal interface, enslaved to the Linux bridge.
@@ -161,7 +166,7 @@ type DaemonConfig struct {
 func (s HostState) Equal(o HostState) bool {
 	return s.Host == o.Host && s.Index == o.Index && s.Address == o.Address && s.Mode == o.Mode &&
 		s.OVS.Equal(o.OVS) && s.Docker == o.Docker && s.Daemon == o.Daemon &&
-		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal)
+		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal) && s.Firewall.Equal(o.Firewall)
 }
 
 // Equal reports whether two OVS states are the same.

@@ -253,7 +253,6 @@ func (c *checker) hosts() {
 	names := make(map[string]int, len(t.Hosts))
 	addrs := make(map[netip.Addr]int, len(t.Hosts))
 	indexes := make(map[int]int, len(t.Hosts))
-	ports := make(map[string]int, len(t.Hosts))
 	for i, h := range t.Hosts {
 		switch {
 		case h.Name == "":
@@ -265,11 +264,6 @@ func (c *checker) hosts() {
 				c.atItem("hosts", i, "name", "%q is also hosts[%d].name: names must be unique", h.Name, j)
 			} else {
 				names[h.Name] = i
-				port := PortName(t.Network.Encap, h.Name)
-				if j, dup := ports[port]; dup {
-					c.atItem("hosts", i, "name", "tunnel port name %q is also that of hosts[%d]: rename one of them", port, j)
-				}
-				ports[port] = i
 			}
 		}
 		switch {

@@ -53,6 +53,7 @@ var layers = map[string]struct {
 	"openflow":    {[]string{"topology"}, []string{"libovsdb", "vishvananda"}},
 	"linuxbridge": {[]string{"topology"}, []string{"libovsdb", "go-openvswitch", "os/exec"}},
 	"ifupdown":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
+	"firewall":    {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "moby"}},
 	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "moby"}},
 	"metrics":     {[]string{"controller", "topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
 	"fleet":       {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "prometheus"}},

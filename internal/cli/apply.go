@@ -17,6 +17,7 @@ import (
 
 	"github.com/ovsmesh/ovsmesh/controller"
 	"github.com/ovsmesh/ovsmesh/dockerapi"
+	"github.com/ovsmesh/ovsmesh/firewall"
 	"github.com/ovsmesh/ovsmesh/ifupdown"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
@@ -97,7 +98,7 @@ func newApply() *cobra.Command {
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (default warn for a single pass)")
 	fl.DurationVar(&f.interval, "interval", 0, "keep reconciling: a pass every DURATION (e.g. 30s) and on every change")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "with --interval: serve /metrics and /healthz on ADDR (e.g. 127.0.0.1:9474)")
-	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge although ovsmesh did not build it, or another host's name is on it")
+	fl.BoolVar(&f.takeOver, "take-over", false, "adopt the topology's OVS bridge or Linux (docker) bridge although ovsmesh did not build it, or another host's name is on it")
 	fl.BoolVar(&f.skipAddressCheck, "skip-address-check", false, "do not require the host's address from the topology on this machine (e.g. behind NAT)")
 	fl.StringVar(&f.lock, "lock", "", "lock file that makes this ovsmesh the only writer (default: ovsmesh.lock beside the OVSDB socket)")
 	addDockerHost(fl, &f.dockerHost)
@@ -276,15 +277,16 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		return nil, nil, usageError{fmt.Errorf("--docker-host: %w", err)}
 	}
 	r := &controller.Reconciler{
-		Path:   path,
-		Host:   f.host,
-		OVS:    ovs,
-		Guard:  hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck},
-		Bridge: br,
-		Flows:  flowTables{log: log},
-		Files:  &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
-		Docker: docker,
-		Log:    log,
+		Path:     path,
+		Host:     f.host,
+		OVS:      ovs,
+		Guard:    hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck, takeOver: f.takeOver},
+		Bridge:   br,
+		Flows:    flowTables{log: log},
+		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
+		Firewall: firewall.New(log),
+		Docker:   docker,
+		Log:      log,
 		// A single pass sees one reading of the flap counts: the hold needs a loop.
 		FlapHold: f.flapHold,
 	}

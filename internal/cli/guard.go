@@ -24,6 +24,7 @@ type hostGuard struct {
 	db          ovsAdapter
 	bridge      *linuxbridge.Bridge
 	skipAddress bool
+	takeOver    bool // adopt a Linux bridge ovsmesh did not build
 }
 
 var _ controller.Guard = hostGuard{}
@@ -31,6 +32,9 @@ var _ controller.Guard = hostGuard{}
 func (g hostGuard) Check(ctx context.Context, want topology.HostState) error {
 	var errs []error
 	if err := g.db.Check(ctx, want.OVS); err != nil {
+		errs = append(errs, err)
+	}
+	if err := g.bridge.CheckOwner(ctx, want.Docker, g.takeOver); err != nil {
 		errs = append(errs, err)
 	}
 	if err := g.bridge.CheckPort(ctx, want.Docker); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/firewall"
 	"github.com/ovsmesh/ovsmesh/fleet"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
 	"github.com/ovsmesh/ovsmesh/openflow"
@@ -31,6 +32,9 @@ type statusReport struct {
 	Matches *bool                  `json:"matches_plan,omitempty"`
 	Errors  []string               `json:"errors,omitempty"`
 	Fleet   *fleetViewReport       `json:"fleet,omitempty"` // with --view-file
+	// Firewall is ovsmesh's nftables table: each rule with the packets it
+	// dropped (nil: no such table).
+	Firewall []firewall.RuleState `json:"firewall,omitempty"`
 	// Paths are, in a mesh with bfd: true, the path frames to each tunnel's
 	// peer take now (see topology.ChoosePath), by tunnel.
 	Paths map[string]tunnelPath `json:"paths,omitempty"`
@@ -190,6 +194,13 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	} else {
 		rep.Docker, rep.Port = &br, &p
 	}
+	rules, ok, err := firewall.New(log).State(ctx, topology.FirewallTable)
+	switch {
+	case err != nil:
+		rep.Errors = append(rep.Errors, fmt.Sprintf("read table inet %s: %v", topology.FirewallTable, err))
+	case ok:
+		rep.Firewall = rules
+	}
 	rep.DockerNet = collectDocker(ctx, dockerHost(f.dockerHost), dockerBridge, wantDocker)
 	if path != "" {
 		// The drift is exactly what a dry-run pass would change.
@@ -316,10 +327,11 @@ func writeStatus(w io.Writer, rep *statusReport) {
 		if !d.Exists {
 			fmt.Fprintf(w, "%s: missing\n", d.Name)
 		} else {
-			fmt.Fprintf(w, "%s: %s mac=%s mtu=%d up=%v addresses=%v; port %s: master=%s mtu=%d up=%v\n",
-				d.Name, d.Type, d.MAC, d.MTU, d.Up, d.Addrs, rep.Port.Name, orDash(rep.Port.Master), rep.Port.MTU, rep.Port.Up)
+			fmt.Fprintf(w, "%s: %s mac=%s mtu=%d up=%v addresses=%v alias=%s; port %s: master=%s mtu=%d up=%v\n",
+				d.Name, d.Type, d.MAC, d.MTU, d.Up, d.Addrs, orDash(d.Alias), rep.Port.Name, orDash(rep.Port.Master), rep.Port.MTU, rep.Port.Up)
 		}
 	}
+	writeFirewall(w, rep.Firewall)
 	if rep.DockerNet != nil {
 		writeDockerStatus(w, rep.DockerNet)
 	}
@@ -345,6 +357,21 @@ func writeStatus(w io.Writer, rep *statusReport) {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "error: %s\n", e)
 	}
+}
+
+// writeFirewall writes ovsmesh's nftables table: its rules and what they dropped.
+func writeFirewall(w io.Writer, rules []firewall.RuleState) {
+	if rules == nil {
+		fmt.Fprintf(w, "firewall: no table inet %s\n", topology.FirewallTable)
+		return
+	}
+	fmt.Fprintf(w, "firewall: table inet %s, tunnel packets from the containers dropped:\n", topology.FirewallTable)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CHAIN\tRULE\tPACKETS")
+	for _, r := range rules {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", r.Chain, orDash(r.Rule), r.Packets)
+	}
+	tw.Flush()
 }
 
 func orDash(s string) string {
