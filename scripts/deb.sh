@@ -33,7 +33,7 @@ install -d "$pkg/lib/systemd/system"
 sed -e '/^#   /d' -e '/^# systemd unit/c\# systemd unit for ovsmesh'"'"'s reconcile loop (Debian package).' \
     -e 's|/usr/local/sbin/ovsmesh|/usr/sbin/ovsmesh|' \
     -e '/^Documentation=/a ConditionPathExists=/etc/ovsmesh/topology.yaml' \
-    examples/ovsmesh.service > "$pkg/lib/systemd/system/ovsmesh.service"
+    packaging/ovsmesh.service > "$pkg/lib/systemd/system/ovsmesh.service"
 chmod 0644 "$pkg/lib/systemd/system/ovsmesh.service"
 install -D -m 0644 examples/vxlan-mesh.yaml "$pkg/etc/ovsmesh/topology.yaml.example"
 

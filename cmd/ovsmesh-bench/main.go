@@ -4,6 +4,8 @@
 // It needs root and Open vSwitch's userspace tools.
 //
 //	ovsmesh-bench [--ovsmesh bin/ovsmesh] [--sizes 100,1000] [--runs 5] [--slow-runs 3] [--slow-after 20s] [--skip-per-port] [-q]
+//
+// It is a developer tool, not part of the product.
 package main
 
 import (

@@ -1,6 +1,7 @@
 // Command ovsmesh-docs writes ovsmesh's command reference, generated from the
 // command definitions: `ovsmesh-docs MARKDOWN_DIR [MAN_DIR]` (make docs), or its
 // shell completions: `ovsmesh-docs -completions DIR` (make deb).
+// It is a developer tool, not part of the product.
 package main
 
 import (

@@ -11,6 +11,8 @@
 // down tears down the lab in the state file. sweep removes the leftovers of
 // labs whose creator died without tearing them down (with --force, every
 // lab).
+//
+// It is a developer tool, not part of the product.
 package main
 
 import (

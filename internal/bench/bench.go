@@ -4,9 +4,10 @@
 // the real ovsmesh binary against the ways an operator builds the same tunnels by
 // hand (one ovs-vsctl per tunnel as ifupdown does, or one bulk ovs-vsctl), the
 // no-op apply, and the install of the flow table against ovs-ofctl. It prints
-// markdown for the README: the machine, one table of medians, the targets, and
+// markdown for docs/benchmarks.md: the machine, one table of medians, the targets, and
 // where the time of the no-op apply goes. Its figures come from the binary; it
 // calls the product's packages only to break the no-op apply down into its parts.
+// It is a developer tool, not part of the product.
 package bench
 
 import (

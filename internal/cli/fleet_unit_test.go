@@ -53,7 +53,7 @@ func unitWritable(t *testing.T, path string) []string {
 // lets it write (the files are replaced through a temporary file beside them:
 // the directory must be writable, not only the file).
 func TestUnitLetsEveryModeWriteItsFiles(t *testing.T) {
-	dirs := unitWritable(t, filepath.Join("..", "..", "examples", "ovsmesh.service"))
+	dirs := unitWritable(t, filepath.Join("..", "..", "packaging", "ovsmesh.service"))
 	apply := newApply()
 	def := func(name string) string { return apply.Flags().Lookup(name).DefValue }
 	var f applyFlags

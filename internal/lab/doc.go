@@ -24,4 +24,6 @@
 //
 // Everything here needs root, the ip, ethtool and ping commands and the Open
 // vSwitch userspace tools (ovsdb-tool, ovsdb-server, ovs-vswitchd, ovs-vsctl).
+//
+// It is a developer tool, not part of the product.
 package lab
