@@ -95,7 +95,7 @@ type Reconciler struct {
 	// pass can go on repairing docker0 and the files while ovsdb-server is down.
 	verified string
 	// sessions is the last reading of BFD; flaps remembers their flaps.
-	sessions map[string]BFDSession
+	sessions map[string]topology.BFDSession
 	flaps    flapTracker
 
 	linksMu sync.Mutex

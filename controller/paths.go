@@ -7,19 +7,9 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// BFDSession is what ovs-vswitchd reports of one tunnel's BFD session.
-type BFDSession struct {
-	// SeenUp: the session is up or has been (bfd_status state up, or a flap
-	// count above 0).
-	SeenUp bool
-	// Flaps is bfd_status:flap_count: changes of its forwarding state since
-	// ovs-vswitchd created the session.
-	Flaps int
-}
-
 // BFDSessions reads the BFD sessions of a bridge's tunnels, by tunnel name.
 type BFDSessions interface {
-	Sessions(ctx context.Context, bridge string) (map[string]BFDSession, error)
+	Sessions(ctx context.Context, bridge string) (map[string]topology.BFDSession, error)
 }
 
 // flapLimit is how many forwarding changes (two outages: down, up, down, up)
@@ -62,7 +52,7 @@ type flapTracker struct {
 
 // observe records the flap counts read at now, forgetting growth older than hold
 // (0: keeps nothing, no tunnel is ever unstable).
-func (f *flapTracker) observe(now time.Time, s map[string]BFDSession, hold time.Duration) {
+func (f *flapTracker) observe(now time.Time, s map[string]topology.BFDSession, hold time.Duration) {
 	if f.last == nil {
 		f.last, f.events = map[string]int{}, map[string][]time.Time{}
 	}

@@ -11,9 +11,11 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-type fakeSessions map[string]BFDSession
+type fakeSessions map[string]topology.BFDSession
 
-func (f fakeSessions) Sessions(context.Context, string) (map[string]BFDSession, error) { return f, nil }
+func (f fakeSessions) Sessions(context.Context, string) (map[string]topology.BFDSession, error) {
+	return f, nil
+}
 
 // TestPathPolicyFromBFD: a tunnel whose session was never up goes direct; one
 // that flapped 4 times within the hold prefers its relays until the hold passes
@@ -48,11 +50,11 @@ func TestPathPolicyFromBFD(t *testing.T) {
 	}
 	check("start", "0x8002", "members:32770,32771)")
 	check("start", "0x8003", "load:0->NXM_NX_TUN_ID[],output:32771")
-	sessions["gre-docker2"] = BFDSession{SeenUp: true, Flaps: 3} // one outage: down, up
+	sessions["gre-docker2"] = topology.BFDSession{SeenUp: true, Flaps: 3} // one outage: down, up
 	check("one outage", "0x8002", "members:32770,32771)")
-	sessions["gre-docker2"] = BFDSession{SeenUp: true, Flaps: 5} // a second one
+	sessions["gre-docker2"] = topology.BFDSession{SeenUp: true, Flaps: 5} // a second one
 	check("two outages", "0x8002", "members:32771,32770)")
-	sessions["gre-docker3"] = BFDSession{SeenUp: true, Flaps: 1}
+	sessions["gre-docker3"] = topology.BFDSession{SeenUp: true, Flaps: 1}
 	check("docker3 up", "0x8003", "members:32771,32770)")
 
 	// The hold passes: the direct tunnel comes first again.
@@ -63,16 +65,16 @@ func TestPathPolicyFromBFD(t *testing.T) {
 	// ovs-vswitchd restarted: counts start again, no flap is counted.
 	var f flapTracker
 	now := time.Now()
-	f.observe(now, map[string]BFDSession{"t": {Flaps: 9}}, time.Minute)
-	f.observe(now, map[string]BFDSession{"t": {Flaps: 1}}, time.Minute)
-	f.observe(now, map[string]BFDSession{"t": {Flaps: 2}}, time.Minute)
+	f.observe(now, map[string]topology.BFDSession{"t": {Flaps: 9}}, time.Minute)
+	f.observe(now, map[string]topology.BFDSession{"t": {Flaps: 1}}, time.Minute)
+	f.observe(now, map[string]topology.BFDSession{"t": {Flaps: 2}}, time.Minute)
 	if len(f.events["t"]) != 1 {
 		t.Errorf("after a restart: %d flaps remembered, want 1", len(f.events["t"]))
 	}
 	// Hold 0 remembers nothing.
 	var off flapTracker
-	off.observe(now, map[string]BFDSession{"t": {Flaps: 1}}, 0)
-	off.observe(now, map[string]BFDSession{"t": {Flaps: 9}}, 0)
+	off.observe(now, map[string]topology.BFDSession{"t": {Flaps: 1}}, 0)
+	off.observe(now, map[string]topology.BFDSession{"t": {Flaps: 9}}, 0)
 	if off.unstable("t") {
 		t.Errorf("hold 0: unstable")
 	}

@@ -50,6 +50,9 @@ func TestSTP(t *testing.T) {
 	t.Run("one blocked port, between the two non-root bridges", func(t *testing.T) {
 		stpCheckRing(t, c, hosts, conv, "stp_state", "blocking")
 	})
+	t.Run("ovsmesh status shows each tunnel's role and state", func(t *testing.T) {
+		stpCheckStatus(t, c, hosts, false)
+	})
 
 	cts := map[string]*lab.Container{}
 	for _, h := range hosts {
@@ -97,6 +100,9 @@ func TestSTPRapid(t *testing.T) {
 
 	t.Run("one discarding port, between the two non-root bridges", func(t *testing.T) {
 		stpCheckRing(t, c, hosts, conv, "rstp_port_state", "Discarding")
+	})
+	t.Run("ovsmesh status shows each tunnel's role and state", func(t *testing.T) {
+		stpCheckStatus(t, c, hosts, true)
 	})
 
 	cts := map[string]*lab.Container{}

@@ -129,6 +129,17 @@ func relayPaths(flows []Flow, tunnels []Tunnel, policy PathPolicy) []Flow {
 			"load:" + hexValue(markRelayTo) + "->" + tunID, "move:NXM_NX_REG6[0..14]->NXM_NX_TUN_ID[0..14]", "output:" + regVia}})
 }
 
+// BFDSession is what ovs-vswitchd reports of one tunnel's BFD session: observed
+// state, which a pass turns into its PathPolicy.
+type BFDSession struct {
+	// SeenUp: the session is up or has been (bfd_status state up, or a flap
+	// count above 0).
+	SeenUp bool
+	// Flaps is bfd_status:flap_count: changes of its forwarding state since
+	// ovs-vswitchd created the session.
+	Flaps int
+}
+
 // PathPolicy tells which tunnels of a relaying mesh may fail over to a relay.
 //
 // TableSend's bundle_load takes a tunnel whose BFD session is not up for a dead

@@ -247,12 +247,13 @@ func (p *pendingDB) Apply(ctx context.Context, want topology.OVSState, dryRun bo
 	return p.db.Apply(ctx, want, dryRun)
 }
 
-// State waits for the connection and reads the owned bridges from the cache.
-func (p *pendingDB) State(ctx context.Context) (ovsdb.Status, error) {
+// Sessions waits for the connection and reads the bridge's BFD sessions from the
+// cache.
+func (p *pendingDB) Sessions(ctx context.Context, bridge string) (map[string]topology.BFDSession, error) {
 	if err := p.wait(ctx); err != nil {
-		return ovsdb.Status{}, err
+		return nil, err
 	}
-	return p.db.State(ctx)
+	return p.db.Sessions(ctx, bridge)
 }
 
 // Close waits for the connection attempt and closes what it opened.
@@ -281,6 +282,7 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Host:     f.host,
 		OVS:      ovs,
 		Guard:    hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck, takeOver: f.takeOver},
+		BFD:      ovs,
 		Bridge:   br,
 		Flows:    flowTables{log: log},
 		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
@@ -289,9 +291,6 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Log:      log,
 		// A single pass sees one reading of the flap counts: the hold needs a loop.
 		FlapHold: f.flapHold,
-	}
-	if db, ok := ovs.(stateReader); ok {
-		r.BFD = bfdSessions{db: db}
 	}
 	return r, func() { nl.Close(); docker.Close() }, nil
 }

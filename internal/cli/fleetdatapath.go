@@ -48,7 +48,7 @@ func (d *dataPath) set(st ovsdb.Status) {
 	up := map[netip.Addr]bool{}
 	for _, b := range st.Bridges {
 		for _, p := range b.Ports {
-			if !p.Owned || (p.Type != "gre" && p.Type != "vxlan") || p.BFD["enable"] != "true" || p.BFDStatus["state"] != "up" {
+			if s := p.BFDState(); !p.Tunnel() || s == nil || s.State != "up" {
 				continue
 			}
 			if a, err := netip.ParseAddr(p.Options["remote_ip"]); err == nil {

@@ -10,10 +10,12 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// ovsAdapter is the OVSDB side of a pass: it applies the plan and can tell
-// beforehand whether the bridge may be changed.
+// ovsAdapter is the OVSDB side of a pass: it applies the plan, can tell
+// beforehand whether the bridge may be changed, and reads the tunnels' BFD
+// sessions.
 type ovsAdapter interface {
 	controller.OVS
+	controller.BFDSessions
 	Check(ctx context.Context, want topology.OVSState) error
 }
 

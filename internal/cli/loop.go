@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/controller"
@@ -137,7 +136,7 @@ func tunnelSource(db *ovsdb.Client) metrics.TunnelSource {
 		var out []metrics.Tunnel
 		for _, b := range st.Bridges {
 			for _, p := range b.Ports {
-				if !p.Owned || (p.Type != "gre" && p.Type != "vxlan") {
+				if !p.Tunnel() {
 					continue
 				}
 				if p.Refused != "" {
@@ -147,13 +146,12 @@ func tunnelSource(db *ovsdb.Client) metrics.TunnelSource {
 				if p.OFPort <= 0 {
 					continue // not reported on yet
 				}
-				t := metrics.Tunnel{Name: p.Name, BFDEnabled: p.BFD["enable"] == "true", BFDUp: p.BFDStatus["state"] == "up",
-					BFDForwarding: p.BFDStatus["forwarding"] == "true"}
-				t.BFDFlaps, _ = strconv.Atoi(p.BFDStatus["flap_count"])
-				if b.STP {
-					t.STPState = p.STPStatus["stp_state"]
-				} else if b.RSTP {
-					t.STPState = p.RSTPStatus["rstp_port_state"]
+				t := metrics.Tunnel{Name: p.Name}
+				if s := p.BFDState(); s != nil {
+					t.BFDEnabled, t.BFDUp, t.BFDForwarding, t.BFDFlaps = true, s.State == "up", s.Forwarding, s.Flaps
+				}
+				if s := b.SpanningTree(p); s != nil {
+					t.STPState = s.State
 				}
 				out = append(out, t)
 			}

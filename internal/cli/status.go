@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -235,7 +236,8 @@ func addPaths(ctx context.Context, rep *statusReport, b ovsdb.BridgeStatus, tabl
 	alive := map[string]bool{}
 	for _, p := range b.Ports {
 		name[p.OFPort] = p.Name
-		alive[p.Name] = p.BFD["enable"] == "true" && p.BFDStatus["forwarding"] == "true"
+		s := p.BFDState()
+		alive[p.Name] = s != nil && s.Forwarding
 	}
 	if rep.Paths == nil {
 		rep.Paths = map[string]tunnelPath{}
@@ -272,7 +274,7 @@ func writeStatus(w io.Writer, rep *statusReport) {
 			switch {
 			case p.Name == b.Name:
 				mtu = p.MTU
-			case p.Owned && (p.Type == "gre" || p.Type == "vxlan"):
+			case p.Tunnel():
 				tunnels = append(tunnels, p)
 			case !p.Owned:
 				foreign = append(foreign, p)
@@ -291,14 +293,12 @@ func writeStatus(w io.Writer, rep *statusReport) {
 			}
 			sort.Strings(opts)
 			bfd := "-"
-			if p.BFD["enable"] == "true" {
-				bfd = orDash(p.BFDStatus["state"])
+			if s := p.BFDState(); s != nil {
+				bfd = orDash(s.State)
 			}
 			stpState := "-"
-			if s := p.STPStatus["stp_state"]; s != "" {
-				stpState = p.STPStatus["stp_role"] + "/" + s
-			} else if s := p.RSTPStatus["rstp_port_state"]; s != "" {
-				stpState = p.RSTPStatus["rstp_port_role"] + "/" + s
+			if s := cmp.Or(p.STPState(), p.RSTPState()); s != nil {
+				stpState = s.Role + "/" + s.State
 			}
 			path := "-"
 			if tp, ok := rep.Paths[p.Name]; ok {
