@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +105,7 @@ func (f *fakeFlows) Read(context.Context, string) (FlowTable, error) { return f,
 func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]string, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
-	if len(f.s.flows) == len(want) {
+	if slices.EqualFunc(f.s.flows, want, topology.Flow.Equal) {
 		return nil, nil
 	}
 	if !dry {
