@@ -170,6 +170,27 @@ func TestOnceConvergesThenDoesNothing(t *testing.T) {
 	}
 }
 
+// TestFlowDriftRepaired: a flow changed behind ovsmesh's back (the table keeps
+// its size) is put back by the next pass, which changes nothing else.
+func TestFlowDriftRepaired(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	s.mu.Lock()
+	want := s.flows
+	s.flows = slices.Clone(want)
+	s.flows[0].Priority++
+	s.mu.Unlock()
+	res := r.Once(context.Background(), false)
+	if got := res.changes(StepFlows); res.Err() != nil || fmt.Sprint(got) != "[set flows]" || res.changes(StepOVSDB) != nil {
+		t.Fatalf("pass after a flow drifted: flows %q, ovsdb %q, err %v", got, res.changes(StepOVSDB), res.Err())
+	}
+	if !slices.EqualFunc(s.flows, want, topology.Flow.Equal) {
+		t.Error("the drifted flow was not put back")
+	}
+}
+
 func TestDryRunChangesNothing(t *testing.T) {
 	r, s, _ := newFake(t, "lab.yaml")
 	res := r.Once(context.Background(), true)
