@@ -3,7 +3,7 @@
 // (OVSDB, the docker0 bridge, the flow table, the files), collecting every error.
 //
 // It declares the small interfaces it needs and imports only topology: the
-// concrete adapters are injected by cmd/ovsmesh (a test enforces this).
+// concrete adapters are wired by internal/cli (internal/archtest enforces this).
 package controller
 
 import (
@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -46,14 +45,6 @@ type (
 	// Firewall keeps the host firewall's table (see topology.Firewall).
 	Firewall interface {
 		Apply(ctx context.Context, want topology.Firewall, dryRun bool) ([]string, error)
-	}
-	// Guard checks, before a pass changes anything, that this machine is the host
-	// the plan is for and that everything the plan would change may be changed
-	// (the bridge is ovsmesh's and this host's, its internal interface carries no
-	// addresses, ...). An error whose Unavailable method reports true means it
-	// could not tell (ovsdb-server unreachable).
-	Guard interface {
-		Check(ctx context.Context, want topology.HostState) error
 	}
 )
 
@@ -169,169 +160,6 @@ func unavailable(err error) bool {
 	return errors.As(err, &u) && u.Unavailable()
 }
 
-// check runs the Guard. When it cannot tell because ovsdb-server is unreachable,
-// the verdict of an earlier pass for the same bridge and owner stands: a loop then
-// still repairs docker0 and the files during an outage, while a first pass (one
-// that never saw the database) changes nothing.
-func (r *Reconciler) check(ctx context.Context, want topology.HostState) error {
-	if r.Guard == nil {
-		return nil
-	}
-	key := want.OVS.Bridge + "\x00" + want.OVS.Owner
-	err := r.Guard.Check(ctx, want)
-	switch {
-	case err == nil:
-		r.verified = key
-	case unavailable(err) && r.verified == key && !refused(err):
-		r.Log.Debug("preflight: ovsdb-server unreachable, keeping the last verdict", "host", r.Host, "err", err)
-		return nil
-	default:
-		r.verified = ""
-	}
-	return err
-}
-
-// refused reports whether err holds a refusal besides the unavailability: the
-// Guard joins the errors of several checks.
-func refused(err error) bool {
-	var multi interface{ Unwrap() []error }
-	if !errors.As(err, &multi) {
-		return false
-	}
-	for _, e := range multi.Unwrap() {
-		if !unavailable(e) {
-			return true
-		}
-	}
-	return false
-}
-
-// run runs one step unless the pass is abandoned.
-func run(ctx context.Context, step *Step, name string, apply func() ([]string, error)) {
-	step.Name = name
-	if step.Err = ctx.Err(); step.Err == nil {
-		step.Changes, step.Err = apply()
-	}
-}
-
-// guardsItself reports whether a flow table keeps the bridge loop-free on any set
-// of tunnels by itself: it never hands a frame to NORMAL (mesh's split horizon).
-// Such a table goes in before OVSDB changes the bridge, so that turning STP off
-// or adding tunnels never runs under the old NORMAL table, not even briefly.
-func guardsItself(flows []topology.Flow) bool {
-	for _, f := range flows {
-		if slices.Contains(f.Actions, topology.ActionNormal) {
-			return false
-		}
-	}
-	return len(flows) > 0
-}
-
-// earlyReadWait bounds how long OVSDB waits for the reading a self-guarding table
-// is installed from. ovs-vswitchd answers in milliseconds when it is healthy; when it
-// does not (ovsdb-server down: the userspace datapath stops answering OpenFlow),
-// OVSDB goes first, which changes nothing then anyway.
-const earlyReadWait = 2 * time.Second
-
-// steps runs the steps of a pass (see ApplyTopology).
-func (r *Reconciler) steps(ctx context.Context, want topology.HostState, dryRun bool) []Step {
-	var (
-		ovs, bridge, files, fw Step
-		wg                     sync.WaitGroup
-		read                   FlowTable
-		readErr                error
-		early                  Step // flows installed before OVSDB (guardsItself)
-	)
-	readDone, bridgeDone := make(chan struct{}), make(chan struct{})
-	rctx, cancelRead := context.WithCancel(ctx)
-	defer cancelRead()
-	first := !dryRun && guardsItself(want.Flows)
-	wg.Go(func() {
-		if first {
-			select {
-			case <-readDone:
-			case <-time.After(earlyReadWait):
-				first = false // see earlyReadWait
-			case <-ctx.Done():
-			}
-			if first && readErr == nil {
-				// Errors wait for the flows step (the bridge may not exist yet).
-				run(ctx, &early, StepFlows, func() ([]string, error) { return read.Apply(ctx, want.Flows, false) })
-			}
-		}
-		run(ctx, &ovs, StepOVSDB, func() ([]string, error) { return r.OVS.Apply(ctx, want.OVS, dryRun) })
-		if unavailable(ovs.Err) {
-			cancelRead() // see the flows step
-		}
-		run(ctx, &bridge, StepBridge, func() ([]string, error) { return r.Bridge.Apply(ctx, want.Docker, dryRun) })
-		close(bridgeDone)
-	})
-	wg.Go(func() {
-		if r.Firewall != nil {
-			run(ctx, &fw, StepFirewall, func() ([]string, error) { return r.Firewall.Apply(ctx, want.Firewall, dryRun) })
-		}
-	})
-	wg.Go(func() {
-		run(ctx, &files, StepFiles, func() ([]string, error) { return r.files(ctx, want, &bridge, bridgeDone, dryRun) })
-	})
-	wg.Go(func() { read, readErr = r.Flows.Read(rctx, want.OVS.Bridge); close(readDone) })
-	wg.Wait()
-	// A table installed early, or a bridge OVSDB changed, needs a new reading.
-	reread := len(ovs.Changes) > 0 || len(early.Changes) > 0 || (first && early.Err != nil)
-	var flows Step
-	run(ctx, &flows, StepFlows, func() ([]string, error) {
-		ch, err := r.flows(ctx, want, dryRun, ovs, reread, read, readErr)
-		return append(early.Changes, ch...), err
-	})
-	if r.Firewall == nil {
-		return []Step{ovs, bridge, flows, files}
-	}
-	return []Step{ovs, bridge, flows, files, fw}
-}
-
-// errBridgeNotReady is the files step's error while docker0 is not as planned.
-var errBridgeNotReady = errors.New("daemon.json not written while the docker bridge is not ready (see the docker0 step)")
-
-// files is the files step. The interfaces file is written at once; daemon.json
-// only after the docker0 step, and not while that step fails: a Docker that
-// starts (or restarts) with a daemon.json naming a bridge that is not ready builds
-// one of its own and keeps it. bridge is read once bridgeDone is closed.
-func (r *Reconciler) files(ctx context.Context, want topology.HostState, bridge *Step, bridgeDone <-chan struct{}, dryRun bool) ([]string, error) {
-	if dryRun {
-		return r.Files.Apply(ctx, want, dryRun)
-	}
-	held := want
-	held.Daemon = topology.DaemonConfig{} // Files leaves daemon.json alone
-	changes, err := r.Files.Apply(ctx, held, dryRun)
-	select {
-	case <-bridgeDone:
-	case <-ctx.Done():
-		return changes, errors.Join(err, errBridgeNotReady)
-	}
-	if bridge.Err != nil {
-		return changes, errors.Join(err, errBridgeNotReady)
-	}
-	more, err2 := r.Files.Apply(ctx, want, dryRun)
-	return append(changes, more...), errors.Join(err, err2)
-}
-
-// flows is the flows step: it installs the table once OVSDB is done.
-func (r *Reconciler) flows(ctx context.Context, want topology.HostState, dryRun bool, ovs Step, reread bool, read FlowTable, readErr error) ([]string, error) {
-	if unavailable(ovs.Err) {
-		// While ovsdb-server is unreachable, ovs-vswitchd may not answer OpenFlow
-		// until it is back (the userspace datapath's does not): a dump would
-		// hold the pass, and the next pass's repairs, for the whole timeout.
-		return nil, errors.New("not checked while ovsdb-server is unreachable")
-	}
-	if reread {
-		read, readErr = r.Flows.Read(ctx, want.OVS.Bridge)
-	}
-	if readErr != nil {
-		return nil, readErr
-	}
-	return read.Apply(ctx, want.Flows, dryRun)
-}
-
 // Once runs one reconcile pass with the topology file at r.Path. An invalid or
 // unreadable file changes nothing and is the pass's only error.
 func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
@@ -346,24 +174,12 @@ func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
 	return res
 }
 
-// ApplyTopology runs one reconcile pass with an already loaded topology. Every step
-// runs even when an earlier one failed (a later step then usually reports why), so
-// that one broken subsystem does not keep the others from converging.
-//
-// The steps that do not depend on each other run at the same time: OVSDB first
-// and docker0 after it (OVSDB creates the bridge's internal interface that docker0
-// enslaves), the files alongside (but daemon.json only once docker0 is ready), and
-// the flow table is read meanwhile. The flows
-// are installed once OVSDB is done (it creates the bridge and the tunnel ports the
-// flows name), from that reading when OVSDB changed nothing, else from a new one:
-// a bridge created or reconfigured by the OVSDB step may hold other flows by then.
-// When ovsdb-server cannot be reached, the reading is abandoned and the flows are
-// not checked in that pass (see the flows step). A failed OVSDB step that changed
-// nothing does not call for a new reading either: while
-// ovsdb-server is down, ovs-vswitchd may stop answering OpenFlow for seconds, and a
-// second dump would hold the pass (and the next pass's docker0 repair) that long.
-// Last, with a Docker adapter, the read-only docker step compares what Docker
-// reports of its network with the plan (see Reconciler.docker).
+// ApplyTopology runs one reconcile pass with an already loaded topology: it
+// computes this host's plan, asks the Guard (a refusal is the pass's only step and
+// nothing is applied, not even the files), then runs the steps: every step runs
+// even when an earlier one failed (a later step then usually reports why), so that
+// one broken subsystem does not keep the others from converging. Steps that do not
+// depend on each other run at the same time (see pass for which waits for what).
 func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dryRun bool) Result {
 	start := time.Now()
 	res := Result{Host: r.Host, DryRun: dryRun, Topology: t}
@@ -377,21 +193,10 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 	r.links = []string{want.Docker.Name, want.Docker.Port}
 	r.linksMu.Unlock()
 	if err := r.check(ctx, want); err != nil {
-		// Refused: nothing of the plan is applied, not even the files.
 		res.Steps = []Step{{Name: StepGuard, Err: err}}
 		return res
 	}
-	res.Steps = r.steps(ctx, want, dryRun)
-	if r.Docker != nil {
-		var files, docker Step
-		for _, s := range res.Steps {
-			if s.Name == StepFiles {
-				files = s
-			}
-		}
-		run(ctx, &docker, StepDocker, func() ([]string, error) { return nil, r.docker(ctx, want.Docker, files, dryRun) })
-		res.Steps = append(res.Steps, docker)
-	}
+	res.Steps = r.newPass(want, dryRun).run(ctx)
 	for _, s := range res.Steps {
 		for _, c := range s.Changes {
 			r.Log.Info("change", "host", r.Host, "step", s.Name, "change", c, "dry_run", dryRun)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +105,7 @@ func (f *fakeFlows) Read(context.Context, string) (FlowTable, error) { return f,
 func (f *fakeFlows) Apply(_ context.Context, want []topology.Flow, dry bool) ([]string, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
-	if len(f.s.flows) == len(want) {
+	if slices.EqualFunc(f.s.flows, want, topology.Flow.Equal) {
 		return nil, nil
 	}
 	if !dry {
@@ -166,6 +167,27 @@ func TestOnceConvergesThenDoesNothing(t *testing.T) {
 	res = r.Once(context.Background(), false)
 	if res.Changed() || res.Err() != nil || s.writes != writes {
 		t.Errorf("second pass: changed=%v err=%v writes %d -> %d", res.Changed(), res.Err(), writes, s.writes)
+	}
+}
+
+// TestFlowDriftRepaired: a flow changed behind ovsmesh's back (the table keeps
+// its size) is put back by the next pass, which changes nothing else.
+func TestFlowDriftRepaired(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	s.mu.Lock()
+	want := s.flows
+	s.flows = slices.Clone(want)
+	s.flows[0].Priority++
+	s.mu.Unlock()
+	res := r.Once(context.Background(), false)
+	if got := res.changes(StepFlows); res.Err() != nil || fmt.Sprint(got) != "[set flows]" || res.changes(StepOVSDB) != nil {
+		t.Fatalf("pass after a flow drifted: flows %q, ovsdb %q, err %v", got, res.changes(StepOVSDB), res.Err())
+	}
+	if !slices.EqualFunc(s.flows, want, topology.Flow.Equal) {
+		t.Error("the drifted flow was not put back")
 	}
 }
 

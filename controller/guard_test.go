@@ -9,19 +9,19 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// fakeGuard answers Check with err.
-type fakeGuard struct{ err error }
+// fakeGuard answers Check with v.
+type fakeGuard struct{ v Verdict }
 
 var _ Guard = (*fakeGuard)(nil)
 
-func (g *fakeGuard) Check(context.Context, topology.HostState) error { return g.err }
+func (g *fakeGuard) Check(context.Context, topology.HostState) Verdict { return g.v }
 
 // TestGuardRefusalChangesNothing: a refused pass runs no step at all, in a dry
 // run too, and the refusal is its only error, under the preflight step.
 func TestGuardRefusalChangesNothing(t *testing.T) {
 	for _, dry := range []bool{false, true} {
 		r, s, _ := newFake(t, "lab.yaml")
-		r.Guard = &fakeGuard{err: errors.New(`bridge "br0" was not built by ovsmesh`)}
+		r.Guard = &fakeGuard{Verdict{Refusals: []error{errors.New(`bridge "br0" was not built by ovsmesh`)}}}
 		res := r.Once(context.Background(), dry)
 		if err := res.Err(); err == nil || err.Error() != `preflight: bridge "br0" was not built by ovsmesh` {
 			t.Errorf("dry=%v: err = %v", dry, err)
@@ -37,16 +37,16 @@ func TestGuardRefusalChangesNothing(t *testing.T) {
 // verdict and repairs the rest, and a refusal joined to the outage still refuses.
 func TestGuardUnavailable(t *testing.T) {
 	r, s, ovs := newFake(t, "lab.yaml")
-	g := &fakeGuard{err: fmt.Errorf("check bridge %q: %w", "br0", unreachable{})}
+	g := &fakeGuard{Verdict{Unavailable: fmt.Errorf("check bridge %q: %w", "br0", unreachable{})}}
 	r.Guard = g
 	if res := r.Once(context.Background(), false); res.Err() == nil || s.writeCount() != 0 {
 		t.Fatalf("first pass while unreachable: err %v, %d writes; want a refusal and none", res.Err(), s.writeCount())
 	}
-	g.err = nil
+	g.v = Verdict{}
 	if res := r.Once(context.Background(), false); res.Err() != nil {
 		t.Fatalf("verified pass: %v", res.Err())
 	}
-	g.err, ovs.err = unreachable{}, unreachable{}
+	g.v, ovs.err = Verdict{Unavailable: unreachable{}}, unreachable{}
 	s.mu.Lock()
 	s.bridge = nil // docker0 lost during the outage
 	s.mu.Unlock()
@@ -54,7 +54,7 @@ func TestGuardUnavailable(t *testing.T) {
 	if s.bridge == nil {
 		t.Errorf("docker0 not repaired while ovsdb-server is unreachable: %v", res.Err())
 	}
-	g.err = errors.Join(unreachable{}, errors.New(`interface "br0" carries IP addresses`))
+	g.v = Verdict{Unavailable: unreachable{}, Refusals: []error{errors.New(`interface "br0" carries IP addresses`)}}
 	writes := s.writeCount()
 	s.mu.Lock()
 	s.bridge = nil

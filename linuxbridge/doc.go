@@ -6,5 +6,5 @@
 //
 // The address diff (addrs.go) is pure; bridge.go does the netlink I/O. It imports
 // topology and vishvananda/netlink only: never libovsdb, go-openvswitch, os/exec or
-// another ovsmesh package (deps_test.go enforces this).
+// another ovsmesh package (internal/archtest enforces this).
 package linuxbridge

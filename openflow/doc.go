@@ -11,5 +11,5 @@
 // one-method Runner.
 //
 // It imports topology and go-openvswitch only: never libovsdb, netlink or another
-// ovsmesh package (deps_test.go enforces this).
+// ovsmesh package (internal/archtest enforces this).
 package openflow

@@ -5,5 +5,5 @@
 //
 // It has no side effects besides reading the file it is asked to load, and it must
 // not import any other ovsmesh package, libovsdb, netlink or os/exec: a test
-// (deps_test.go) enforces this, so the whole plan stays testable without root.
+// (internal/archtest) enforces this, so the whole plan stays testable without root.
 package topology

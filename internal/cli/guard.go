@@ -20,8 +20,9 @@ type ovsAdapter interface {
 }
 
 // hostGuard is the Reconciler's Guard: every check that must pass before a pass
-// changes anything on this machine. It runs them all and joins their errors, so
-// that one refusal names the bridge, its ports and its addresses together.
+// changes anything on this machine. It runs them all and collects their errors in
+// one verdict, so that one refusal names the bridge, its ports and its addresses
+// together.
 type hostGuard struct {
 	db          ovsAdapter
 	bridge      *linuxbridge.Bridge
@@ -31,22 +32,31 @@ type hostGuard struct {
 
 var _ controller.Guard = hostGuard{}
 
-func (g hostGuard) Check(ctx context.Context, want topology.HostState) error {
-	var errs []error
-	if err := g.db.Check(ctx, want.OVS); err != nil {
-		errs = append(errs, err)
-	}
-	if err := g.bridge.CheckOwner(ctx, want.Docker, g.takeOver); err != nil {
-		errs = append(errs, err)
-	}
-	if err := g.bridge.CheckPort(ctx, want.Docker); err != nil {
-		errs = append(errs, err)
-	}
+func (g hostGuard) Check(ctx context.Context, want topology.HostState) controller.Verdict {
+	var v controller.Verdict
+	add(&v, g.db.Check(ctx, want.OVS))
+	add(&v, g.bridge.CheckOwner(ctx, want.Docker, g.takeOver))
+	add(&v, g.bridge.CheckPort(ctx, want.Docker))
 	if !g.skipAddress {
 		if err := g.bridge.CheckAddress(ctx, want.Address); err != nil {
-			errs = append(errs, fmt.Errorf("host %q: its address in the topology, %w: is --host right, or is this machine a clone? (pass --skip-address-check if this host's address is not on any of its interfaces, e.g. behind NAT)",
+			add(&v, fmt.Errorf("host %q: its address in the topology, %w: is --host right, or is this machine a clone? (pass --skip-address-check if this host's address is not on any of its interfaces, e.g. behind NAT)",
 				want.Host, err))
 		}
 	}
-	return errors.Join(errs...)
+	return v
+}
+
+// add files a check's error in v: one whose Unavailable method reports true
+// (ovsdb-server unreachable) means the check could not tell, any other refuses.
+func add(v *controller.Verdict, err error) {
+	var u interface{ Unavailable() bool }
+	switch {
+	case err == nil:
+	case !errors.As(err, &u) || !u.Unavailable():
+		v.Refusals = append(v.Refusals, err)
+	case v.Unavailable == nil:
+		v.Unavailable = err
+	default:
+		v.Unavailable = errors.Join(v.Unavailable, err)
+	}
 }

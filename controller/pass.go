@@ -1,0 +1,217 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// pass is one reconcile pass that the Guard let go on: its steps, and what one
+// step hands another. Every step runs even when another one failed. Its phases
+// (see run):
+//
+//   - readTable reads the flow table while OVSDB is brought to the plan;
+//     applyOVSDB abandons that reading when ovsdb-server cannot be reached.
+//   - installSelfGuarding puts a table that keeps the bridge loop-free by itself
+//     (guardsItself) in before OVSDB changes the bridge.
+//   - applyOVSDB, then applyDocker0: OVSDB creates the bridge's internal
+//     interface that docker0 enslaves.
+//   - writeFiles writes the interfaces file at once and daemon.json only once
+//     the docker0 step succeeded.
+//   - applyFirewall keeps the host firewall's table.
+//   - installFlows, once all of the above are done (OVSDB creates the bridge and
+//     the tunnel ports the flows name): from the early reading when neither OVSDB
+//     nor the early install changed the bridge, else from a new one.
+//   - compareDocker, last: the read-only docker step (see Reconciler.docker).
+type pass struct {
+	r      *Reconciler
+	want   topology.HostState
+	dryRun bool
+
+	ovs, bridge, flows, files, firewall, docker Step
+	// early is the self-guarding table's install; the flows step reports it.
+	early Step
+
+	// table and tableErr are readTable's reading, set once read is closed.
+	table    FlowTable
+	tableErr error
+	read     chan struct{}
+	abandon  context.CancelFunc // ends readTable's reading
+	// bridgeDone is closed once the docker0 step is done.
+	bridgeDone chan struct{}
+}
+
+func (r *Reconciler) newPass(want topology.HostState, dryRun bool) *pass {
+	return &pass{r: r, want: want, dryRun: dryRun, read: make(chan struct{}), bridgeDone: make(chan struct{})}
+}
+
+// run runs the phases and returns the steps in the order a pass reports them.
+// The lines below run at the same time, the phases on one line in turn:
+//
+//	readTable
+//	installSelfGuarding, applyOVSDB, applyDocker0
+//	writeFiles
+//	applyFirewall
+//
+// and once all are done: installFlows, compareDocker.
+func (p *pass) run(ctx context.Context) []Step {
+	rctx, abandon := context.WithCancel(ctx)
+	defer abandon()
+	p.abandon = abandon
+	var wg sync.WaitGroup
+	wg.Go(func() { p.installSelfGuarding(ctx); p.applyOVSDB(ctx); p.applyDocker0(ctx) })
+	wg.Go(func() { p.applyFirewall(ctx) })
+	wg.Go(func() { p.writeFiles(ctx) })
+	wg.Go(func() { p.readTable(rctx) })
+	wg.Wait()
+	p.installFlows(ctx)
+	p.compareDocker(ctx)
+	steps := []Step{p.ovs, p.bridge, p.flows, p.files}
+	if p.r.Firewall != nil {
+		steps = append(steps, p.firewall)
+	}
+	if p.r.Docker != nil {
+		steps = append(steps, p.docker)
+	}
+	return steps
+}
+
+// run runs one step unless the pass is abandoned.
+func run(ctx context.Context, step *Step, name string, apply func() ([]string, error)) {
+	step.Name = name
+	if step.Err = ctx.Err(); step.Err == nil {
+		step.Changes, step.Err = apply()
+	}
+}
+
+// readTable reads the flow table, for installSelfGuarding and installFlows.
+func (p *pass) readTable(ctx context.Context) {
+	p.table, p.tableErr = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
+	close(p.read)
+}
+
+// guardsItself reports whether a flow table keeps the bridge loop-free on any set
+// of tunnels by itself: it never hands a frame to NORMAL (mesh's split horizon).
+// Such a table goes in before OVSDB changes the bridge, so that turning STP off
+// or adding tunnels never runs under the old NORMAL table, not even briefly.
+func guardsItself(flows []topology.Flow) bool {
+	for _, f := range flows {
+		if slices.Contains(f.Actions, topology.ActionNormal) {
+			return false
+		}
+	}
+	return len(flows) > 0
+}
+
+// earlyReadWait bounds how long OVSDB waits for the reading a self-guarding table
+// is installed from. ovs-vswitchd answers in milliseconds when it is healthy; when it
+// does not (ovsdb-server down: the userspace datapath stops answering OpenFlow),
+// OVSDB goes first, which changes nothing then anyway.
+const earlyReadWait = 2 * time.Second
+
+// installSelfGuarding installs a self-guarding table (not in a dry run) from
+// readTable's reading, waiting for it at most earlyReadWait. Its changes and
+// errors go to the flows step: the bridge may not exist yet.
+func (p *pass) installSelfGuarding(ctx context.Context) {
+	if p.dryRun || !guardsItself(p.want.Flows) {
+		return
+	}
+	select {
+	case <-p.read:
+	case <-time.After(earlyReadWait):
+		return // see earlyReadWait
+	case <-ctx.Done():
+		return // abandoned: every later step says so
+	}
+	if p.tableErr == nil {
+		run(ctx, &p.early, StepFlows, func() ([]string, error) { return p.table.Apply(ctx, p.want.Flows, false) })
+	}
+}
+
+// applyOVSDB is the OVSDB step.
+func (p *pass) applyOVSDB(ctx context.Context) {
+	run(ctx, &p.ovs, StepOVSDB, func() ([]string, error) { return p.r.OVS.Apply(ctx, p.want.OVS, p.dryRun) })
+	if unavailable(p.ovs.Err) {
+		p.abandon() // see installFlows
+	}
+}
+
+// applyDocker0 is the docker0 step.
+func (p *pass) applyDocker0(ctx context.Context) {
+	run(ctx, &p.bridge, StepBridge, func() ([]string, error) { return p.r.Bridge.Apply(ctx, p.want.Docker, p.dryRun) })
+	close(p.bridgeDone)
+}
+
+// applyFirewall is the firewall step; a Reconciler without a Firewall has none.
+func (p *pass) applyFirewall(ctx context.Context) {
+	if p.r.Firewall != nil {
+		run(ctx, &p.firewall, StepFirewall, func() ([]string, error) { return p.r.Firewall.Apply(ctx, p.want.Firewall, p.dryRun) })
+	}
+}
+
+// errBridgeNotReady is the files step's error while docker0 is not as planned.
+var errBridgeNotReady = errors.New("daemon.json not written while the docker bridge is not ready (see the docker0 step)")
+
+// writeFiles is the files step. The interfaces file is written at once;
+// daemon.json only after the docker0 step, and not while that step fails: a
+// Docker that starts (or restarts) with a daemon.json naming a bridge that is not
+// ready builds one of its own and keeps it.
+func (p *pass) writeFiles(ctx context.Context) {
+	run(ctx, &p.files, StepFiles, func() ([]string, error) {
+		if p.dryRun {
+			return p.r.Files.Apply(ctx, p.want, p.dryRun)
+		}
+		held := p.want
+		held.Daemon = topology.DaemonConfig{} // Files leaves daemon.json alone
+		changes, err := p.r.Files.Apply(ctx, held, p.dryRun)
+		select {
+		case <-p.bridgeDone:
+		case <-ctx.Done():
+			return changes, errors.Join(err, errBridgeNotReady)
+		}
+		if p.bridge.Err != nil {
+			return changes, errors.Join(err, errBridgeNotReady)
+		}
+		more, err2 := p.r.Files.Apply(ctx, p.want, p.dryRun)
+		return append(changes, more...), errors.Join(err, err2)
+	})
+}
+
+// installFlows is the flows step. A table installed early, or a bridge OVSDB
+// changed, needs a new reading: a bridge created or reconfigured by OVSDB may
+// hold other flows by then. A failed OVSDB step that changed nothing does not:
+// while ovsdb-server is down, ovs-vswitchd may stop answering OpenFlow for
+// seconds, and a second dump would hold the pass (and the next pass's docker0
+// repair) that long. While ovsdb-server is unreachable the flows are not checked
+// at all.
+func (p *pass) installFlows(ctx context.Context) {
+	run(ctx, &p.flows, StepFlows, func() ([]string, error) {
+		if unavailable(p.ovs.Err) {
+			// ovs-vswitchd may not answer OpenFlow until ovsdb-server is back
+			// (the userspace datapath's does not): a dump would hold the pass,
+			// and the next pass's repairs, for the whole timeout.
+			return p.early.Changes, errors.New("not checked while ovsdb-server is unreachable")
+		}
+		table, err := p.table, p.tableErr
+		if len(p.ovs.Changes) > 0 || len(p.early.Changes) > 0 || p.early.Err != nil {
+			table, err = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
+		}
+		if err != nil {
+			return p.early.Changes, err
+		}
+		changes, err := table.Apply(ctx, p.want.Flows, p.dryRun)
+		return append(p.early.Changes, changes...), err
+	})
+}
+
+// compareDocker is the read-only docker step; a Reconciler without a Docker
+// adapter has none.
+func (p *pass) compareDocker(ctx context.Context) {
+	if p.r.Docker != nil {
+		run(ctx, &p.docker, StepDocker, func() ([]string, error) { return nil, p.r.docker(ctx, p.want.Docker, p.files, p.dryRun) })
+	}
+}
