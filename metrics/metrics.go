@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,7 +184,8 @@ func (m *Metrics) observeTunnels(ctx context.Context) {
 		}
 		if t.STPState != "" {
 			for _, s := range stpStates {
-				m.stpState.WithLabelValues(t.Name, s).Set(b2f(s == t.STPState))
+				// 802.1D reports "forwarding", RSTP "Forwarding".
+				m.stpState.WithLabelValues(t.Name, s).Set(b2f(strings.EqualFold(s, t.STPState)))
 			}
 		}
 	}

@@ -28,7 +28,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := topo.Desired("docker1")
-	tunnels := []Tunnel{{Name: "gre-docker2", BFDEnabled: true, BFDUp: true, BFDFlaps: 3, STPState: "forwarding"}, {Name: "gre-docker3", STPState: "blocking"}}
+	tunnels := []Tunnel{{Name: "gre-docker2", BFDEnabled: true, BFDUp: true, BFDFlaps: 3, STPState: "forwarding"}, {Name: "gre-docker3", STPState: "blocking"}, {Name: "gre-docker4", STPState: "Discarding"}}
 	m := New(30*time.Second, func(context.Context) ([]Tunnel, error) { return tunnels, nil })
 	h := m.Handler()
 
@@ -59,11 +59,13 @@ func TestMetricsAndHealth(t *testing.T) {
 		`ovsmesh_drift_repairs_total{kind="ovsdb"} 0`,
 		"ovsmesh_topology_load_errors_total 1",
 		"ovsmesh_tunnels_desired 2",
-		"ovsmesh_tunnels_actual 2",
+		"ovsmesh_tunnels_actual 3",
 		`ovsmesh_tunnel_bfd_up{tunnel="gre-docker2"} 1`,
 		`ovsmesh_tunnel_bfd_flaps{tunnel="gre-docker2"} 3`,
 		`ovsmesh_tunnel_stp_state{state="blocking",tunnel="gre-docker3"} 1`,
 		`ovsmesh_tunnel_stp_state{state="forwarding",tunnel="gre-docker3"} 0`,
+		// RSTP's states are capitalised in OVSDB.
+		`ovsmesh_tunnel_stp_state{state="discarding",tunnel="gre-docker4"} 1`,
 		"ovsmesh_pass_duration_seconds_count 2",
 	} {
 		if !strings.Contains(text, line+"\n") {
