@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +31,7 @@ func TestRefusedTunnelForeignClash(t *testing.T) {
 		}
 	}
 	ct1, ct2 := c.container("docker1", 2), c.container("docker2", 2)
-	loop := refusedLoop(t, c, "docker1")
+	loop := loopSpawn(t, c, "docker1")
 	time.Sleep(3 * loopInterval) // passes retried with the backoff
 	fails := loop.logs(t, 0, "reconcile step failed")
 	for _, e := range fails {
@@ -63,33 +62,6 @@ func TestRefusedTunnelForeignClash(t *testing.T) {
 		t.Errorf("docker1's container does not reach docker2's within two intervals of the removal of brx")
 	}
 	t.Logf("docker1's container reaches docker2's %v after brx was removed", time.Since(removed).Round(time.Millisecond))
-}
-
-// refusedLoop starts the loop on host like loopStart, without waiting for a
-// successful pass (there is none while the clash lasts).
-func refusedLoop(t *testing.T, c *cluster, host string) *loopProc {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{}), start: time.Now()}
-	p.cmd = c.applyCmd(ctx, host, "--interval", loopInterval.String(), "--metrics-addr", loopMetricsAddr, "--log-format", "json")
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.http = &http.Client{Timeout: 5 * time.Second,
-		Transport: &http.Transport{DialContext: loopDialNS(c.host(host).NS), DisableKeepAlives: true}}
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); cancel(); close(p.done) }()
-	t.Cleanup(func() {
-		if p.alive() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("loop on %s: output:\n%s", host, p.out.String())
-		}
-	})
-	return p
 }
 
 // refusedShown checks that `ovsmesh status` and /metrics show the refused tunnel
