@@ -24,7 +24,6 @@ import (
 	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/openflow"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
-	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // applyFlags are apply's command-line options.
@@ -152,7 +151,7 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	// The connection to ovsdb-server (a monitor of four tables: a tenth of a
 	// second with 1000 tunnels) is made while the pass writes the files and reads
 	// the flow table.
-	db := connectInBackground(ctx, dbEndpoint(f), log, f.ovsdbOptions()...)
+	db := ovsdb.ConnectInBackground(ctx, dbEndpoint(f), log, f.ovsdbOptions()...)
 	defer db.Close()
 	r, closeAll, err := newReconciler(path, f, log, db)
 	if err != nil {
@@ -192,76 +191,6 @@ func (f applyFlags) ovsdbOptions() []ovsdb.Option {
 		return []ovsdb.Option{ovsdb.WithTakeOver()}
 	}
 	return nil
-}
-
-// connectTimeout bounds the connection to ovsdb-server and its first monitor reply.
-const connectTimeout = 10 * time.Second
-
-// connect connects to ovsdb-server (see ovsdb.Connect), within connectTimeout.
-func connect(ctx context.Context, endpoint string, log *slog.Logger, opts ...ovsdb.Option) (*ovsdb.Client, error) {
-	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
-	return ovsdb.Connect(cctx, endpoint, log, opts...)
-}
-
-// pendingDB is the OVSDB adapter of a single pass: it connects in the background
-// and its Apply waits for the connection. A failed connection is the OVSDB step's
-// error; the other steps of the pass still run, as with any failing step.
-type pendingDB struct {
-	done chan struct{}
-	db   *ovsdb.Client
-	err  error
-}
-
-func connectInBackground(ctx context.Context, endpoint string, log *slog.Logger, opts ...ovsdb.Option) *pendingDB {
-	p := &pendingDB{done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		p.db, p.err = connect(ctx, endpoint, log, opts...)
-	}()
-	return p
-}
-
-// wait waits for the connection; it returns its error.
-func (p *pendingDB) wait(ctx context.Context) error {
-	select {
-	case <-p.done:
-		return p.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Check waits for the connection and checks the bridge (ovsdb.Client.Check).
-func (p *pendingDB) Check(ctx context.Context, want topology.OVSState) error {
-	if err := p.wait(ctx); err != nil {
-		return err
-	}
-	return p.db.Check(ctx, want)
-}
-
-func (p *pendingDB) Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error) {
-	if err := p.wait(ctx); err != nil {
-		return nil, err
-	}
-	return p.db.Apply(ctx, want, dryRun)
-}
-
-// Sessions waits for the connection and reads the bridge's BFD sessions from the
-// cache.
-func (p *pendingDB) Sessions(ctx context.Context, bridge string) (map[string]topology.BFDSession, error) {
-	if err := p.wait(ctx); err != nil {
-		return nil, err
-	}
-	return p.db.Sessions(ctx, bridge)
-}
-
-// Close waits for the connection attempt and closes what it opened.
-func (p *pendingDB) Close() {
-	<-p.done
-	if p.db != nil {
-		p.db.Close()
-	}
 }
 
 // newReconciler wires the real adapters around the given OVSDB adapter. closeAll

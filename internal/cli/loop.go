@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -44,7 +43,7 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	}
 	defer notifier.Close()
 	sd := &systemdObserver{n: notifier, log: log}
-	db, err := connectRetrying(ctx, dbEndpoint(f), log, sd, f.ovsdbOptions()...)
+	db, err := ovsdb.ConnectRetrying(ctx, dbEndpoint(f), log, sd.waiting, f.ovsdbOptions()...)
 	if err != nil {
 		return err
 	}
@@ -92,38 +91,6 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	}
 	log.Info("reconcile loop stopped; the network is left as it is", "host", f.host)
 	return err
-}
-
-// connectRetry is the pause between attempts to make the loop's first
-// connection to ovsdb-server.
-const connectRetry = 2 * time.Second
-
-// connectRetrying connects to ovsdb-server (see connect), trying again while the
-// server cannot be reached: under systemd the service is not ready (Docker waits)
-// until a pass succeeded, and it says why in its status. Other errors (a bad
-// endpoint) are returned at once. It returns nil, nil when ctx ends first.
-func connectRetrying(ctx context.Context, endpoint string, log *slog.Logger, sd *systemdObserver, opts ...ovsdb.Option) (*ovsdb.Client, error) {
-	for attempt := 1; ; attempt++ {
-		db, err := connect(ctx, endpoint, log, opts...)
-		var u interface{ Unavailable() bool }
-		switch {
-		case err == nil:
-			return db, nil
-		case ctx.Err() != nil:
-			return nil, nil
-		case !errors.As(err, &u) || !u.Unavailable():
-			return nil, err
-		}
-		if attempt == 1 || attempt%30 == 0 {
-			log.Error("ovsdb-server unreachable at start: retrying", "db", endpoint, "every", connectRetry, "attempt", attempt, "err", err)
-		}
-		sd.send(sdnotify.Status("not ready: waiting for ovsdb-server: %v", err))
-		select {
-		case <-ctx.Done():
-			return nil, nil
-		case <-time.After(connectRetry):
-		}
-	}
 }
 
 // tunnelSource reads the tunnels' BFD and STP state from the OVSDB cache.

@@ -71,6 +71,12 @@ func (o *systemdObserver) status(res controller.Result) string {
 	return fmt.Sprintf("converged: %d tunnels", tunnels)
 }
 
+// waiting tells systemd, while the loop waits for ovsdb-server at start, why the
+// service is not ready yet.
+func (o *systemdObserver) waiting(err error) {
+	o.send(sdnotify.Status("not ready: waiting for ovsdb-server: %v", err))
+}
+
 // send sends one message; a failure is logged once until a message goes through.
 func (o *systemdObserver) send(lines ...string) {
 	if err := o.n.Notify(lines...); err != nil {

@@ -157,7 +157,7 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	if endpoint == "" {
 		endpoint = ovsdb.DefaultEndpoint()
 	}
-	client, err := connect(ctx, endpoint, log)
+	client, err := ovsdb.Dial(ctx, endpoint, log)
 	if err != nil {
 		return nil, err
 	}
