@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"github.com/vishvananda/netlink"
 
 	"github.com/ovsmesh/ovsmesh/hostcheck"
-	"github.com/ovsmesh/ovsmesh/ovsdb"
-	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // checkFlags are check's command-line options.
@@ -43,7 +39,7 @@ func newCheck() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := runCheck(cmd.Context(), t, s, f)
+			rep, err := hostcheck.Run(cmd.Context(), hostcheck.Options{Topology: t, Host: s, DaemonJSON: f.daemonJSON, DB: f.db, DockerHost: dockerHost(f.dockerHost)})
 			if err != nil {
 				return err
 			}
@@ -69,80 +65,4 @@ func newCheck() *cobra.Command {
 	fl.StringVar(&f.db, "db", "", "OVSDB address to read, unix:PATH or tcp:HOST:PORT (default unix:$OVS_RUNDIR/db.sock); check never writes to it")
 	addDockerHost(fl, &f.dockerHost)
 	return c
-}
-
-// runCheck probes every item in turn. An error is a probe that could not run at
-// all (not a finding).
-func runCheck(ctx context.Context, t *topology.Topology, s topology.HostState, f checkFlags) (hostcheck.Report, error) {
-	rep := hostcheck.Report{Host: s.Host}
-	plan := hostcheck.Plan{UnderlayMTU: s.Docker.MTU + t.Overhead(), Overhead: t.Overhead()}
-	for _, tun := range s.OVS.Tunnels {
-		r := hostcheck.ProbePath(ctx, hostcheck.Ping, tun.Peer, tun.RemoteIP, plan.UnderlayMTU)
-		rep.Items = append(rep.Items, hostcheck.JudgeUnderlay(plan, r))
-	}
-	nl, err := netlink.NewHandle()
-	if err != nil {
-		return rep, fmt.Errorf("open a netlink socket: %w", err)
-	}
-	defer nl.Close()
-	af, err := hostcheck.ProbeAddresses(nl, f.daemonJSON)
-	if err != nil {
-		return rep, err
-	}
-	rep.Items = append(rep.Items, hostcheck.JudgeAddresses(addressPlan(s), af)...)
-	endpoint := f.db
-	if endpoint == "" {
-		endpoint = ovsdb.DefaultEndpoint()
-	}
-	db := hostcheck.ReadOVSDB(ctx, endpoint)
-	pf, err := probePorts(nl, t, db)
-	if err != nil {
-		return rep, err
-	}
-	rep.Items = append(rep.Items, hostcheck.JudgePorts(portPlan(t, s), pf)...)
-	of, err := hostcheck.ProbeOVS(ctx, nl, db, s.Address, s.OVS.Datapath)
-	if err != nil {
-		return rep, err
-	}
-	op := hostcheck.OVSPlan{Datapath: s.OVS.Datapath, Address: s.Address}
-	rep.Items = append(rep.Items, hostcheck.JudgeOVS(op, of)...)
-	rep.Items = append(rep.Items, hostcheck.JudgeARP(op, of, hostcheck.ProbeARP(op, of))...)
-	rep.Items = append(rep.Items, hostcheck.JudgeFirewall(firewallPlan(t, s), hostcheck.ProbeFirewall(ctx))...)
-	df := hostcheck.ProbeDocker(ctx, dockerHost(f.dockerHost), s.Docker.Name, f.daemonJSON)
-	rep.Items = append(rep.Items, hostcheck.JudgeDocker(s.Docker, df)...)
-	return rep, nil
-}
-
-func addressPlan(s topology.HostState) hostcheck.AddressPlan {
-	return hostcheck.AddressPlan{Subnet: s.Docker.Subnet, Slice: s.Docker.FixedCIDR, DockerBridge: s.Docker.Name, DockerAddr: s.Docker.Address}
-}
-
-func portPlan(t *topology.Topology, s topology.HostState) hostcheck.PortPlan {
-	p := hostcheck.PortPlan{Encap: t.Network.Encap, Port: t.Network.VXLANPort, Local: s.Address}
-	for _, tun := range s.OVS.Tunnels {
-		p.Peers = append(p.Peers, tun.RemoteIP)
-	}
-	return p
-}
-
-func firewallPlan(t *topology.Topology, s topology.HostState) hostcheck.FirewallPlan {
-	p := hostcheck.FirewallPlan{Encap: t.Network.Encap, Port: t.Network.VXLANPort, Local: s.Address, Datapath: s.OVS.Datapath}
-	for _, tun := range s.OVS.Tunnels {
-		p.Peers = append(p.Peers, hostcheck.Peer{Name: tun.Peer, Addr: tun.RemoteIP})
-	}
-	return p
-}
-
-func probePorts(nl *netlink.Handle, t *topology.Topology, db hostcheck.OVSDBFacts) (hostcheck.PortFacts, error) {
-	pf := hostcheck.PortFacts{OVSDB: db}
-	var err error
-	if pf.Links, err = hostcheck.ProbeLinks(nl); err != nil {
-		return pf, err
-	}
-	if t.Network.Encap == topology.EncapVXLAN {
-		if pf.Sockets, err = hostcheck.ProbeSockets(t.Network.VXLANPort); err != nil {
-			return pf, err
-		}
-	}
-	return pf, nil
 }
