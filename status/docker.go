@@ -1,4 +1,4 @@
-package cli
+package status
 
 import (
 	"context"
@@ -11,21 +11,21 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// dockerStatus is what status shows of Docker: its network on the docker
+// Docker is what status shows of Docker: its network on the docker
 // bridge as Docker reports it, beside the plan (with a topology), and every
 // difference between them.
-type dockerStatus struct {
+type Docker struct {
 	Host string `json:"host"`
 	// Error: Docker could not be read ("Docker not reachable at ...", or no
 	// network on the bridge).
 	Error       string                  `json:"error,omitempty"`
 	Network     *topology.DockerNetwork `json:"network,omitempty"`
-	Plan        *dockerPlan             `json:"plan,omitempty"`
+	Plan        *DockerPlan             `json:"plan,omitempty"`
 	Differences []string                `json:"differences,omitempty"`
 }
 
-// dockerPlan is the part of the plan Docker's network should show.
-type dockerPlan struct {
+// DockerPlan is the part of the plan Docker's network should show.
+type DockerPlan struct {
 	Bridge  string       `json:"bridge"`
 	Gateway netip.Addr   `json:"gateway"`
 	Subnet  netip.Prefix `json:"subnet"`
@@ -35,11 +35,11 @@ type dockerPlan struct {
 
 // collectDocker reads Docker's network on bridge at host and compares it with
 // want (nil: no topology). It never fails: what went wrong is in Error.
-func collectDocker(ctx context.Context, host, bridge string, want *topology.DockerBridge) *dockerStatus {
-	d := &dockerStatus{Host: host}
+func collectDocker(ctx context.Context, host, bridge string, want *topology.DockerBridge) *Docker {
+	d := &Docker{Host: host}
 	if want != nil {
 		bridge = want.Name
-		d.Plan = &dockerPlan{Bridge: want.Name, Gateway: want.Address.Addr(), Subnet: want.Subnet, IPRange: want.FixedCIDR, MTU: want.MTU}
+		d.Plan = &DockerPlan{Bridge: want.Name, Gateway: want.Address.Addr(), Subnet: want.Subnet, IPRange: want.FixedCIDR, MTU: want.MTU}
 	}
 	c, err := dockerapi.New(host)
 	if err != nil {
@@ -69,9 +69,9 @@ func portOf(want *topology.DockerBridge) string {
 	return want.Port
 }
 
-// writeDockerStatus writes Docker's network as a small table beside the plan,
+// writeDocker writes Docker's network as a small table beside the plan,
 // then one line per difference.
-func writeDockerStatus(w io.Writer, d *dockerStatus) {
+func writeDocker(w io.Writer, d *Docker) {
 	if d.Error != "" {
 		fmt.Fprintf(w, "docker: %s\n", d.Error)
 		return

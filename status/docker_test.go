@@ -1,4 +1,4 @@
-package cli
+package status
 
 import (
 	"bytes"
@@ -14,11 +14,11 @@ func TestWriteDockerStatus(t *testing.T) {
 	want := topology.DockerBridge{Name: "docker0", Port: "br0", Address: netip.MustParsePrefix("172.17.0.2/16"), MTU: 1462,
 		FixedCIDR: netip.MustParsePrefix("172.17.32.0/20"), Subnet: netip.MustParsePrefix("172.17.0.0/16")}
 	n := topology.DockerNetwork{Name: "bridge", Bridge: "docker0", Subnet: netip.MustParsePrefix("172.17.0.0/16"), MTU: 1500, ICC: true}
-	d := &dockerStatus{Host: "unix:///run/d.sock", Network: &n,
-		Plan:        &dockerPlan{Bridge: "docker0", Gateway: want.Address.Addr(), Subnet: want.Subnet, IPRange: want.FixedCIDR, MTU: want.MTU},
+	d := &Docker{Host: "unix:///run/d.sock", Network: &n,
+		Plan:        &DockerPlan{Bridge: "docker0", Gateway: want.Address.Addr(), Subnet: want.Subnet, IPRange: want.FixedCIDR, MTU: want.MTU},
 		Differences: topology.DockerDiff(want, n)}
 	var b bytes.Buffer
-	writeDockerStatus(&b, d)
+	writeDocker(&b, d)
 	golden := `docker: network "bridge" on docker0 (unix:///run/d.sock)
             DOCKER         PLAN
   gateway   none           172.17.0.2
@@ -34,7 +34,7 @@ func TestWriteDockerStatus(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), golden)
 	}
 	b.Reset()
-	writeDockerStatus(&b, &dockerStatus{Host: "unix:///run/d.sock", Error: "Docker not reachable at unix:///run/d.sock: no such file"})
+	writeDocker(&b, &Docker{Host: "unix:///run/d.sock", Error: "Docker not reachable at unix:///run/d.sock: no such file"})
 	if b.String() != "docker: Docker not reachable at unix:///run/d.sock: no such file\n" {
 		t.Errorf("unreachable: %q", b.String())
 	}
