@@ -19,10 +19,10 @@ import (
 	"github.com/ovsmesh/ovsmesh/dockerapi"
 	"github.com/ovsmesh/ovsmesh/firewall"
 	"github.com/ovsmesh/ovsmesh/ifupdown"
+	"github.com/ovsmesh/ovsmesh/internal/adapters"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
 	"github.com/ovsmesh/ovsmesh/metrics"
-	"github.com/ovsmesh/ovsmesh/openflow"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
 
@@ -195,7 +195,7 @@ func (f applyFlags) ovsdbOptions() []ovsdb.Option {
 
 // newReconciler wires the real adapters around the given OVSDB adapter. closeAll
 // releases what it opened (not ovs).
-func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) (*controller.Reconciler, func(), error) {
+func newReconciler(path string, f applyFlags, log *slog.Logger, ovs adapters.OVS) (*controller.Reconciler, func(), error) {
 	nl, err := netlink.NewHandle()
 	if err != nil {
 		return nil, nil, fmt.Errorf("open netlink: %w", err)
@@ -210,10 +210,10 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Path:     path,
 		Host:     f.host,
 		OVS:      ovs,
-		Guard:    hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck, takeOver: f.takeOver},
+		Guard:    adapters.Guard{DB: ovs, Bridge: br, SkipAddress: f.skipAddressCheck, TakeOver: f.takeOver},
 		BFD:      ovs,
 		Bridge:   br,
-		Flows:    flowTables{log: log},
+		Flows:    adapters.FlowTables{Log: log},
 		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Firewall: firewall.New(log),
 		Docker:   docker,
@@ -222,23 +222,6 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		FlapHold: f.flapHold,
 	}
 	return r, func() { nl.Close(); docker.Close() }, nil
-}
-
-// flowTimeout bounds each ovs-ofctl run. A bundle of 10,000 flows takes about half
-// a second; while ovsdb-server is down the userspace datapath's ovs-vswitchd does
-// not answer OpenFlow at all, and a shorter bound lets the loop retry sooner.
-const flowTimeout = 10 * time.Second
-
-// flowTables reaches the flow table of whichever bridge the topology names.
-type flowTables struct{ log *slog.Logger }
-
-// Read reads the bridge's flows (one ovs-ofctl dump-flows).
-func (ft flowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
-	r, err := openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout)).Read(ctx)
-	if err != nil {
-		return nil, err // not a nil *Reading in a non-nil interface
-	}
-	return r, nil
 }
 
 // printResult prints a pass's changes, one line each under its step, and a summary.

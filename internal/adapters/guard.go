@@ -1,4 +1,4 @@
-package cli
+package adapters
 
 import (
 	"context"
@@ -10,35 +10,38 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
-// ovsAdapter is the OVSDB side of a pass: it applies the plan, can tell
-// beforehand whether the bridge may be changed, and reads the tunnels' BFD
-// sessions.
-type ovsAdapter interface {
+// OVS is the OVSDB side of a pass (an *ovsdb.Client or *ovsdb.Pending): it
+// applies the plan, can tell beforehand whether the bridge may be changed, and
+// reads the tunnels' BFD sessions.
+type OVS interface {
 	controller.OVS
 	controller.BFDSessions
 	Check(ctx context.Context, want topology.OVSState) error
 }
 
-// hostGuard is the Reconciler's Guard: every check that must pass before a pass
+// Guard is the Reconciler's Guard: every check that must pass before a pass
 // changes anything on this machine. It runs them all and collects their errors in
 // one verdict, so that one refusal names the bridge, its ports and its addresses
 // together.
-type hostGuard struct {
-	db          ovsAdapter
-	bridge      *linuxbridge.Bridge
-	skipAddress bool
-	takeOver    bool // adopt a Linux bridge ovsmesh did not build
+type Guard struct {
+	DB     OVS
+	Bridge *linuxbridge.Bridge
+	// SkipAddress: do not require the host's address from the topology on one
+	// of this machine's interfaces (e.g. behind NAT).
+	SkipAddress bool
+	TakeOver    bool // adopt a Linux bridge ovsmesh did not build
 }
 
-var _ controller.Guard = hostGuard{}
+var _ controller.Guard = Guard{}
 
-func (g hostGuard) Check(ctx context.Context, want topology.HostState) controller.Verdict {
+// Check runs every check and files each error in the verdict (see add).
+func (g Guard) Check(ctx context.Context, want topology.HostState) controller.Verdict {
 	var v controller.Verdict
-	add(&v, g.db.Check(ctx, want.OVS))
-	add(&v, g.bridge.CheckOwner(ctx, want.Docker, g.takeOver))
-	add(&v, g.bridge.CheckPort(ctx, want.Docker))
-	if !g.skipAddress {
-		if err := g.bridge.CheckAddress(ctx, want.Address); err != nil {
+	add(&v, g.DB.Check(ctx, want.OVS))
+	add(&v, g.Bridge.CheckOwner(ctx, want.Docker, g.TakeOver))
+	add(&v, g.Bridge.CheckPort(ctx, want.Docker))
+	if !g.SkipAddress {
+		if err := g.Bridge.CheckAddress(ctx, want.Address); err != nil {
 			add(&v, fmt.Errorf("host %q: its address in the topology, %w: is --host right, or is this machine a clone? (pass --skip-address-check if this host's address is not on any of its interfaces, e.g. behind NAT)",
 				want.Host, err))
 		}
