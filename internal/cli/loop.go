@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/internal/adapters"
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/internal/sdnotify"
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
@@ -42,13 +43,13 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		return err
 	}
 	defer notifier.Close()
-	sd := &systemdObserver{n: notifier, log: log}
-	db, err := ovsdb.ConnectRetrying(ctx, dbEndpoint(f), log, sd.waiting, f.ovsdbOptions()...)
+	sd := adapters.NewSystemdObserver(notifier, log)
+	db, err := ovsdb.ConnectRetrying(ctx, dbEndpoint(f), log, sd.Waiting, f.ovsdbOptions()...)
 	if err != nil {
 		return err
 	}
 	if db == nil { // stopped while waiting
-		sd.send(sdnotify.Stopping)
+		sd.Send(sdnotify.Stopping)
 		return nil
 	}
 	defer db.Close()
@@ -64,7 +65,7 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	if f.onMetrics != nil {
 		f.onMetrics(m)
 	}
-	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle,
+	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: adapters.Observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle,
 		Links: linuxbridge.Watch(ctx, r.LinkNames, log)}
 	var srv *http.Server
 	if f.metricsAddr != "" {
@@ -83,7 +84,7 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	log.Info("reconcile loop started", "host", f.host, "topology", path, "interval", f.interval, "db", db.Endpoint(),
 		"pass_deadline", controller.PassTimeout(f.interval), "systemd_notify", notifier != nil)
 	err = loop.Run(ctx)
-	sd.send(sdnotify.Stopping, sdnotify.Status("stopping; the network is left as it is"))
+	sd.Send(sdnotify.Stopping, sdnotify.Status("stopping; the network is left as it is"))
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		_ = srv.Shutdown(sctx)

@@ -1,4 +1,4 @@
-package cli
+package adapters
 
 import (
 	"context"
@@ -13,11 +13,12 @@ import (
 // pass's error can list every problem of a large file.
 const maxStatus = 400
 
-// systemdObserver tells systemd how the loop is doing: READY=1 after the first
+// SystemdObserver tells systemd how the loop is doing: READY=1 after the first
 // pass that succeeded (the unit is Type=notify, so Docker, ordered after
 // ovsmesh, starts only once daemon.json and docker0 are in place), and a STATUS=
-// line after every pass. Without $NOTIFY_SOCKET it does nothing.
-type systemdObserver struct {
+// line after every pass. Without $NOTIFY_SOCKET (a nil Notifier) it does
+// nothing. It must not be used by two goroutines at once.
+type SystemdObserver struct {
 	n       *sdnotify.Notifier
 	log     *slog.Logger
 	ready   bool
@@ -25,9 +26,19 @@ type systemdObserver struct {
 	failed  bool  // the last message could not be sent (logged once per outage)
 }
 
-func (o *systemdObserver) LoadError(err error) { o.loadErr = err }
+// NewSystemdObserver tells systemd through n (nil: nothing) and logs through log.
+func NewSystemdObserver(n *sdnotify.Notifier, log *slog.Logger) *SystemdObserver {
+	return &SystemdObserver{n: n, log: log}
+}
 
-func (o *systemdObserver) Pass(_ context.Context, res controller.Result) {
+var _ controller.Observer = (*SystemdObserver)(nil)
+
+// LoadError remembers the topology error of the pass under way for its STATUS= line.
+func (o *SystemdObserver) LoadError(err error) { o.loadErr = err }
+
+// Pass sends READY=1 with the first pass that makes the service ready (see
+// readyFor) and a STATUS= line for every pass.
+func (o *SystemdObserver) Pass(_ context.Context, res controller.Result) {
 	msg := []string{sdnotify.Status("%s", clip(o.status(res)))}
 	if readyFor(res) && !o.ready {
 		o.ready = true
@@ -39,7 +50,7 @@ func (o *systemdObserver) Pass(_ context.Context, res controller.Result) {
 		}
 	}
 	o.loadErr = nil
-	o.send(msg...)
+	o.Send(msg...)
 }
 
 // readyFor reports whether a pass makes the service ready: every step but the
@@ -57,7 +68,7 @@ func readyFor(res controller.Result) bool {
 }
 
 // status is the one-line state systemctl status shows.
-func (o *systemdObserver) status(res controller.Result) string {
+func (o *SystemdObserver) status(res controller.Result) string {
 	if err := res.Err(); err != nil {
 		if !o.ready && !readyFor(res) {
 			return fmt.Sprintf("not ready, retrying: first passes failed: %v", err)
@@ -71,14 +82,14 @@ func (o *systemdObserver) status(res controller.Result) string {
 	return fmt.Sprintf("converged: %d tunnels", tunnels)
 }
 
-// waiting tells systemd, while the loop waits for ovsdb-server at start, why the
-// service is not ready yet.
-func (o *systemdObserver) waiting(err error) {
-	o.send(sdnotify.Status("not ready: waiting for ovsdb-server: %v", err))
+// Waiting tells systemd, while the loop waits for ovsdb-server at start, why the
+// service is not ready yet (see ovsdb.ConnectRetrying).
+func (o *SystemdObserver) Waiting(err error) {
+	o.Send(sdnotify.Status("not ready: waiting for ovsdb-server: %v", err))
 }
 
-// send sends one message; a failure is logged once until a message goes through.
-func (o *systemdObserver) send(lines ...string) {
+// Send sends one message; a failure is logged once until a message goes through.
+func (o *SystemdObserver) Send(lines ...string) {
 	if err := o.n.Notify(lines...); err != nil {
 		if !o.failed {
 			o.log.Warn("could not tell systemd the service's state", "err", err)
@@ -96,16 +107,20 @@ func clip(s string) string {
 	return s[:maxStatus-3] + "..."
 }
 
-// observers hands every event to each observer in turn.
-type observers []controller.Observer
+// Observers hands every event to each observer in turn.
+type Observers []controller.Observer
 
-func (obs observers) Pass(ctx context.Context, res controller.Result) {
+var _ controller.Observer = Observers(nil)
+
+// Pass hands the pass's result to each observer.
+func (obs Observers) Pass(ctx context.Context, res controller.Result) {
 	for _, o := range obs {
 		o.Pass(ctx, res)
 	}
 }
 
-func (obs observers) LoadError(err error) {
+// LoadError hands the topology error to each observer.
+func (obs Observers) LoadError(err error) {
 	for _, o := range obs {
 		o.LoadError(err)
 	}

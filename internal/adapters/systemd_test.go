@@ -1,4 +1,4 @@
-package cli
+package adapters
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestSystemdObserver(t *testing.T) {
 	}
 	defer n.Close()
 	var logs bytes.Buffer
-	o := &systemdObserver{n: n, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	o := NewSystemdObserver(n, slog.New(slog.NewTextHandler(&logs, nil)))
 	read := func() string {
 		t.Helper()
 		buf := make([]byte, 4096)
