@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -173,16 +172,13 @@ func dbEndpoint(f applyFlags) string {
 	return ovsdb.DefaultEndpoint()
 }
 
-// lockPath is --lock, else ovsmesh.lock in the directory of a unix OVSDB socket
-// (one lock per Open vSwitch instance), else /run/ovsmesh.lock.
+// lockPath is --lock, else the lock of the Open vSwitch instance at --db
+// (hostlock.DefaultPath).
 func lockPath(f applyFlags) string {
 	if f.lock != "" {
 		return f.lock
 	}
-	if p, ok := strings.CutPrefix(dbEndpoint(f), "unix:"); ok {
-		return filepath.Join(filepath.Dir(p), "ovsmesh.lock")
-	}
-	return "/run/ovsmesh.lock"
+	return hostlock.DefaultPath(dbEndpoint(f))
 }
 
 // ovsdbOptions are the ovsdb.Client options the flags ask for.

@@ -84,3 +84,13 @@ func (l *Lock) Release() {
 		l.f.Close()
 	}
 }
+
+// DefaultPath is where the lock of the Open vSwitch instance whose database is
+// at the OVSDB endpoint lives: ovsmesh.lock in the directory of a unix socket
+// (one lock per instance), else /run/ovsmesh.lock.
+func DefaultPath(endpoint string) string {
+	if p, ok := strings.CutPrefix(endpoint, "unix:"); ok {
+		return filepath.Join(filepath.Dir(p), "ovsmesh.lock")
+	}
+	return "/run/ovsmesh.lock"
+}

@@ -56,3 +56,16 @@ func TestAcquireAfterHolderDied(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDefaultPath: the lock sits beside a unix socket, else in /run.
+func TestDefaultPath(t *testing.T) {
+	for endpoint, want := range map[string]string{
+		"unix:/var/run/openvswitch/db.sock": "/var/run/openvswitch/ovsmesh.lock",
+		"unix:/tmp/lab/h1/db.sock":          "/tmp/lab/h1/ovsmesh.lock",
+		"tcp:127.0.0.1:6640":                "/run/ovsmesh.lock",
+	} {
+		if got := DefaultPath(endpoint); got != want {
+			t.Errorf("DefaultPath(%q) = %q, want %q", endpoint, got, want)
+		}
+	}
+}
