@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -123,17 +122,9 @@ func newRender() *cobra.Command {
 	return c
 }
 
-// mergeFile reads path (a missing file is empty), merges and writes it if changed.
+// mergeFile merges path (ifupdown.MergeFile) and says whether it was written.
 func mergeFile(cmd *cobra.Command, path string, merge func([]byte) ([]byte, error)) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	data, err := merge(old)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	changed, err := ifupdown.WriteIfChanged(path, data, 0o644)
+	changed, err := ifupdown.MergeFile(path, merge)
 	if err != nil {
 		return err
 	}
