@@ -65,6 +65,16 @@ var layers = map[string]struct {
 	// dockerapi reads Docker's networks over its Engine API (moby's client),
 	// read-only; it reaches no other side effect.
 	"dockerapi": {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "go.etcd.io"}},
+	// status reads what `ovsmesh status` shows through the adapters and the
+	// controller's read-only Drift; it never reaches etcd, the metrics or the
+	// command line (libovsdb, through ovsdb, brings prometheus's client along).
+	"status": {[]string{"topology", "controller", "ovsdb", "ovsdb/vswitchd", "openflow", "linuxbridge", "firewall", "dockerapi"},
+		[]string{"go.etcd.io", "cobra"}},
+	// internal/adapters fits the adapters to the controller's interfaces; it
+	// reaches no OVSDB library (the guard takes ovsdb's client as an interface),
+	// etcd, metrics or the command line.
+	"internal/adapters": {[]string{"topology", "controller", "linuxbridge", "openflow", "internal/sdnotify"},
+		[]string{"libovsdb", "go.etcd.io", "prometheus", "cobra", "moby"}},
 	// sdnotify speaks to systemd with the standard library only.
 	"internal/sdnotify": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "yaml"}},
 }
