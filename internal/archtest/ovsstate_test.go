@@ -16,12 +16,17 @@ var rawOVSState = []string{
 	`"gre"`, `"vxlan"`,
 }
 
-// TestCLIReadsTypedOVSState: the command layer reads live OVS state only through
-// ovsdb's typed reading, never its raw maps.
+// TestCLIReadsTypedOVSState: the command layer, and status and the adapters it
+// wires, read live OVS state only through ovsdb's typed reading, never its raw
+// maps.
 func TestCLIReadsTypedOVSState(t *testing.T) {
-	files, err := filepath.Glob("../cli/*.go")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no files in internal/cli (%v)", err)
+	var files []string
+	for _, dir := range []string{"../cli", "../adapters", "../../status"} {
+		fs, err := filepath.Glob(dir + "/*.go")
+		if err != nil || len(fs) == 0 {
+			t.Fatalf("no files in %s (%v)", dir, err)
+		}
+		files = append(files, fs...)
 	}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
