@@ -36,6 +36,8 @@ type statusReport struct {
 	// Firewall is ovsmesh's nftables table: each rule with the packets it
 	// dropped (nil: no such table).
 	Firewall []firewall.RuleState `json:"firewall,omitempty"`
+	// Identity is the per-container identity table (nil: no such table).
+	Identity *identityStatus `json:"identity,omitempty"`
 	// Paths are, in a mesh with bfd: true, the path frames to each tunnel's
 	// peer take now (see topology.ChoosePath), by tunnel.
 	Paths map[string]tunnelPath `json:"paths,omitempty"`
@@ -202,6 +204,7 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	case ok:
 		rep.Firewall = rules
 	}
+	rep.Identity = collectIdentity(ctx, rep, log)
 	rep.DockerNet = collectDocker(ctx, dockerHost(f.dockerHost), dockerBridge, wantDocker)
 	if path != "" {
 		// The drift is exactly what a dry-run pass would change.
@@ -332,6 +335,7 @@ func writeStatus(w io.Writer, rep *statusReport) {
 		}
 	}
 	writeFirewall(w, rep.Firewall)
+	writeIdentity(w, rep.Identity)
 	if rep.DockerNet != nil {
 		writeDockerStatus(w, rep.DockerNet)
 	}
