@@ -41,6 +41,13 @@ func TestDockerIdentity(t *testing.T) {
 	t.Run("mac", func(t *testing.T) { forgedMAC(t, c, c1, c2, c3, veth) })
 	t.Run("address", func(t *testing.T) { forgedAddress(t, c, c1, c2, c3, veth) })
 	pingAllDocker(t, c1, c2, c3)
+	out, err = c.dockerStatus("docker1")
+	line := regexp.MustCompile(`(?m)^identity: .*$`).FindString(out)
+	t.Logf("status on docker1: %s", line)
+	if err != nil || !strings.HasPrefix(line, "identity: table bridge ovsmesh checks 2 containers (c1, c2); frames with another's identity dropped: ") ||
+		!strings.Contains(out, "drift: none, the host matches the plan") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
 	t.Run("new container", func(t *testing.T) { newContainerChecked(t, c, c2) })
 }
 
