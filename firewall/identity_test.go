@@ -192,3 +192,27 @@ func TestIdentityRepairsDrift(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityExprsRefuses: a rule that is not one of the plan's forms is
+// refused, naming it; nothing is written for it.
+func TestIdentityExprsRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		r    topology.IdentityRule
+		want string
+	}{
+		{topology.IdentityRule{Match: "ether saddr", Not: true, Value: "02:42", Verdict: "drop"}, `identity rule "ether saddr != 02:42 counter drop": "02:42" is not an Ethernet address`},
+		{topology.IdentityRule{Match: "ip saddr", Not: true, Value: "fd00::1", Verdict: "drop"}, `identity rule "ip saddr != fd00::1 counter drop": "fd00::1" is not an IPv4 address`},
+		{topology.IdentityRule{Match: "ip6 saddr", Value: "10.0.0.1", Verdict: "return"}, `identity rule "ip6 saddr 10.0.0.1 return": "10.0.0.1" is not an IPv6 address`},
+		{topology.IdentityRule{Match: "ether type", Value: "ipx", Verdict: "drop"}, `identity rule "ether type ipx counter drop": ether type "ipx" is not one of ip, arp, ip6, 8021q, 8021ad`},
+		{topology.IdentityRule{Match: "tcp dport", Value: "22", Verdict: "drop"}, `identity rule "tcp dport 22 counter drop": no match "tcp dport"`},
+		{topology.IdentityRule{Match: "ether type", Value: "ip", Verdict: "accept"}, `identity rule "ether type ip accept": verdict "accept" is not drop or return`},
+	} {
+		_, err := compileIdentity(topology.Identity{Table: "ovsmesh", Chains: []topology.IdentityChain{{Veth: "v", Container: "c", Rules: []topology.IdentityRule{tc.r}}}})
+		if err == nil || err.Error() != "container c: "+tc.want {
+			t.Errorf("got %v, want container c: %s", err, tc.want)
+		}
+	}
+	if _, err := compileIdentity(topology.Identity{}); err == nil {
+		t.Error("no table name accepted")
+	}
+}
