@@ -74,6 +74,8 @@ type Reconciler struct {
 	// Docker reads Docker's own view of its network for the read-only docker
 	// step, after the others; nil: no docker step.
 	Docker Docker
+	// Identity keeps the per-container identity checks; nil: no identity step.
+	Identity *Identity
 	// BFD reads the tunnels' BFD sessions for a mesh with bfd: true (see
 	// desired); nil: every session counts as having been up.
 	BFD BFDSessions
@@ -190,7 +192,7 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 	}
 	res.Want = want
 	r.linksMu.Lock()
-	r.links = []string{want.Docker.Name, want.Docker.Port}
+	r.links = append([]string{want.Docker.Name, want.Docker.Port}, want.ContainerBridges()...)
 	r.linksMu.Unlock()
 	if err := r.check(ctx, want); err != nil {
 		res.Steps = []Step{{Name: StepGuard, Err: err}}

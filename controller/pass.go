@@ -26,13 +26,14 @@ import (
 //   - installFlows, once all of the above are done (OVSDB creates the bridge and
 //     the tunnel ports the flows name): from the early reading when neither OVSDB
 //     nor the early install changed the bridge, else from a new one.
+//   - applyIdentity keeps the per-container identity table (identity.go).
 //   - compareDocker, last: the read-only docker step (see Reconciler.docker).
 type pass struct {
 	r      *Reconciler
 	want   topology.HostState
 	dryRun bool
 
-	ovs, bridge, flows, files, firewall, docker Step
+	ovs, bridge, flows, files, firewall, identity, docker Step
 	// early is the self-guarding table's install; the flows step reports it.
 	early Step
 
@@ -57,7 +58,7 @@ func (r *Reconciler) newPass(want topology.HostState, dryRun bool) *pass {
 //	writeFiles
 //	applyFirewall
 //
-// and once all are done: installFlows, compareDocker.
+// and once all are done: installFlows, applyIdentity, compareDocker.
 func (p *pass) run(ctx context.Context) []Step {
 	rctx, abandon := context.WithCancel(ctx)
 	defer abandon()
@@ -69,10 +70,14 @@ func (p *pass) run(ctx context.Context) []Step {
 	wg.Go(func() { p.readTable(rctx) })
 	wg.Wait()
 	p.installFlows(ctx)
+	p.applyIdentity(ctx)
 	p.compareDocker(ctx)
 	steps := []Step{p.ovs, p.bridge, p.flows, p.files}
 	if p.r.Firewall != nil {
 		steps = append(steps, p.firewall)
+	}
+	if p.r.Identity != nil {
+		steps = append(steps, p.identity)
 	}
 	if p.r.Docker != nil {
 		steps = append(steps, p.docker)

@@ -2,10 +2,11 @@
 // bridge itself, its address and MTU, and the OVS bridge's internal interface
 // enslaved to it, all up. Bridge.Apply converges them to a topology.DockerBridge
 // over netlink, through an injected *netlink.Handle (a test hands in one bound to a
-// throwaway network namespace), and never replaces or deletes a link.
+// throwaway network namespace), and never replaces or deletes a link. Veth reads
+// which port of a bridge is a container's veth (veth.go).
 //
 // The address diff (addrs.go) is pure; bridge.go does the netlink I/O. It imports
-// topology and vishvananda/netlink only: never libovsdb, go-openvswitch, os/exec or
+// topology and vishvananda/netlink (and netns) only: never libovsdb, go-openvswitch, os/exec or
 // another ovsmesh package (internal/archtest enforces this).
 //
 // DefaultRouteAddress (defaultroute.go) reads, changing nothing, which address

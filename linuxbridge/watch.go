@@ -17,8 +17,10 @@ const resubscribe = time.Second
 // a value on the returned channel unless one is pending. It notices what no OVSDB
 // event shows: Docker deleting and recreating docker0 at its start (it does so
 // whenever daemon.json has default-address-pools), which detaches the OVS bridge,
-// or a person detaching it. Watch works in the calling goroutine's network
-// namespace and runs until ctx ends; a lost subscription is made again.
+// or a person detaching it. It also reports the links enslaved to one of those
+// bridges, and their removal: containers coming and going (see ports). Watch
+// works in the calling goroutine's network namespace and runs until ctx ends; a
+// lost subscription is made again.
 func Watch(ctx context.Context, names func() []string, log *slog.Logger) <-chan struct{} {
 	out := make(chan struct{}, 1)
 	go func() {
@@ -45,6 +47,7 @@ func watchOnce(ctx context.Context, names func() []string, out chan<- struct{}, 
 		log.Warn("watch links: subscribe", "err", err)
 		return
 	}
+	ports := ports{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -53,7 +56,7 @@ func watchOnce(ctx context.Context, names func() []string, out chan<- struct{}, 
 			if !ok {
 				return
 			}
-			if u.Link == nil || !slices.Contains(names(), u.Link.Attrs().Name) {
+			if u.Link == nil || !slices.Contains(names(), u.Link.Attrs().Name) && !ports.event(u, names()) {
 				continue
 			}
 			log.Debug("link event", "link", u.Link.Attrs().Name, "type", u.Header.Type)

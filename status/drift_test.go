@@ -30,7 +30,7 @@ func TestDrift(t *testing.T) {
 		addDrift(rep, c.res)
 		var b bytes.Buffer
 		rep.WriteText(&b)
-		want := "no bridge carries ovsmesh's owner mark\nfirewall: table inet ovsmesh, tunnel packets from the containers dropped:\n  CHAIN  RULE  PACKETS\n" + c.text
+		want := "no bridge carries ovsmesh's owner mark\nfirewall: table inet ovsmesh, tunnel packets from the containers dropped:\n  CHAIN  RULE  PACKETS\nidentity: no table bridge ovsmesh\n" + c.text
 		if b.String() != want {
 			t.Errorf("%s: got\n%s\nwant\n%s", c.name, b.String(), want)
 		}

@@ -28,6 +28,8 @@ type Report struct {
 	// Firewall is ovsmesh's nftables table: each rule with the packets it
 	// dropped (nil: no such table).
 	Firewall []firewall.RuleState `json:"firewall,omitempty"`
+	// Identity is the per-container identity table (nil: no such table).
+	Identity *Identity `json:"identity,omitempty"`
 	// Paths are, in a mesh with bfd: true, the path frames to each tunnel's
 	// peer take now (see topology.ChoosePath), by tunnel.
 	Paths map[string]TunnelPath `json:"paths,omitempty"`
@@ -117,6 +119,7 @@ func Collect(ctx context.Context, o Options) (*Report, error) {
 	case ok:
 		rep.Firewall = rules
 	}
+	rep.Identity = collectIdentity(ctx, rep, o.Log)
 	rep.DockerNet = collectDocker(ctx, o.DockerHost, dockerBridge, wantDocker)
 	if o.Plan != nil {
 		addDrift(rep, o.Plan.Drift.Drift(ctx, o.Plan.Topology))

@@ -89,6 +89,7 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 	}
 	writeFirewall(w, rep.Firewall)
+	writeIdentity(w, rep.Identity)
 	if rep.DockerNet != nil {
 		writeDocker(w, rep.DockerNet)
 	}

@@ -213,6 +213,7 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs adapters.OVS
 		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Firewall: firewall.New(log),
 		Docker:   docker,
+		Identity: &controller.Identity{Containers: docker, Veths: br, Table: firewall.NewIdentity(log)},
 		Log:      log,
 		// A single pass sees one reading of the flap counts: the hold needs a loop.
 		FlapHold: f.flapHold,
