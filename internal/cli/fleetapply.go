@@ -18,6 +18,7 @@ import (
 	"github.com/ovsmesh/ovsmesh/internal/hostlock"
 	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
+	"github.com/ovsmesh/ovsmesh/topofile"
 )
 
 // fleetFlags are apply's fleet-mode options.
@@ -273,16 +274,16 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 		case <-first:
 		}
 	}
-	// The view file is replaced whole (rename): it is never seen half-written,
-	// so it needs no time to settle, and it is checked often.
-	f.filePoll, f.settle = 200*time.Millisecond, time.Millisecond
 	f.onDB = func(db *ovsdb.Client) { go a.paths.poll(ctx, db) }
 	f.onMetrics = func(m *metrics.Metrics) {
 		if err := m.Register(a.collectors()...); err != nil {
 			log.Error("fleet metrics not registered", "err", err)
 		}
 	}
-	return runLoop(ctx, a.applied, f, stderr)
+	// The view file is replaced whole (rename): it is never seen half-written,
+	// so it needs no time to settle, and it is checked often.
+	src := &topofile.Source{Path: a.applied, Settle: time.Millisecond, Poll: 200 * time.Millisecond, Log: log}
+	return runLoop(ctx, log, src, a.applied, f)
 }
 
 // runFleetApply is one pass of `apply --etcd`: join, put the liveness key, read

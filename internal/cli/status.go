@@ -146,8 +146,11 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	log, _ := newLogger(io.Discard, "text", "error")
 	var want *topology.HostState
 	var wantDocker *topology.DockerBridge
+	var topo *topology.Topology
 	if path != "" {
-		_, s, err := loadHost(path, host)
+		var s topology.HostState
+		var err error
+		topo, s, err = loadHost(path, host)
 		if err != nil {
 			return nil, err
 		}
@@ -205,12 +208,12 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	rep.DockerNet = collectDocker(ctx, dockerHost(f.dockerHost), dockerBridge, wantDocker)
 	if path != "" {
 		// The drift is exactly what a dry-run pass would change.
-		r, closeAll, err := newReconciler(path, f, log, client)
+		r, closeAll, err := newReconciler(f, log, client)
 		if err != nil {
 			return nil, err
 		}
 		defer closeAll()
-		res := r.Once(ctx, true)
+		res := r.ApplyTopology(ctx, topo, true)
 		for _, s := range res.Steps {
 			for _, ch := range s.Changes {
 				rep.Drift = append(rep.Drift, s.Name+": "+ch)
