@@ -50,9 +50,9 @@ func (ff *fleetFlags) viewPath() string {
 }
 
 // newFleetAgent checks the fleet flags and makes the agent; it takes the host
-// lock (unless a dry run) and connects (without waiting for etcd). release
-// releases the lock.
-func newFleetAgent(f applyFlags, log *slog.Logger) (a *agent.Agent, release func(), err error) {
+// lock (unless a dry run) and connects (without waiting for etcd). stop closes
+// the connection and releases the lock.
+func newFleetAgent(f applyFlags, log *slog.Logger) (a *agent.Agent, stop func(), err error) {
 	ff := f.fleet
 	if ff.leaseTTL < 2*time.Second {
 		return nil, nil, usageError{fmt.Errorf("--lease-ttl %s: want at least 2s (etcd's minimum)", ff.leaseTTL)}
@@ -87,7 +87,7 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (a *agent.Agent, release func
 				ff.etcd.cert, user, f.host)}
 		}
 	}
-	release = func() {}
+	release := func() {}
 	if !f.dryRun { // the flags are checked: the lock comes before any fleet action
 		lock, err := hostlock.Acquire(lockPath(f))
 		if err != nil {
