@@ -45,10 +45,38 @@ func (e *etcdFlags) connect() (*fleet.Client, error) {
 	}
 	c, err := fleet.Connect(fleet.Config{Endpoints: eps, Insecure: e.insecure, CA: e.ca, Cert: e.cert, Key: e.key, Cluster: e.cluster})
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{flagError(err)}
 	}
 	return c, nil
 }
+
+// etcdFlag is the option of each fleet.Config setting.
+var etcdFlag = map[string]string{"Endpoints": "--etcd", "Cluster": "--cluster", "CA": "--etcd-ca", "Cert": "--etcd-cert", "Key": "--etcd-key"}
+
+// flagError words a fleet error with the options that set what it names.
+func flagError(err error) error {
+	var se *fleet.SettingError
+	switch {
+	case errors.As(err, &se):
+		msg := se.Format(func(s string) string { return etcdFlag[s] })
+		if errors.Is(se, fleet.ErrPlainHTTP) {
+			msg += ": use https:// with --etcd-ca, --etcd-cert and --etcd-key, or --etcd-insecure in a lab"
+		}
+		return worded{msg, err}
+	case errors.Is(err, fleet.ErrAddressTaken):
+		return fmt.Errorf("%w (--address)", err)
+	}
+	return err
+}
+
+// worded is an error in other words.
+type worded struct {
+	msg string
+	err error
+}
+
+func (w worded) Error() string { return w.msg }
+func (w worded) Unwrap() error { return w.err }
 
 // topologyOrEtcd: a TOPOLOGY file or --etcd, never both, never neither.
 func topologyOrEtcd(e *etcdFlags) cobra.PositionalArgs {

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ovsmesh/ovsmesh/fleet"
 )
 
 // Fleet mode's command-line refusals: each is a usage error (exit 2) that says
@@ -52,5 +56,28 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// flagError words fleet's errors with the options that set what they name, as
+// the fleet package wrote them when it named flags itself.
+func TestFlagError(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&fleet.SettingError{Op: "load", Settings: []string{"Cert", "Key"}, Values: []string{"c.pem", "k.pem"}, Err: boom}, "load --etcd-cert c.pem and --etcd-key k.pem: boom"},
+		{&fleet.SettingError{Op: "read", Settings: []string{"CA"}, Err: boom}, "read --etcd-ca: boom"},
+		{&fleet.SettingError{Settings: []string{"Endpoints"}, Values: []string{"http://x"}, Err: fleet.ErrPlainHTTP},
+			"--etcd http://x: plain http sends the fleet's data unencrypted and unauthenticated: use https:// with --etcd-ca, --etcd-cert and --etcd-key, or --etcd-insecure in a lab"},
+		{fmt.Errorf("join h9: %w: address 198.18.0.1 was registered first by h1 (etcd revision 3): the first registration keeps it; %w", fleet.ErrRefused, fleet.ErrAddressTaken),
+			"join h9: join refused: address 198.18.0.1 was registered first by h1 (etcd revision 3): the first registration keeps it; give this host its own address (--address)"},
+		{boom, "boom"},
+	} {
+		got := flagError(tc.err)
+		if got.Error() != tc.want || !errors.Is(got, tc.err) {
+			t.Errorf("flagError(%v) = %q, want %q wrapping it", tc.err, got, tc.want)
+		}
 	}
 }

@@ -80,7 +80,7 @@ func newFleetAgent(f applyFlags, log *slog.Logger) (a *agent.Agent, stop func(),
 		// --host every write would be refused, so say why at once.
 		user, err := fleet.CertUser(ff.etcd.cert)
 		if err != nil {
-			return nil, nil, usageError{err}
+			return nil, nil, usageError{flagError(err)}
 		}
 		if user != f.host {
 			return nil, nil, usageError{fmt.Errorf("--etcd-cert %s is for %q (its common name, the etcd user), and this host is %q (--host): each host joins with its own certificate, whose common name is its name",
@@ -139,7 +139,7 @@ func runFleetLoop(ctx context.Context, f applyFlags, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := a.Start(ctx); err != nil || ctx.Err() != nil {
-		return err
+		return flagError(err)
 	}
 	f.onDB = func(db *ovsdb.Client) { go a.PollDataPath(ctx, bfdUpRemotes(db)) }
 	f.onMetrics = func(m *metrics.Metrics) {
@@ -187,7 +187,7 @@ func runFleetApply(ctx context.Context, f applyFlags, stdout, stderr io.Writer) 
 		err := a.Join(jctx)
 		cancel()
 		if err != nil {
-			return err
+			return flagError(err)
 		}
 		lctx, stop := context.WithCancel(ctx)
 		defer stop()
