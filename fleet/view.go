@@ -327,3 +327,27 @@ func (s Snapshot) Export() ([]byte, error) {
 	}
 	return text, nil
 }
+
+// MovedSlices names the members whose fixed-cidr slice or docker0 address
+// differs between the settings in force and next (their containers' addresses
+// would change).
+func (s Snapshot) MovedSlices(next *topology.Topology) []string {
+	if s.Network == nil {
+		return nil
+	}
+	var hosts []Record
+	for _, m := range s.Members {
+		hosts = append(hosts, m.Record)
+	}
+	old, _, err := Compile("settings in force", s.Network, hosts)
+	if err != nil {
+		return nil
+	}
+	var moved []string
+	for _, m := range s.Members {
+		if old.Slice(m.Index) != next.Slice(m.Index) || old.Gateway(m.Index) != next.Gateway(m.Index) {
+			moved = append(moved, fmt.Sprintf("%s (index %d: %s → %s)", m.Name, m.Index, old.Slice(m.Index), next.Slice(m.Index)))
+		}
+	}
+	return moved
+}

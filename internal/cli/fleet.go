@@ -215,26 +215,3 @@ func newFleetInit(e *etcdFlags) *cobra.Command {
 		},
 	}
 }
-
-// movedSlices names the hosts whose fixed-cidr slice or docker0 address differs
-// between the settings in force and next.
-func movedSlices(s fleet.Snapshot, next *topology.Topology) []string {
-	if s.Network == nil {
-		return nil
-	}
-	var hosts []fleet.Record
-	for _, m := range s.Members {
-		hosts = append(hosts, m.Record)
-	}
-	old, _, err := fleet.Compile("settings in force", s.Network, hosts)
-	if err != nil {
-		return nil
-	}
-	var moved []string
-	for _, m := range s.Members {
-		if old.Slice(m.Index) != next.Slice(m.Index) || old.Gateway(m.Index) != next.Gateway(m.Index) {
-			moved = append(moved, fmt.Sprintf("%s (index %d: %s → %s)", m.Name, m.Index, old.Slice(m.Index), next.Slice(m.Index)))
-		}
-	}
-	return moved
-}
