@@ -1,9 +1,12 @@
-// Package controller is ovsmesh's reconcile pass: load the topology, compute this
+// Package controller is ovsmesh's reconcile pass: take a topology, compute this
 // host's desired state, and hand each part of it to the adapter that applies it
-// (OVSDB, the docker0 bridge, the flow table, the files), collecting every error.
+// (OVSDB, the docker0 bridge, the flow table, the files), collecting every error;
+// and the Loop that runs passes with the topology a Source hands it.
 //
-// It declares the small interfaces it needs and imports only topology: the
-// concrete adapters are wired by internal/cli (internal/archtest enforces this).
+// It declares the small interfaces it needs and imports only topology: it reads
+// no topology file and knows nothing of etcd (the Sources are in topofile and
+// fleet/agent), and the concrete adapters are wired by internal/cli
+// (internal/archtest enforces this).
 package controller
 
 import (
@@ -59,11 +62,10 @@ const (
 	StepGuard    = "preflight"
 )
 
-// Reconciler makes one host match the topology file. Its fields are set once; a
+// Reconciler makes one host match a topology. Its fields are set once; a
 // Reconciler must not run two passes at the same time.
 type Reconciler struct {
-	Path   string // topology file
-	Host   string // this host's name in the file
+	Host   string // this host's name in the topology
 	OVS    OVS
 	Bridge Bridge
 	Flows  Flows
@@ -160,20 +162,6 @@ func (r Result) Err() error {
 func unavailable(err error) bool {
 	var u interface{ Unavailable() bool }
 	return errors.As(err, &u) && u.Unavailable()
-}
-
-// Once runs one reconcile pass with the topology file at r.Path. An invalid or
-// unreadable file changes nothing and is the pass's only error.
-func (r *Reconciler) Once(ctx context.Context, dryRun bool) Result {
-	start := time.Now()
-	t, err := topology.Load(r.Path)
-	if err != nil {
-		return Result{Host: r.Host, DryRun: dryRun, Duration: time.Since(start),
-			Steps: []Step{{Name: StepLoad, Err: err}}}
-	}
-	res := r.ApplyTopology(ctx, t, dryRun)
-	res.Duration = time.Since(start)
-	return res
 }
 
 // ApplyTopology runs one reconcile pass with an already loaded topology: it

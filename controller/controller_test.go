@@ -136,14 +136,31 @@ func (f *fakeFiles) Apply(_ context.Context, want topology.HostState, dry bool) 
 	return append(changes, "write daemon.json"), nil
 }
 
-func newFake(t *testing.T, example string) (*Reconciler, *fakeState, *fakeOVS) {
+// onePass is a Reconciler with the topology file of its passes, as a one-shot
+// apply has it.
+type onePass struct {
+	*Reconciler
+	Path string
+}
+
+// Once loads the topology file and runs one pass with it; an invalid file is the
+// pass's only error, as for a one-shot apply.
+func (r *onePass) Once(ctx context.Context, dryRun bool) Result {
+	t, err := topology.Load(r.Path)
+	if err != nil {
+		return Result{Host: r.Host, DryRun: dryRun, Steps: []Step{{Name: StepLoad, Err: err}}}
+	}
+	return r.ApplyTopology(ctx, t, dryRun)
+}
+
+func newFake(t *testing.T, example string) (*onePass, *fakeState, *fakeOVS) {
 	s := &fakeState{}
 	ovs := &fakeOVS{s: s}
-	return &Reconciler{
-		Path: filepath.Join("..", "examples", example), Host: "docker1",
-		OVS: ovs, Bridge: &fakeBridge{s: s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
+	return &onePass{Path: filepath.Join("..", "examples", example), Reconciler: &Reconciler{
+		Host: "docker1",
+		OVS:  ovs, Bridge: &fakeBridge{s: s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, s, ovs
+	}}, s, ovs
 }
 
 func (s *fakeState) writeCount() int {

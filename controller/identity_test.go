@@ -71,7 +71,7 @@ func ctr(name string, pid int) topology.Container {
 		IPv4: netip.AddrFrom4([4]byte{172, 17, 0, byte(pid)})}
 }
 
-func newIdentityFake(t *testing.T) (*Reconciler, *fakeContainers, *fakeIdentity) {
+func newIdentityFake(t *testing.T) (*onePass, *fakeContainers, *fakeIdentity) {
 	r, _, _ := newFake(t, "lab.yaml")
 	docker := &fakeContainers{on: map[string][]topology.Container{"docker0": {ctr("c1", 2), ctr("c2", 3)}}}
 	tab := &fakeIdentity{}

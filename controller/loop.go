@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"time"
-
-	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // Observer is told about every pass of a Loop and every failed topology load (for
@@ -21,7 +18,6 @@ type Observer interface {
 // Loop defaults.
 const (
 	DefaultDebounce = 250 * time.Millisecond // quiet time after an event before a pass
-	DefaultFilePoll = time.Second            // how often the topology file is checked for changes
 	firstRetry      = time.Second            // first retry after a failed pass, doubling up to the interval
 	// Bounds of a pass's deadline (see PassTimeout).
 	minPassTimeout = 30 * time.Second
@@ -40,14 +36,15 @@ func PassTimeout(interval time.Duration) time.Duration {
 
 // Loop runs reconcile passes: one at start, then one every Interval (with up to
 // 10% jitter so a fleet does not pass in lockstep), one soon after Changes reports
-// a change in OVSDB, and one when the topology file changes. Passes never overlap.
-// A failed pass is retried sooner, from 1 s doubling up to Interval.
+// a change in OVSDB, and one when the Source reports a new topology. Passes never
+// overlap. A failed pass is retried sooner, from 1 s doubling up to Interval.
 //
-// When the topology file is invalid, missing or unreadable, the last good topology
-// stays in force (passes go on repairing drift with it); the error is counted on
-// every pass and logged once per change of the file.
+// When the Source has no good topology in force, the pass fails with the
+// Source's reason and changes nothing; a load error is counted on every pass
+// (Observer.LoadError). The Source says what is in force meanwhile (see Reading).
 type Loop struct {
 	R        *Reconciler
+	Source   Source
 	Interval time.Duration
 	// Changes, if not nil, receives a value when OVSDB reports a change to what
 	// ovsmesh owns or wants; bursts are debounced into one pass.
@@ -59,29 +56,8 @@ type Loop struct {
 	Links    <-chan struct{}
 	Observer Observer      // nil: none
 	Debounce time.Duration // 0: DefaultDebounce
-	FilePoll time.Duration // 0: DefaultFilePoll
-	// Settle is how long a changed topology file must stay unchanged before it is
-	// applied (see FileGuard); 0: DefaultSettle.
-	Settle time.Duration
 	// PassTimeout is each pass's deadline; 0: PassTimeout(Interval).
 	PassTimeout time.Duration
-}
-
-// fileSig identifies a version of the topology file without reading it.
-type fileSig struct {
-	exists bool
-	size   int64
-	mtime  time.Time
-	ino    uint64
-	err    string
-}
-
-func statFile(path string) fileSig {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileSig{err: err.Error()}
-	}
-	return fileSig{exists: true, size: fi.Size(), mtime: fi.ModTime(), ino: inode(fi)}
 }
 
 // Run runs passes until ctx is done, then returns nil without touching the
@@ -90,17 +66,17 @@ func (l *Loop) Run(ctx context.Context) error {
 	if l.Interval <= 0 {
 		return errors.New("loop interval must be positive")
 	}
-	debounce, poll := l.Debounce, l.FilePoll
+	debounce := l.Debounce
 	if debounce <= 0 {
 		debounce = DefaultDebounce
 	}
-	if poll <= 0 {
-		poll = DefaultFilePoll
-	}
-	st := &loopState{l: l, guard: FileGuard{Settle: l.Settle}, timeout: l.PassTimeout}
+	st := &loopState{l: l, timeout: l.PassTimeout}
 	if st.timeout <= 0 {
 		st.timeout = PassTimeout(l.Interval)
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop() // ends the Source's watch
+	changed := l.Source.Watch(ctx)
 	timer := time.NewTimer(0) // the first pass runs at once
 	defer timer.Stop()
 	due := time.Now()
@@ -110,9 +86,6 @@ func (l *Loop) Run(ctx context.Context) error {
 			timer.Reset(debounce)
 		}
 	}
-	ticker := time.NewTicker(poll)
-	defer ticker.Stop()
-	sig := statFile(l.R.Path)
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,12 +94,8 @@ func (l *Loop) Run(ctx context.Context) error {
 			soon()
 		case <-l.Links:
 			soon()
-		case <-ticker.C:
-			if s := statFile(l.R.Path); s != sig {
-				sig = s
-				l.R.Log.Info("topology file changed", "path", l.R.Path)
-				soon()
-			}
+		case <-changed:
+			soon()
 		case <-timer.C:
 			wait := st.pass(ctx)
 			due = time.Now().Add(wait)
@@ -138,55 +107,27 @@ func (l *Loop) Run(ctx context.Context) error {
 // loopState is what a Loop remembers between passes.
 type loopState struct {
 	l        *Loop
-	guard    FileGuard
-	timeout  time.Duration      // each pass's deadline
-	last     *topology.Topology // last good topology
-	errSig   fileSig            // file version whose load error was logged
-	logged   bool
-	waitSig  fileSig // file version whose wait to settle was logged
-	failures int     // consecutive failed passes
+	timeout  time.Duration // each pass's deadline
+	failures int           // consecutive failed passes
 }
 
 // pass runs one pass and returns the time until the next.
 func (s *loopState) pass(ctx context.Context) time.Duration {
 	l, log := s.l, s.l.R.Log
-	t, settling, err := s.load()
-	switch {
-	case settling > 0:
-		if sig := statFile(l.R.Path); sig != s.waitSig {
-			s.waitSig = sig
-			log.Info("topology file is being written: waiting for it to settle before applying it",
-				"path", l.R.Path, "settle", s.guard.settle(), "in_force", s.inForce())
-		}
-		t = s.last
-		if t == nil {
-			err = fmt.Errorf("topology file %s changed less than %s ago: waiting for it to settle", l.R.Path, s.guard.settle())
-		}
-	case err != nil:
-		if l.Observer != nil {
-			l.Observer.LoadError(err)
-		}
-		if sig := statFile(l.R.Path); !s.logged || sig != s.errSig {
-			s.errSig, s.logged = sig, true
-			if s.last != nil {
-				log.Error("topology not loaded: keeping the last good topology in force", "path", l.R.Path, "err", err)
-			} else {
-				log.Error("topology not loaded and no good topology yet: nothing applied", "path", l.R.Path, "err", err)
-			}
-		}
-		t = s.last
-	default:
-		if s.logged {
-			log.Info("topology loaded again", "path", l.R.Path)
-		}
-		s.last, s.logged = t, false
+	rd := l.Source.Current(time.Now())
+	if rd.Err != nil && rd.Wait <= 0 && l.Observer != nil {
+		l.Observer.LoadError(rd.Err)
 	}
 	var res Result
-	if t == nil {
+	if rd.Topology == nil {
+		err := rd.Err
+		if err == nil {
+			err = errNoTopology
+		}
 		res = Result{Host: l.R.Host, Steps: []Step{{Name: StepLoad, Err: err}}}
 	} else {
 		pctx, cancel := context.WithTimeout(ctx, s.timeout)
-		res = l.R.ApplyTopology(pctx, t, false)
+		res = l.R.ApplyTopology(pctx, rd.Topology, false)
 		if ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
 			log.Error("reconcile pass ran out of time: its unfinished steps were abandoned", "host", l.R.Host, "deadline", s.timeout)
 		}
@@ -196,30 +137,15 @@ func (s *loopState) pass(ctx context.Context) time.Duration {
 		return l.Interval // shutting down: the result of an abandoned pass means nothing
 	}
 	next := s.report(ctx, res)
-	if settling > 0 {
-		next = min(next, settling)
+	if rd.Wait > 0 {
+		next = min(next, rd.Wait)
 	}
 	return next
 }
 
-// load reads the topology file through the guard: the topology when the file has
-// settled, else how long until it may have (or the load error).
-func (s *loopState) load() (*topology.Topology, time.Duration, error) {
-	data, wait, err := s.guard.Read(s.l.R.Path, time.Now())
-	if err != nil || data == nil {
-		return nil, wait, err
-	}
-	t, err := topology.Compile(s.l.R.Path, data)
-	return t, 0, err
-}
-
-// inForce describes the topology a pass applies while the file settles.
-func (s *loopState) inForce() string {
-	if s.last == nil {
-		return "none yet"
-	}
-	return "the last good one"
-}
+// errNoTopology is a pass's error when its Source has no topology and says
+// nothing of why.
+var errNoTopology = errors.New("no topology yet")
 
 // report hands a pass's result to the observer and the log and returns the time
 // until the next pass.

@@ -3,9 +3,8 @@ package controller
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,13 +63,41 @@ func (r *recorder) counts() (int, int) {
 	return len(r.passes), r.loadErrors
 }
 
+// fakeSource hands the loop whatever Reading a test sets.
+type fakeSource struct {
+	mu sync.Mutex
+	rd Reading
+	ch chan struct{}
+}
+
+var _ Source = (*fakeSource)(nil)
+
+func (f *fakeSource) Current(time.Time) Reading {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rd
+}
+
+func (f *fakeSource) Watch(context.Context) <-chan struct{} { return f.ch }
+
+// set changes the reading and tells the loop.
+func (f *fakeSource) set(rd Reading) {
+	f.mu.Lock()
+	f.rd = rd
+	f.mu.Unlock()
+	select {
+	case f.ch <- struct{}{}:
+	default:
+	}
+}
+
 type loopFixture struct {
 	loop   *Loop
 	ovs    *countingOVS
 	state  *fakeState
 	rec    *recorder
 	logs   *syncBuffer
-	path   string
+	src    *fakeSource
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -101,29 +128,16 @@ func startLoop(t *testing.T, interval time.Duration, changes chan struct{}) *loo
 // runs.
 func startLoopWith(t *testing.T, interval time.Duration, changes chan struct{}, set func(*Loop)) *loopFixture {
 	t.Helper()
-	data, err := os.ReadFile("../examples/lab.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "topology.yaml")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A file in place for a while, as at boot: the first pass applies it at once.
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(path, old, old); err != nil {
-		t.Fatal(err)
-	}
 	s := &fakeState{}
 	ovs := &countingOVS{fakeOVS: fakeOVS{s: s}}
 	logs := &syncBuffer{}
-	f := &loopFixture{ovs: ovs, state: s, rec: &recorder{}, logs: logs, path: path, done: make(chan error, 1)}
+	src := &fakeSource{rd: Reading{Topology: mustLoad(t, "../examples/lab.yaml")}, ch: make(chan struct{}, 1)}
+	f := &loopFixture{ovs: ovs, state: s, rec: &recorder{}, logs: logs, src: src, done: make(chan error, 1)}
 	f.loop = &Loop{
-		R: &Reconciler{Path: path, Host: "docker1", OVS: ovs, Bridge: &fakeBridge{s: s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
+		R: &Reconciler{Host: "docker1", OVS: ovs, Bridge: &fakeBridge{s: s}, Flows: &fakeFlows{s}, Files: &fakeFiles{s},
 			Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
-		Interval: interval, Changes: changes, Observer: f.rec,
-		Debounce: 50 * time.Millisecond, FilePoll: 20 * time.Millisecond,
-		Settle: 10 * time.Millisecond,
+		Source: src, Interval: interval, Changes: changes, Observer: f.rec,
+		Debounce: 50 * time.Millisecond,
 	}
 	if set != nil {
 		set(f.loop)
@@ -172,39 +186,49 @@ func TestLoopPassesAtStartAndOnEvents(t *testing.T) {
 	}
 }
 
-func TestLoopKeepsLastGoodTopology(t *testing.T) {
+// TestLoopAppliesWhatTheSourceHasInForce: while the source's newest content is
+// bad, passes go on with the topology it keeps in force and the load error is
+// counted on every pass; with none in force, a pass changes nothing and fails
+// with the source's reason; a new topology is applied soon after the source
+// reports it.
+func TestLoopAppliesWhatTheSourceHasInForce(t *testing.T) {
 	f := startLoop(t, 100*time.Millisecond, nil)
 	waitFor(t, "the first pass", func() bool { n, _ := f.rec.counts(); return n >= 1 })
-	good := f.state.String()
-	writes := f.state.writeCount()
-	if err := os.WriteFile(f.path, []byte("network:\n  encap: geneve\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	good, writes := f.state.String(), f.state.writeCount()
+	f.src.set(Reading{Topology: f.src.Current(time.Now()).Topology, Err: errors.New("topology.yaml:2:10: bad")})
 	waitFor(t, "three load errors", func() bool { _, e := f.rec.counts(); return e >= 3 })
 	if f.state.String() != good || f.state.writeCount() != writes {
-		t.Errorf("an invalid file changed the host:\n%s", f.state)
+		t.Errorf("a bad newest content changed the host:\n%s", f.state)
 	}
-	if n := strings.Count(f.logs.String(), "keeping the last good topology"); n != 1 {
-		t.Errorf("load error logged %d times for one change of the file, want once:\n%s", n, f.logs)
+	if last := f.rec.last(); last.Err() != nil || last.Topology == nil {
+		t.Errorf("pass with the topology in force: %v, want it to succeed", last.Err())
 	}
-	// Passes go on with the last good topology and succeed.
-	f.rec.mu.Lock()
-	last := f.rec.passes[len(f.rec.passes)-1]
-	f.rec.mu.Unlock()
-	if last.Err() != nil {
-		t.Errorf("pass with the last good topology failed: %v", last.Err())
+
+	f.src.set(Reading{Err: errors.New("read topology: no such file")})
+	waitFor(t, "a pass with no topology", func() bool { return f.rec.last().Topology == nil })
+	if err := f.rec.last().Err(); err == nil || err.Error() != "topology: read topology: no such file" || f.state.writeCount() != writes {
+		t.Errorf("no topology in force: %v, %d writes; want the source's reason and none", err, f.state.writeCount()-writes)
 	}
-	// A deleted file is the same.
-	if err := os.Remove(f.path); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the deletion logged", func() bool { return strings.Count(f.logs.String(), "keeping the last good topology") == 2 })
-	// The fixed file is applied: docker1 moves to another index.
+
 	fixed := "network: {encap: gre, datapath: netdev, subnet: 172.17.0.0/16, slice_prefix: 18}\nhosts:\n  - {name: docker1, address: 198.18.0.1, index: 3}\n  - {name: docker2, address: 198.18.0.2, index: 2}\n"
-	if err := os.WriteFile(f.path, []byte(fixed), 0o644); err != nil {
+	topo, err := topology.Compile("fixed.yaml", []byte(fixed))
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the fixed file applied", func() bool { return strings.Contains(f.state.String(), "172.17.192.0/18") })
+	f.src.set(Reading{Topology: topo})
+	waitFor(t, "the new topology applied", func() bool { return strings.Contains(f.state.String(), "172.17.192.0/18") })
+}
+
+// TestLoopReadsAgainWhileTheSourceSettles: a source still being written is read
+// again within its Wait (not at the interval), and the wait is no load error.
+func TestLoopReadsAgainWhileTheSourceSettles(t *testing.T) {
+	f := startLoopWith(t, time.Hour, nil, func(l *Loop) {
+		l.Source.(*fakeSource).rd = Reading{Err: errors.New("being written"), Wait: 20 * time.Millisecond}
+	})
+	waitFor(t, "five passes", func() bool { n, _ := f.rec.counts(); return n >= 5 })
+	if _, e := f.rec.counts(); e != 0 || f.state.writeCount() != 0 {
+		t.Errorf("%d load errors, %d writes while the source settles; want none", e, f.state.writeCount())
+	}
 }
 
 func TestLoopStopsPromptly(t *testing.T) {
@@ -213,9 +237,7 @@ func TestLoopStopsPromptly(t *testing.T) {
 	// Block the next pass inside OVSDB, then cancel: Run returns without waiting.
 	block := make(chan struct{})
 	f.ovs.block.Store(&block)
-	if err := os.WriteFile(f.path, append(mustRead(t, f.path), '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.src.set(f.src.Current(time.Now()))
 	waitFor(t, "the blocked pass", func() bool { return f.ovs.running.Load() == 1 })
 	start := time.Now()
 	f.cancel()
@@ -231,10 +253,21 @@ func TestLoopStopsPromptly(t *testing.T) {
 	t.Logf("returned %v after cancel", time.Since(start))
 }
 
-func mustRead(t *testing.T, path string) []byte {
-	b, err := os.ReadFile(path)
+func mustLoad(t *testing.T, path string) *topology.Topology {
+	t.Helper()
+	topo, err := topology.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return topo
+}
+
+// last is the result of the last pass.
+func (r *recorder) last() Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.passes) == 0 {
+		return Result{}
+	}
+	return r.passes[len(r.passes)-1]
 }

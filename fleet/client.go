@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ func Connect(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if len(cfg.Endpoints) == 0 {
-		return nil, errors.New("--etcd: no endpoint")
+		return nil, refused("Endpoints", "", errors.New("no endpoint"))
 	}
 	secure := false
 	for _, e := range cfg.Endpoints {
@@ -50,10 +51,10 @@ func Connect(cfg Config) (*Client, error) {
 			secure = true
 		case strings.HasPrefix(e, "http://"):
 			if !cfg.Insecure {
-				return nil, fmt.Errorf("--etcd %s: plain http sends the fleet's data unencrypted and unauthenticated: use https:// with --etcd-ca, --etcd-cert and --etcd-key, or --etcd-insecure in a lab", e)
+				return nil, refused("Endpoints", e, ErrPlainHTTP)
 			}
 		default:
-			return nil, fmt.Errorf("--etcd %s: want an http:// or https:// URL", e)
+			return nil, refused("Endpoints", e, errors.New("want an http:// or https:// URL"))
 		}
 	}
 	var tlsCfg *tls.Config
@@ -86,12 +87,12 @@ func (c *Client) Close() error { return c.etcd.Close() }
 
 func checkCluster(name string) error {
 	if name == "" {
-		return errors.New("--cluster: missing: name the fleet")
+		return refused("Cluster", "", errors.New("missing: name the fleet"))
 	}
 	for _, r := range name {
 		ok := r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
 		if !ok {
-			return fmt.Errorf("--cluster %q: use letters, digits, '-', '_' and '.'", name)
+			return refused("Cluster", strconv.Quote(name), errors.New("use letters, digits, '-', '_' and '.'"))
 		}
 	}
 	return nil
@@ -102,21 +103,21 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 	if cfg.CA != "" {
 		pem, err := os.ReadFile(cfg.CA)
 		if err != nil {
-			return nil, fmt.Errorf("read --etcd-ca: %w", err)
+			return nil, &SettingError{Op: "read", Settings: []string{"CA"}, Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--etcd-ca %s: no PEM certificate in it", cfg.CA)
+			return nil, refused("CA", cfg.CA, errors.New("no PEM certificate in it"))
 		}
 		t.RootCAs = pool
 	}
 	if (cfg.Cert == "") != (cfg.Key == "") {
-		return nil, errors.New("--etcd-cert and --etcd-key go together")
+		return nil, &SettingError{Settings: []string{"Cert", "Key"}, Err: ErrGoTogether}
 	}
 	if cfg.Cert != "" {
 		pair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 		if err != nil {
-			return nil, fmt.Errorf("load --etcd-cert %s and --etcd-key %s: %w", cfg.Cert, cfg.Key, err)
+			return nil, &SettingError{Op: "load", Settings: []string{"Cert", "Key"}, Values: []string{cfg.Cert, cfg.Key}, Err: err}
 		}
 		t.Certificates = []tls.Certificate{pair}
 	}

@@ -85,20 +85,21 @@ func checkUser(name string) error {
 	return nil
 }
 
-// CertUser returns the common name of the client certificate in a PEM file:
-// the etcd user it authenticates as under etcd's --client-cert-auth.
+// CertUser returns the common name of the client certificate in a PEM file
+// (Config.Cert): the etcd user it authenticates as under etcd's
+// client-cert-auth. Its errors are SettingErrors of Cert.
 func CertUser(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("read --etcd-cert: %w", err)
+		return "", &SettingError{Op: "read", Settings: []string{"Cert"}, Err: err}
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return "", errors.New("--etcd-cert " + path + ": no PEM certificate in it")
+		return "", refused("Cert", path, errors.New("no PEM certificate in it"))
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return "", fmt.Errorf("--etcd-cert %s: %w", path, err)
+		return "", refused("Cert", path, err)
 	}
 	return cert.Subject.CommonName, nil
 }

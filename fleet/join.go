@@ -21,6 +21,10 @@ const JoinRace = 60 * time.Second
 // record that cannot be part of a valid view): trying again does not help.
 var ErrRefused = errors.New("join refused")
 
+// ErrAddressTaken is wrapped by Join's error when another host registered the
+// address first: it says what to do.
+var ErrAddressTaken = errors.New("give this host its own address")
+
 // Join registers a host, or finds its record: a registered host keeps its index
 // (its address is updated if it changed); a new one claims the smallest index
 // nobody claimed, then its address, then writes its record. All of it is under
@@ -253,8 +257,8 @@ func (c *Client) claim(ctx context.Context, st joinState, r Record, fresh, newAd
 	}
 	if addrErr {
 		first := st.claims.addr[r.Address]
-		return false, nil, fmt.Errorf("join %s: %w: address %s was registered first by %s (etcd revision %d): the first registration keeps it; give this host its own address (--address)",
-			r.Name, ErrRefused, r.Address, first.host, first.rev)
+		return false, nil, fmt.Errorf("join %s: %w: address %s was registered first by %s (etcd revision %d): the first registration keeps it; %w",
+			r.Name, ErrRefused, r.Address, first.host, first.rev, ErrAddressTaken)
 	}
 	// The next try starts from what was read, without the claims withdrawn.
 	for _, op := range withdraw {
@@ -315,8 +319,8 @@ func (c *Client) admit(st joinState, r Record) error {
 		return fmt.Errorf("join %s: %w: its record would be skipped by every host: %v", r.Name, ErrRefused, err)
 	}
 	if first, ok := st.claims.addr[r.Address]; ok && first.host != r.Name {
-		return fmt.Errorf("join %s: %w: address %s was registered first by %s (etcd revision %d): the first registration keeps it; give this host its own address (--address)",
-			r.Name, ErrRefused, r.Address, first.host, first.rev)
+		return fmt.Errorf("join %s: %w: address %s was registered first by %s (etcd revision %d): the first registration keeps it; %w",
+			r.Name, ErrRefused, r.Address, first.host, first.rev, ErrAddressTaken)
 	}
 	// One vote per other host: the address of its first registration.
 	type vote struct {

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -154,13 +155,21 @@ func TestRemoveIsTheOnlyWayAnIndexIsFreed(t *testing.T) {
 	}
 }
 
+// TestInsecureEndpointRefusedWithoutTheFlag: Connect's refusals name the
+// Config settings (a command line maps them to its options), never a flag.
 func TestInsecureEndpointRefusedWithoutTheFlag(t *testing.T) {
 	_, err := Connect(Config{Endpoints: []string{"http://127.0.0.1:1"}, Cluster: "x"})
-	if err == nil || !strings.Contains(err.Error(), "--etcd-insecure") {
-		t.Errorf("got %v, want a refusal naming --etcd-insecure", err)
+	var se *SettingError
+	if !errors.Is(err, ErrPlainHTTP) || !errors.As(err, &se) || se.Settings[0] != "Endpoints" || strings.Contains(err.Error(), "--") {
+		t.Errorf("got %v, want ErrPlainHTTP for the Endpoints setting, naming no flag", err)
 	}
-	if _, err := Connect(Config{Endpoints: []string{"https://127.0.0.1:1"}, Cluster: "a/b"}); err == nil {
-		t.Error("cluster name with '/': want an error")
+	_, err = Connect(Config{Endpoints: []string{"https://127.0.0.1:1"}, Cluster: "a/b"})
+	if want := `Cluster "a/b": use letters, digits, '-', '_' and '.'`; err == nil || err.Error() != want {
+		t.Errorf("cluster name with '/': %v, want %q", err, want)
+	}
+	_, err = Connect(Config{Endpoints: []string{"https://127.0.0.1:1"}, Cluster: "x", Cert: "c.pem"})
+	if want := "Cert and Key go together"; err == nil || err.Error() != want {
+		t.Errorf("a certificate without its key: %v, want %q", err, want)
 	}
 }
 

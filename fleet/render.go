@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 
@@ -17,18 +16,15 @@ import (
 // and the hosts sorted by index. The same settings and hosts always give the same
 // bytes, so every host that sees one revision compiles the same topology.
 func Render(network map[string]any, hosts []Record) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("# written by ovsmesh fleet: the hosts are those registered in etcd\n")
-	netYAML, err := yaml.Marshal(map[string]any{"network": network})
+	b, err := renderNetwork(network)
 	if err != nil {
-		return nil, fmt.Errorf("render network settings: %w", err)
+		return nil, err
 	}
-	b.Write(netYAML)
 	sorted := slices.Clone(hosts)
 	slices.SortFunc(sorted, func(a, b Record) int { return a.Index - b.Index })
 	b.WriteString("hosts:\n")
 	for _, h := range sorted {
-		fmt.Fprintf(&b, "  - {name: %s, address: %s, index: %d}\n", strconv.Quote(h.Name), strconv.Quote(h.Address.String()), h.Index)
+		fmt.Fprintf(b, "  - {name: %s, address: %s, index: %d}\n", strconv.Quote(h.Name), strconv.Quote(h.Address.String()), h.Index)
 	}
 	return b.Bytes(), nil
 }
@@ -44,18 +40,28 @@ func Compile(name string, network map[string]any, hosts []Record) (*topology.Top
 	return t, text, err
 }
 
-// Slots is the number of host indexes the network settings allow (indexes 1 to
-// Slots), or an error when the settings are not valid on their own. They are
-// checked with one probe host whose address is outside any plausible subnet.
-func Slots(network map[string]any) (int, error) {
-	var t *topology.Topology
-	var err error
-	for _, a := range []string{"192.0.2.1", "2001:db8::1"} {
-		probe := []Record{{Name: "probe", Address: netip.MustParseAddr(a), Index: 1}}
-		if t, _, err = Compile("network", network, probe); err == nil {
-			break
-		}
+// renderNetwork starts a view's topology file: its header line and the network
+// settings.
+func renderNetwork(network map[string]any) (*bytes.Buffer, error) {
+	var b bytes.Buffer
+	b.WriteString("# written by ovsmesh fleet: the hosts are those registered in etcd\n")
+	netYAML, err := yaml.Marshal(map[string]any{"network": network})
+	if err != nil {
+		return nil, fmt.Errorf("render network settings: %w", err)
 	}
+	b.Write(netYAML)
+	return &b, nil
+}
+
+// Slots is the number of host indexes the network settings allow (indexes 1 to
+// Slots), or an error when the settings are not valid on their own
+// (topology.CompileNetwork).
+func Slots(network map[string]any) (int, error) {
+	b, err := renderNetwork(network)
+	if err != nil {
+		return 0, err
+	}
+	t, err := topology.CompileNetwork("network", b.Bytes())
 	if err != nil {
 		return 0, err
 	}

@@ -131,6 +131,8 @@ func (v *viewer) network(s *Snapshot) (map[string]any, error) {
 	var err error
 	if !ok {
 		err = fmt.Errorf("%s: missing: run ovsmesh fleet init", key)
+	} else if v.lastNet != nil && string(e.value) == v.netText {
+		return v.lastNet, nil // checked when it was stored
 	} else if e.tooBig > 0 {
 		err = fmt.Errorf("%s: a value of %d bytes: the network settings hold at most %d", key, e.tooBig, MaxNetworkBytes)
 	} else if m, perr := parseNetwork(e.value); perr != nil {
@@ -324,4 +326,28 @@ func (s Snapshot) Export() ([]byte, error) {
 		return nil, fmt.Errorf("export the view: %w", err)
 	}
 	return text, nil
+}
+
+// MovedSlices names the members whose fixed-cidr slice or docker0 address
+// differs between the settings in force and next (their containers' addresses
+// would change).
+func (s Snapshot) MovedSlices(next *topology.Topology) []string {
+	if s.Network == nil {
+		return nil
+	}
+	var hosts []Record
+	for _, m := range s.Members {
+		hosts = append(hosts, m.Record)
+	}
+	old, _, err := Compile("settings in force", s.Network, hosts)
+	if err != nil {
+		return nil
+	}
+	var moved []string
+	for _, m := range s.Members {
+		if old.Slice(m.Index) != next.Slice(m.Index) || old.Gateway(m.Index) != next.Gateway(m.Index) {
+			moved = append(moved, fmt.Sprintf("%s (index %d: %s → %s)", m.Name, m.Index, old.Slice(m.Index), next.Slice(m.Index)))
+		}
+	}
+	return moved
 }

@@ -164,3 +164,25 @@ func TestGraceOptions(t *testing.T) {
 		t.Errorf("no grace: plan %v right after h2 lost its liveness, want h2 gone", got)
 	}
 }
+
+// TestMovedSlices: settings that cut the subnet into other slices name every
+// member whose slice moves; the same settings name none.
+func TestMovedSlices(t *testing.T) {
+	net := map[string]any{"subnet": "172.17.0.0/16", "slice_prefix": 20}
+	hosts := []Record{{Name: "a", Address: netip.MustParseAddr("198.18.0.1"), Index: 1}}
+	s := Snapshot{Network: net, Members: []Member{{Record: hosts[0]}}}
+	same, _, err := Compile("same", net, hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved := s.MovedSlices(same); len(moved) != 0 {
+		t.Errorf("the same settings move %v", moved)
+	}
+	next, _, err := Compile("next", map[string]any{"subnet": "172.17.0.0/16", "slice_prefix": 24}, hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved := s.MovedSlices(next); len(moved) != 1 || moved[0] != "a (index 1: 172.17.16.0/20 → 172.17.1.0/24)" {
+		t.Errorf("slice_prefix 20 → 24 moves %q", moved)
+	}
+}

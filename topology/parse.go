@@ -94,7 +94,21 @@ func Load(path string) (*Topology, error) {
 // Compile parses, defaults and validates a topology file's content; name is used in
 // error messages. The error lists every problem found (see Problems).
 func Compile(name string, data []byte) (*Topology, error) {
-	t, err := Parse(name, data)
+	return compile(name, data, true)
+}
+
+// CompileNetwork is Compile for network settings alone, as fleet init reads them
+// from a file and the fleet stores them: the hosts key may be left out (hosts
+// given are checked as Compile checks them). Problems are reported at their
+// places. Without hosts, the address plan (Slots, Slice, Gateway) is that of the
+// settings; what depends on the hosts (their count, their underlay family: an
+// IPv6 underlay lowers the largest mtu) is checked once they are added.
+func CompileNetwork(name string, data []byte) (*Topology, error) {
+	return compile(name, data, false)
+}
+
+func compile(name string, data []byte, needHosts bool) (*Topology, error) {
+	t, err := parse(name, data, needHosts)
 	if t == nil {
 		return nil, err
 	}
@@ -129,6 +143,10 @@ func sortProblems(err error) error {
 //
 // Content over MaxFileSize is refused unread (nil Topology).
 func Parse(name string, data []byte) (*Topology, error) {
+	return parse(name, data, true)
+}
+
+func parse(name string, data []byte, needHosts bool) (*Topology, error) {
 	if err := CheckSize(name, int64(len(data))); err != nil {
 		return nil, err
 	}
@@ -145,7 +163,7 @@ func Parse(name string, data []byte) (*Topology, error) {
 		"hosts":   d.hosts,
 		"links":   d.links,
 	})
-	if _, ok := d.t.pos["hosts"]; !ok {
+	if _, ok := d.t.pos["hosts"]; !ok && needHosts {
 		d.problem(root.Content[0], "hosts", "missing: list every host of the cluster")
 	}
 	return d.t, errors.Join(d.problems...)

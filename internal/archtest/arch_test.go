@@ -57,6 +57,11 @@ var layers = map[string]struct {
 	"controller":  {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "moby"}},
 	"metrics":     {[]string{"controller", "topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec"}},
 	"fleet":       {[]string{"topology"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "prometheus"}},
+	// The topology sources of the loop (controller.Source): topofile reads the
+	// file, fleet/agent follows etcd through fleet; they reach no adapter but
+	// ifupdown's atomic write of the saved view.
+	"topofile":    {[]string{"topology", "controller"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "moby", "go.etcd.io"}},
+	"fleet/agent": {[]string{"topology", "controller", "fleet", "ifupdown"}, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "moby"}},
 	// hostcheck probes the host (ping, netlink reads of routes, addresses and
 	// links, one read-only OVSDB read of every bridge through ovsdb's
 	// ReadInventory: libovsdb only through ovsdb, see TestImports; Docker's

@@ -23,6 +23,8 @@ import (
 	"github.com/ovsmesh/ovsmesh/linuxbridge"
 	"github.com/ovsmesh/ovsmesh/metrics"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
+	"github.com/ovsmesh/ovsmesh/topofile"
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // applyFlags are apply's command-line options.
@@ -39,8 +41,6 @@ type applyFlags struct {
 	flapHold                         time.Duration // mesh with bfd: how long a flapping path prefers its relays
 
 	fleet     fleetFlags               // fleet mode (--etcd) instead of a topology file
-	filePoll  time.Duration            // loop: how often the topology file is checked (0: the loop's default)
-	settle    time.Duration            // loop: how long a changed file must stay unchanged (0: the loop's default)
 	onMetrics func(m *metrics.Metrics) // loop: called once the metrics exist
 	onDB      func(db *ovsdb.Client)   // loop: called once OVSDB is connected (fleet mode reads BFD from it)
 }
@@ -75,7 +75,11 @@ func newApply() *cobra.Command {
 				if f.fleet.etcd.set() {
 					return runFleetLoop(cmd.Context(), f, cmd.ErrOrStderr())
 				}
-				return runLoop(cmd.Context(), args[0], f, cmd.ErrOrStderr())
+				log, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.logLevel)
+				if err != nil {
+					return err
+				}
+				return runLoop(cmd.Context(), log, &topofile.Source{Path: args[0], Log: log}, args[0], f)
 			}
 			if f.metricsAddr != "" {
 				return usageError{errors.New("--metrics-addr needs --interval (a single pass has nothing to serve)")}
@@ -120,22 +124,29 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
 }
 
+// runApply is one pass of `apply TOPOLOGY`.
 func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.Writer) error {
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}
+	// Check the file and the host before connecting to anything: bad input changes
+	// nothing and needs no running Open vSwitch to be reported. A file written
+	// less than a second ago is read once it has settled (a copy in progress).
+	t, err := topofile.LoadSettled(ctx, path, 0, 0)
+	if err != nil {
+		return err
+	}
+	return applyOnce(ctx, log, t, f, stdout)
+}
+
+// applyOnce makes one pass with t and prints its changes.
+func applyOnce(ctx context.Context, log *slog.Logger, t *topology.Topology, f applyFlags, stdout io.Writer) error {
+	var err error
 	if f.host == "" {
 		if f.host, err = os.Hostname(); err != nil {
 			return fmt.Errorf("find this host's name (use --host): %w", err)
 		}
-	}
-	// Check the file and the host before connecting to anything: bad input changes
-	// nothing and needs no running Open vSwitch to be reported. A file written
-	// less than a second ago is read once it has settled (a copy in progress).
-	t, err := controller.LoadSettled(ctx, path, 0, 0)
-	if err != nil {
-		return err
 	}
 	if _, err := t.Host(f.host); err != nil {
 		return err
@@ -152,7 +163,7 @@ func runApply(ctx context.Context, path string, f applyFlags, stdout, stderr io.
 	// the flow table.
 	db := ovsdb.ConnectInBackground(ctx, dbEndpoint(f), log, f.ovsdbOptions()...)
 	defer db.Close()
-	r, closeAll, err := newReconciler(path, f, log, db)
+	r, closeAll, err := newReconciler(f, log, db)
 	if err != nil {
 		return err
 	}
@@ -191,7 +202,7 @@ func (f applyFlags) ovsdbOptions() []ovsdb.Option {
 
 // newReconciler wires the real adapters around the given OVSDB adapter. closeAll
 // releases what it opened (not ovs).
-func newReconciler(path string, f applyFlags, log *slog.Logger, ovs adapters.OVS) (*controller.Reconciler, func(), error) {
+func newReconciler(f applyFlags, log *slog.Logger, ovs adapters.OVS) (*controller.Reconciler, func(), error) {
 	nl, err := netlink.NewHandle()
 	if err != nil {
 		return nil, nil, fmt.Errorf("open netlink: %w", err)
@@ -203,7 +214,6 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs adapters.OVS
 		return nil, nil, usageError{fmt.Errorf("--docker-host: %w", err)}
 	}
 	r := &controller.Reconciler{
-		Path:     path,
 		Host:     f.host,
 		OVS:      ovs,
 		Guard:    adapters.Guard{DB: ovs, Bridge: br, SkipAddress: f.skipAddressCheck, TakeOver: f.takeOver},

@@ -45,10 +45,38 @@ func (e *etcdFlags) connect() (*fleet.Client, error) {
 	}
 	c, err := fleet.Connect(fleet.Config{Endpoints: eps, Insecure: e.insecure, CA: e.ca, Cert: e.cert, Key: e.key, Cluster: e.cluster})
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{flagError(err)}
 	}
 	return c, nil
 }
+
+// etcdFlag is the option of each fleet.Config setting.
+var etcdFlag = map[string]string{"Endpoints": "--etcd", "Cluster": "--cluster", "CA": "--etcd-ca", "Cert": "--etcd-cert", "Key": "--etcd-key"}
+
+// flagError words a fleet error with the options that set what it names.
+func flagError(err error) error {
+	var se *fleet.SettingError
+	switch {
+	case errors.As(err, &se):
+		msg := se.Format(func(s string) string { return etcdFlag[s] })
+		if errors.Is(se, fleet.ErrPlainHTTP) {
+			msg += ": use https:// with --etcd-ca, --etcd-cert and --etcd-key, or --etcd-insecure in a lab"
+		}
+		return worded{msg, err}
+	case errors.Is(err, fleet.ErrAddressTaken):
+		return fmt.Errorf("%w (--address)", err)
+	}
+	return err
+}
+
+// worded is an error in other words.
+type worded struct {
+	msg string
+	err error
+}
+
+func (w worded) Error() string { return w.msg }
+func (w worded) Unwrap() error { return w.err }
 
 // topologyOrEtcd: a TOPOLOGY file or --etcd, never both, never neither.
 func topologyOrEtcd(e *etcdFlags) cobra.PositionalArgs {
@@ -138,10 +166,8 @@ func fileNetwork(path string) (map[string]any, *topology.Topology, error) {
 		raw.Network = map[string]any{}
 	}
 	if raw.Hosts == nil {
-		// Network settings alone: checked with a probe host appended, so that
-		// problems are reported at their place in the file.
-		probe := append(append([]byte(nil), data...), "\nhosts: [{name: probe, address: 192.0.2.1, index: 1}]\n"...)
-		if _, err := topology.Compile(path, probe); err != nil {
+		// Network settings alone.
+		if _, err := topology.CompileNetwork(path, data); err != nil {
 			return nil, nil, err
 		}
 		return raw.Network, nil, nil
@@ -188,27 +214,4 @@ func newFleetInit(e *etcdFlags) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// movedSlices names the hosts whose fixed-cidr slice or docker0 address differs
-// between the settings in force and next.
-func movedSlices(s fleet.Snapshot, next *topology.Topology) []string {
-	if s.Network == nil {
-		return nil
-	}
-	var hosts []fleet.Record
-	for _, m := range s.Members {
-		hosts = append(hosts, m.Record)
-	}
-	old, _, err := fleet.Compile("settings in force", s.Network, hosts)
-	if err != nil {
-		return nil
-	}
-	var moved []string
-	for _, m := range s.Members {
-		if old.Slice(m.Index) != next.Slice(m.Index) || old.Gateway(m.Index) != next.Gateway(m.Index) {
-			moved = append(moved, fmt.Sprintf("%s (index %d: %s → %s)", m.Name, m.Index, old.Slice(m.Index), next.Slice(m.Index)))
-		}
-	}
-	return moved
 }

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"log/slog"
-	"net/netip"
+	"errors"
+	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ovsmesh/ovsmesh/fleet"
 )
@@ -61,54 +59,25 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// A revision that leaves the view as it is rewrites the saved view's revision
-// line and leaves the file the loop applies untouched (the loop watches its
-// size, mtime and inode); a changed view rewrites both.
-func TestFleetViewWriteLeavesTheAppliedFileAloneOnARevisionOnlyChange(t *testing.T) {
-	dir := t.TempDir()
-	a := &fleetAgent{c: &fleet.Client{Keys: fleet.Keys{Cluster: "lab"}}, host: "docker1", view: filepath.Join(dir, "lab.view.yaml"),
-		log: slog.New(slog.DiscardHandler)}
-	a.applied = appliedPath(a.view)
-	snap := func(rev int64, hosts ...fleet.Record) fleet.Snapshot {
-		topo, text, err := fleet.Compile("test", map[string]any{"subnet": "172.17.0.0/16", "slice_prefix": 20}, hosts)
-		if err != nil {
-			t.Fatal(err)
+// flagError words fleet's errors with the options that set what they name, as
+// the fleet package wrote them when it named flags itself.
+func TestFlagError(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&fleet.SettingError{Op: "load", Settings: []string{"Cert", "Key"}, Values: []string{"c.pem", "k.pem"}, Err: boom}, "load --etcd-cert c.pem and --etcd-key k.pem: boom"},
+		{&fleet.SettingError{Op: "read", Settings: []string{"CA"}, Err: boom}, "read --etcd-ca: boom"},
+		{&fleet.SettingError{Settings: []string{"Endpoints"}, Values: []string{"http://x"}, Err: fleet.ErrPlainHTTP},
+			"--etcd http://x: plain http sends the fleet's data unencrypted and unauthenticated: use https:// with --etcd-ca, --etcd-cert and --etcd-key, or --etcd-insecure in a lab"},
+		{fmt.Errorf("join h9: %w: address 198.18.0.1 was registered first by h1 (etcd revision 3): the first registration keeps it; %w", fleet.ErrRefused, fleet.ErrAddressTaken),
+			"join h9: join refused: address 198.18.0.1 was registered first by h1 (etcd revision 3): the first registration keeps it; give this host its own address (--address)"},
+		{boom, "boom"},
+	} {
+		got := flagError(tc.err)
+		if got.Error() != tc.want || !errors.Is(got, tc.err) {
+			t.Errorf("flagError(%v) = %q, want %q wrapping it", tc.err, got, tc.want)
 		}
-		return fleet.Snapshot{Revision: rev, Topology: topo, Text: text}
-	}
-	d1 := fleet.Record{Name: "docker1", Address: netip.MustParseAddr("198.18.0.1"), Index: 1}
-	d2 := fleet.Record{Name: "docker2", Address: netip.MustParseAddr("198.18.0.2"), Index: 2}
-	stat := func() os.FileInfo {
-		fi, err := os.Stat(a.applied)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi
-	}
-	revision := func() int64 {
-		b, _ := os.ReadFile(a.view)
-		_, rev, _, _ := fleet.ParseViewFile(b)
-		return rev
-	}
-	if err := a.write(snap(5, d1, d2)); err != nil {
-		t.Fatal(err)
-	}
-	before := stat()
-	time.Sleep(20 * time.Millisecond) // a rewrite would show in the mtime
-	if err := a.write(snap(6, d1, d2)); err != nil {
-		t.Fatal(err)
-	}
-	if after := stat(); !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) || revision() != 6 {
-		t.Errorf("revision-only change: applied file rewritten (%v, %v → %v) or saved view at revision %d, want 6",
-			os.SameFile(before, after), before.ModTime(), after.ModTime(), revision())
-	}
-	if err := a.write(snap(7, d1)); err != nil {
-		t.Fatal(err)
-	}
-	if os.SameFile(before, stat()) || revision() != 7 {
-		t.Errorf("view change: the applied file was not replaced, or the saved view is at revision %d, want 7", revision())
-	}
-	if text, _ := os.ReadFile(a.applied); strings.Contains(string(text), "docker2") {
-		t.Errorf("the applied file still has docker2:\n%s", text)
 	}
 }

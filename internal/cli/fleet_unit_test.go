@@ -60,11 +60,10 @@ func TestUnitLetsEveryModeWriteItsFiles(t *testing.T) {
 	f.fleet.etcd.cluster = "prod"
 	view := f.fleet.viewPath()
 	written := map[string]string{
-		"--interfaces":              def("interfaces"),
-		"--daemon-json":             def("daemon-json"),
-		"the lock":                  lockPath(f),
-		"fleet mode's --view-file":  view,
-		"the view the loop applies": appliedPath(view),
+		"--interfaces":             def("interfaces"),
+		"--daemon-json":            def("daemon-json"),
+		"the lock":                 lockPath(f),
+		"fleet mode's --view-file": view,
 	}
 	for what, path := range written {
 		// /var/run is a symbolic link to /run on every systemd system.

@@ -163,7 +163,7 @@ func newFleetSetNetwork(e *etcdFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if moved := movedSlices(s, next); len(moved) > 0 && !force {
+			if moved := s.MovedSlices(next); len(moved) > 0 && !force {
 				return fmt.Errorf("set-network %s: it moves the slice of %s: their containers' addresses would change; nothing changed (use --force to do it anyway)",
 					args[0], strings.Join(moved, ", "))
 			}

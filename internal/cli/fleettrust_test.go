@@ -83,28 +83,3 @@ func writeCert(t *testing.T, dir, cn string) (cert, key string) {
 	}
 	return cert, key
 }
-
-// TestViewFileWriteIsAtomicWithAUniqueTemporary: the view files are written as
-// every other file ovsmesh writes (ifupdown.WriteIfChanged: a synced temporary
-// of a unique name): a leftover at the old fixed name PATH.tmp (here a
-// directory) does not stop the write, and unchanged content is not rewritten.
-func TestViewFileWriteIsAtomicWithAUniqueTemporary(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lab.view.yaml")
-	if err := os.Mkdir(path+".tmp", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeAtomic(path, []byte("one\n")); err != nil {
-		t.Fatalf("write with %s.tmp in the way: %v", path, err)
-	}
-	before, _ := os.Stat(path)
-	if err := writeAtomic(path, []byte("one\n")); err != nil {
-		t.Fatal(err)
-	}
-	after, _ := os.Stat(path)
-	if !os.SameFile(before, after) {
-		t.Error("unchanged content was written again")
-	}
-	if got, _ := os.ReadFile(path); string(got) != "one\n" {
-		t.Errorf("content %q", got)
-	}
-}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -19,13 +19,11 @@ import (
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 )
 
-// runLoop is `apply --interval`: it runs until ctx is done (SIGINT, SIGTERM) and
-// then returns nil, leaving the network as it is.
-func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) error {
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
-	if err != nil {
-		return err
-	}
+// runLoop is `apply --interval`: it runs the loop on src (named topo in the log)
+// until ctx is done (SIGINT, SIGTERM) and then returns nil, leaving the network
+// as it is.
+func runLoop(ctx context.Context, log *slog.Logger, src controller.Source, topo string, f applyFlags) error {
+	var err error
 	if f.host == "" {
 		if f.host, err = os.Hostname(); err != nil {
 			return fmt.Errorf("find this host's name (use --host): %w", err)
@@ -53,7 +51,7 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		return nil
 	}
 	defer db.Close()
-	r, closeAll, err := newReconciler(path, f, log, db)
+	r, closeAll, err := newReconciler(f, log, db)
 	if err != nil {
 		return err
 	}
@@ -65,7 +63,7 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 	if f.onMetrics != nil {
 		f.onMetrics(m)
 	}
-	loop := &controller.Loop{R: r, Interval: f.interval, Changes: db.Changed(), Observer: adapters.Observers{m, sd}, FilePoll: f.filePoll, Settle: f.settle,
+	loop := &controller.Loop{R: r, Source: src, Interval: f.interval, Changes: db.Changed(), Observer: adapters.Observers{m, sd},
 		Links: linuxbridge.Watch(ctx, r.LinkNames, log)}
 	var srv *http.Server
 	if f.metricsAddr != "" {
@@ -81,7 +79,7 @@ func runLoop(ctx context.Context, path string, f applyFlags, stderr io.Writer) e
 		}()
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
-	log.Info("reconcile loop started", "host", f.host, "topology", path, "interval", f.interval, "db", db.Endpoint(),
+	log.Info("reconcile loop started", "host", f.host, "topology", topo, "interval", f.interval, "db", db.Endpoint(),
 		"pass_deadline", controller.PassTimeout(f.interval), "systemd_notify", notifier != nil)
 	err = loop.Run(ctx)
 	sd.Send(sdnotify.Stopping, sdnotify.Status("stopping; the network is left as it is"))

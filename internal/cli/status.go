@@ -110,7 +110,7 @@ func collectStatus(ctx context.Context, path string, f applyFlags, dockerBridge 
 	}
 	defer client.Close()
 	if plan != nil {
-		r, closeAll, err := newReconciler(path, f, log, client)
+		r, closeAll, err := newReconciler(f, log, client)
 		if err != nil {
 			return nil, err
 		}

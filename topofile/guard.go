@@ -1,4 +1,4 @@
-package controller
+package topofile
 
 import (
 	"bytes"
@@ -21,6 +21,23 @@ const (
 	// changing before it gives up (and changes nothing).
 	DefaultSettleWait = 10 * time.Second
 )
+
+// fileSig identifies a version of the topology file without reading it.
+type fileSig struct {
+	exists bool
+	size   int64
+	mtime  time.Time
+	ino    uint64
+	err    string
+}
+
+func statFile(path string) fileSig {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileSig{err: err.Error()}
+	}
+	return fileSig{exists: true, size: fi.Size(), mtime: fi.ModTime(), ino: inode(fi)}
+}
 
 // fileVersion is one reading of a file: its signature around the read and a hash
 // of the bytes read.

@@ -1,4 +1,4 @@
-package controller
+package topofile
 
 import (
 	"context"
@@ -149,36 +149,6 @@ func TestLoadSettledWaits(t *testing.T) {
 	if _, err := LoadSettled(context.Background(), filepath.Join(dir, "missing.yaml"), 0, 0); err == nil {
 		t.Errorf("a missing file: no error")
 	}
-}
-
-// TestLoopNeverAppliesHalfAFile: the loop's file is rewritten in place slowly
-// from three hosts to five; no pass applies a version with fewer hosts than
-// either (fewer hosts would delete their tunnels).
-func TestLoopNeverAppliesHalfAFile(t *testing.T) {
-	// Settle above the writer's pauses between lines (60 ms).
-	f := startLoopWith(t, 100*time.Millisecond, nil, func(l *Loop) { l.Settle = 300 * time.Millisecond })
-	waitFor(t, "the first pass", func() bool { n, _ := f.rec.counts(); return n >= 1 })
-	<-slowWrite(t, f.path, fullMesh(5), 60*time.Millisecond)
-	waitFor(t, "the new file applied", func() bool {
-		f.rec.mu.Lock()
-		defer f.rec.mu.Unlock()
-		last := f.rec.passes[len(f.rec.passes)-1]
-		return last.Topology != nil && len(last.Topology.Hosts) == 5
-	})
-	f.rec.mu.Lock()
-	defer f.rec.mu.Unlock()
-	seen := map[int]int{}
-	for _, p := range f.rec.passes {
-		if p.Topology != nil {
-			seen[len(p.Topology.Hosts)]++
-		}
-	}
-	for n, passes := range seen {
-		if n != 3 && n != 5 {
-			t.Errorf("%d passes applied a topology of %d hosts: a half-written file", passes, n)
-		}
-	}
-	t.Logf("passes by hosts applied: %v", seen)
 }
 
 // TestFileGuardRefusesAHugeFile: a file over the size limit is an error naming it,

@@ -1,4 +1,4 @@
-package controller
+package topofile
 
 import (
 	"io/fs"
