@@ -65,19 +65,9 @@ func runLoop(ctx context.Context, log *slog.Logger, src controller.Source, topo 
 	}
 	loop := &controller.Loop{R: r, Source: src, Interval: f.interval, Changes: db.Changed(), Observer: adapters.Observers{m, sd},
 		Links: linuxbridge.Watch(ctx, r.LinkNames, log)}
-	var srv *http.Server
-	if f.metricsAddr != "" {
-		ln, err := net.Listen("tcp", f.metricsAddr)
-		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
-		srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics server stopped", "addr", f.metricsAddr, "err", err)
-			}
-		}()
-		log.Info("serving metrics", "addr", ln.Addr().String())
+	srv, err := serveMetrics(f.metricsAddr, m, log)
+	if err != nil {
+		return err
 	}
 	log.Info("reconcile loop started", "host", f.host, "topology", topo, "interval", f.interval, "db", db.Endpoint(),
 		"pass_deadline", controller.PassTimeout(f.interval), "systemd_notify", notifier != nil)
@@ -90,6 +80,25 @@ func runLoop(ctx context.Context, log *slog.Logger, src controller.Source, topo 
 	}
 	log.Info("reconcile loop stopped; the network is left as it is", "host", f.host)
 	return err
+}
+
+// serveMetrics serves /metrics and /healthz on addr ("": no server, nil).
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "addr", addr, "err", err)
+		}
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	return srv, nil
 }
 
 // tunnelSource reads the tunnels' BFD and STP state from the OVSDB cache.
