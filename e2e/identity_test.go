@@ -90,7 +90,9 @@ func forgedAddress(t *testing.T, c *cluster, c1, c2, c3 *lab.Container, veth str
 	defer dockerExec(t, c1, "ip", "addr", "del", c2.Addr.String(), "dev", "eth0")
 	idRun(t, c1, "ip", "neigh", "replace", c3.Addr.Addr().String(), "lladdr", c3.MAC, "dev", "eth0")
 	defer idRun(t, c1, "ip", "neigh", "del", c3.Addr.Addr().String(), "dev", "eth0")
-	filter := "src host " + forged + " and (icmp or arp)" // c2 captures what it receives only
+	// c2 captures what it receives only; c2's own answers (an ARP reply to c3's
+	// question for c2's address) carry c2's MAC and are not c1's.
+	filter := "src host " + forged + " and (icmp or arp) and not ether src " + c2.MAC
 	send := func() (to2, to3 []string) {
 		on2, on3 := startCapture(t, c2, filter), startCapture(t, c3, filter)
 		pingFrom(c1, forged, c3.Addr.Addr())
