@@ -141,9 +141,10 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, &Problem{File: name, Msg: "file is empty: want network and hosts"}
 	}
 	d.fields(root.Content[0], "", map[string]func(*yaml.Node, string){
-		"network": func(n *yaml.Node, p string) { d.network(n, p) },
-		"hosts":   d.hosts,
-		"links":   d.links,
+		"network":  func(n *yaml.Node, p string) { d.network(n, p) },
+		"hosts":    d.hosts,
+		"links":    d.links,
+		"networks": d.networks,
 	})
 	if _, ok := d.t.pos["hosts"]; !ok {
 		d.problem(root.Content[0], "hosts", "missing: list every host of the cluster")
