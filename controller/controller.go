@@ -74,6 +74,10 @@ type Reconciler struct {
 	// Docker reads Docker's own view of its network for the read-only docker
 	// step, after the others; nil: no docker step.
 	Docker Docker
+	// DockerNetworks and NetworkPorts keep the topology's Docker networks
+	// (networks.go); nil DockerNetworks: no networks step.
+	DockerNetworks DockerNetworks
+	NetworkPorts   NetworkPorts
 	// BFD reads the tunnels' BFD sessions for a mesh with bfd: true (see
 	// desired); nil: every session counts as having been up.
 	BFD BFDSessions

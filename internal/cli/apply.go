@@ -289,6 +289,9 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Firewall: firewall.New(log),
 		Docker:   docker,
 		Log:      log,
+		// the topology's Docker networks (controller/networks.go)
+		DockerNetworks: docker,
+		NetworkPorts:   br,
 		// A single pass sees one reading of the flap counts: the hold needs a loop.
 		FlapHold: f.flapHold,
 	}
