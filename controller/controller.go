@@ -195,6 +195,9 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 	res.Want = want
 	r.linksMu.Lock()
 	r.links = []string{want.Docker.Name, want.Docker.Port}
+	for _, n := range want.Networks { // Docker may rebuild their bridges
+		r.links = append(r.links, n.Bridge, n.Port)
+	}
 	r.linksMu.Unlock()
 	if err := r.check(ctx, want); err != nil {
 		res.Steps = []Step{{Name: StepGuard, Err: err}}

@@ -30,6 +30,7 @@ services:
     container_name: web
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100000000 & wait"]
     cap_add: [NET_ADMIN]
+    restart: always
     networks: [app]
   db:
     image: ` + lab.DockerImage + `
@@ -105,6 +106,16 @@ func TestComposeNetworks(t *testing.T) {
 			t.Errorf("second apply on %s: %v\n%s", h, err, out)
 		}
 	}
+
+	// A Docker restart: web (restart: always) comes back on the same network.
+	took := c.restartDocker("docker2")
+	out, err := c.apply("docker2", withDocker(c.host("docker2"))...)
+	t.Logf("Docker restarted on docker2 in %v; apply then: %v\n%s", took.Round(time.Millisecond), err, strings.TrimSpace(out))
+	if err != nil {
+		t.Errorf("apply after the Docker restart: %v", err)
+	}
+	web2 = ctrAddr(t, c, "docker2", "web", "app")
+	reach("docker1", "web", web2, "web on docker2 after its Docker restarted", true)
 }
 
 // composeUp runs `docker-compose up -d` of composeFile against host's dockerd.
