@@ -107,6 +107,16 @@ func TestComposeNetworks(t *testing.T) {
 		}
 	}
 
+	// Docker's embedded DNS knows its own host's containers only.
+	c.dockerRun("docker2", "api", "--network", "app")
+	for _, h := range hosts {
+		out, err := c.host(h).Docker(context.Background(), "exec", "web", "nslookup", "api")
+		t.Logf("check: DNS: web on %s looks up api (on docker2's network app): %v\n%s", h, err, strings.TrimSpace(out))
+		if resolved := err == nil && strings.Contains(out, "10.20.2."); resolved != (h == "docker2") {
+			t.Errorf("web on %s resolved api: %v, want %v", h, resolved, h == "docker2")
+		}
+	}
+
 	// A Docker restart: web (restart: always) comes back on the same network.
 	took := c.restartDocker("docker2")
 	out, err := c.apply("docker2", withDocker(c.host("docker2"))...)

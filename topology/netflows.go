@@ -120,11 +120,14 @@ func (t *Topology) networkPipeline(j int, me Host, n NetworkState, tunnels []Tun
 // relocate moves a pipeline computed for docker0 to tables base and up, and to
 // local port port (for LOCAL); in a relaying mesh it also adds the network's key
 // to every key the flows set or match exactly (the relay marks and the direct
-// frames' 0). The result shares nothing with flows.
+// frames' 0). It changes flows in place (a pipeline computed for the network
+// alone) but never an Actions slice, which flows share: a changed one is
+// replaced, once per shared slice.
 func relocate(flows []Flow, base, port int, key uint32, relaying bool) []Flow {
-	out := make([]Flow, len(flows))
 	local := regValue(ofppLocal)
-	for i, f := range flows {
+	moved := map[*string][]string{} // by the first element of a shared Actions slice
+	for i := range flows {
+		f := &flows[i]
 		f.Table += base
 		if f.InPort == PortLocal {
 			f.InPort = port
@@ -136,14 +139,33 @@ func relocate(flows []Flow, base, port int, key uint32, relaying bool) []Flow {
 			v, _ := strconv.ParseUint(f.TunID, 0, 32)
 			f.TunID = hexValue32(uint32(v) | key)
 		}
-		acts := make([]string, len(f.Actions))
-		for k, a := range f.Actions {
-			acts[k] = relocateAction(a, base, port, key, relaying)
+		if len(f.Actions) == 0 {
+			continue
 		}
+		if acts, ok := moved[&f.Actions[0]]; ok {
+			f.Actions = acts
+			continue
+		}
+		first := &f.Actions[0]
+		var acts []string
+		for k, a := range f.Actions {
+			if r := relocateAction(a, base, port, key, relaying); r != a {
+				if acts == nil {
+					acts = append(make([]string, 0, len(f.Actions)), f.Actions[:k]...)
+				}
+				a = r
+			}
+			if acts != nil {
+				acts = append(acts, a)
+			}
+		}
+		if acts == nil {
+			acts = f.Actions
+		}
+		moved[first] = acts
 		f.Actions = acts
-		out[i] = f
 	}
-	return out
+	return flows
 }
 
 // learnedLocal is the cookie of the MACs learned on LOCAL, as learn() writes it.
@@ -177,10 +199,16 @@ func relocateAction(a string, base, port int, key uint32, relaying bool) string 
 // networkTable is the whole table of a host with networks: the dispatch, then
 // docker0's table, then each network's pipeline.
 func (t *Topology) networkTable(docker0 []Flow, me Host, nets []NetworkState, k0 uint32, tunnels []Tunnel, tree []Edge, policy PathPolicy) []Flow {
-	flows := networkDispatch(nets, k0, t.Relaying(), t.Network.Encap)
-	flows = append(flows, docker0...)
-	for j, n := range nets {
-		flows = append(flows, t.networkPipeline(j, me, n, tunnels, tree, policy)...)
+	dispatch := networkDispatch(nets, k0, t.Relaying(), t.Network.Encap)
+	pipelines := make([][]Flow, len(nets))
+	n := len(dispatch) + len(docker0)
+	for j, nw := range nets {
+		pipelines[j] = t.networkPipeline(j, me, nw, tunnels, tree, policy)
+		n += len(pipelines[j])
+	}
+	flows := append(append(make([]Flow, 0, n), dispatch...), docker0...)
+	for _, p := range pipelines {
+		flows = append(flows, p...)
 	}
 	return flows
 }
