@@ -125,7 +125,11 @@ func (t *Topology) networkPipeline(j int, me Host, n NetworkState, tunnels []Tun
 // replaced, once per shared slice.
 func relocate(flows []Flow, base, port int, key uint32, relaying bool) []Flow {
 	local := regValue(ofppLocal)
-	moved := map[*string][]string{} // by the first element of a shared Actions slice
+	type shared struct { // an Actions slice: its first element and length
+		first *string
+		n     int
+	}
+	moved := map[shared][]string{}
 	for i := range flows {
 		f := &flows[i]
 		f.Table += base
@@ -142,11 +146,11 @@ func relocate(flows []Flow, base, port int, key uint32, relaying bool) []Flow {
 		if len(f.Actions) == 0 {
 			continue
 		}
-		if acts, ok := moved[&f.Actions[0]]; ok {
+		sk := shared{&f.Actions[0], len(f.Actions)}
+		if acts, ok := moved[sk]; ok {
 			f.Actions = acts
 			continue
 		}
-		first := &f.Actions[0]
 		var acts []string
 		for k, a := range f.Actions {
 			if r := relocateAction(a, base, port, key, relaying); r != a {
@@ -162,7 +166,7 @@ func relocate(flows []Flow, base, port int, key uint32, relaying bool) []Flow {
 		if acts == nil {
 			acts = f.Actions
 		}
-		moved[first] = acts
+		moved[sk] = acts
 		f.Actions = acts
 	}
 	return flows

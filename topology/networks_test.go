@@ -2,6 +2,7 @@ package topology
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,3 +86,53 @@ func TestNetworkPlan(t *testing.T) {
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// TestNetworkPipelineIsDocker0s: in every mode that takes networks, a network's
+// pipeline is the table docker0 would get with the network's subnet, moved to
+// the network's tables, port and key: every check of docker0's table (guards,
+// sources per port, MAC identity and quotas, flooding, relays) holds on it.
+func TestNetworkPipelineIsDocker0s(t *testing.T) {
+	hosts := "hosts:\n  - {name: h1, address: 198.18.0.1, index: 1}\n  - {name: h2, address: 198.18.0.2, index: 2}\n  - {name: h3, address: 198.18.0.3, index: 3}\n"
+	for _, mode := range []string{"mode: mesh", "mode: mesh\n  bfd: true", "mode: tree"} {
+		withNets, err := Compile("a.yaml", []byte("network:\n  "+mode+"\n  subnet: 172.17.0.0/16\n"+hosts+
+			"networks:\n  - {name: app, subnet: 10.20.0.0/16, key: 3}\n  - {name: other, subnet: 10.30.0.0/16, slice_prefix: 20, key: 9}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, sub := range []string{"10.20.0.0/16", "10.30.0.0/16\n  slice_prefix: 20"} {
+			alone, err := Compile("b.yaml", []byte("network:\n  "+mode+"\n  subnet: "+sub+"\n"+hosts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range []string{"h1", "h3"} {
+				s, want := mustDesired(t, withNets, h), mustDesired(t, alone, h)
+				n := s.Networks[j]
+				moved := naiveRelocate(want.Flows, networkBase(j), n.OFPort, n.TunnelKey, withNets.Relaying())
+				var got []Flow
+				for _, f := range s.Flows {
+					if f.Table >= networkBase(j) && f.Table < networkBase(j+1) {
+						got = append(got, f)
+					}
+				}
+				if !slices.EqualFunc(got, moved, Flow.Equal) {
+					t.Errorf("%s, %s, network %s: %d flows, want docker0's %d moved", mode, h, n.Name, len(got), len(moved))
+				}
+			}
+		}
+	}
+}
+
+// naiveRelocate is relocate flow by flow and action by action, sharing nothing.
+func naiveRelocate(flows []Flow, base, port int, key uint32, relaying bool) []Flow {
+	out := make([]Flow, len(flows))
+	for i, f := range flows {
+		acts := make([]string, len(f.Actions))
+		for k, a := range f.Actions {
+			acts[k] = relocateAction(a, base, port, key, relaying)
+		}
+		g := relocate([]Flow{f}, base, port, key, relaying)[0] // the match fields
+		g.Actions = acts
+		out[i] = g
+	}
+	return out
+}
