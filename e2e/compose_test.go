@@ -42,16 +42,17 @@ networks:
   other: {external: true}
 `
 
-// TestComposeNetworks: apply creates the Docker networks app and other on two
-// hosts, a real compose file (Debian's docker-compose) attaches services to
-// them on both hosts; services on the same ovsmesh network talk across hosts,
+// TestComposeNetworks: apply creates the Docker networks app and other on the
+// three hosts of a mesh, a real compose file (Debian's docker-compose) attaches
+// services to them on two of them (so that every broadcast floods to two peers); services on the same ovsmesh network talk across hosts,
 // services on different networks cannot (not even with an address of the other
 // network), containers on docker0 reach neither; the next apply changes nothing.
 func TestComposeNetworks(t *testing.T) {
 	lab.RequireBinaries(t, "docker-compose")
-	c := newDockerCluster(t, composeNetworks(2))
-	hosts := []string{"docker1", "docker2"}
-	for _, h := range hosts {
+	c := newDockerCluster(t, composeNetworks(3))
+	hosts := []string{"docker1", "docker3"} // compose runs here; docker2 is a third host of the mesh
+	all := []string{"docker1", "docker2", "docker3"}
+	for _, h := range all {
 		out, _ := c.apply(h, withDocker(c.host(h))...) // the docker step asks for a restart
 		t.Logf("first apply on %s:\n%s", h, out)
 		if !strings.Contains(out, `create Docker network "app"`) || !strings.Contains(out, "attach ov-app to om-app") {
@@ -59,18 +60,21 @@ func TestComposeNetworks(t *testing.T) {
 		}
 	}
 	c.eachHost(func(ctx context.Context, h *lab.Host) error { return h.RestartDocker(ctx) })
-	for _, h := range hosts {
+	for _, h := range all {
 		if out, err := c.apply(h, withDocker(c.host(h))...); err != nil {
 			t.Fatalf("apply on %s after the Docker restart: %v\n%s", h, err, out)
+		}
+		if h == "docker2" {
+			continue
 		}
 		t.Logf("%s: docker network inspect app: %s", h, dockerOut(t, c.host(h), "network", "inspect", "-f",
 			"{{range .IPAM.Config}}subnet {{.Subnet}} ip-range {{.IPRange}} gateway {{.Gateway}}{{end}} bridge {{index .Options \"com.docker.network.bridge.name\"}} mtu {{index .Options \"com.docker.network.driver.mtu\"}} labels {{json .Labels}}", "app"))
 		composeUp(t, c, h)
 	}
 	plain := c.dockerRun("docker1", "plain", "--cap-add", "NET_ADMIN") // docker0
-	web1, web2 := ctrAddr(t, c, "docker1", "web", "app"), ctrAddr(t, c, "docker2", "web", "app")
-	db1, db2 := ctrAddr(t, c, "docker1", "db", "other"), ctrAddr(t, c, "docker2", "db", "other")
-	t.Logf("web: docker1 %s, docker2 %s (network app); db: docker1 %s, docker2 %s (network other); plain on docker0 of docker1: %s",
+	web1, web2 := ctrAddr(t, c, "docker1", "web", "app"), ctrAddr(t, c, "docker3", "web", "app")
+	db1, db2 := ctrAddr(t, c, "docker1", "db", "other"), ctrAddr(t, c, "docker3", "db", "other")
+	t.Logf("web: docker1 %s, docker3 %s (network app); db: docker1 %s, docker3 %s (network other); plain on docker0 of docker1: %s",
 		web1, web2, db1, db2, plain.Addr.Addr())
 
 	reach := func(host, from, to, what string, want bool) {
@@ -82,24 +86,24 @@ func TestComposeNetworks(t *testing.T) {
 			t.Errorf("%s on %s -> %s (%s): answered %v, want %v (%v)", from, host, to, what, got, want, err)
 		}
 	}
-	reach("docker1", "web", web2, "web on docker2, same network app", true)
-	reach("docker2", "web", web1, "web on docker1, same network app", true)
-	reach("docker1", "db", db2, "db on docker2, same network other", true)
-	reach("docker1", "web", db2, "db on docker2, network other", false)
-	reach("docker1", "db", web2, "web on docker2, network app", false)
-	reach("docker1", "plain", web2, "web on docker2, from docker0", false)
+	reach("docker1", "web", web2, "web on docker3, same network app", true)
+	reach("docker3", "web", web1, "web on docker1, same network app", true)
+	reach("docker1", "db", db2, "db on docker3, same network other", true)
+	reach("docker1", "web", db2, "db on docker3, network other", false)
+	reach("docker1", "db", web2, "web on docker3, network app", false)
+	reach("docker1", "plain", web2, "web on docker3, from docker0", false)
 	reach("docker1", "plain", web1, "web on docker1, from docker0", false)
 	// web takes an address of network other's slice on its own interface: its
 	// frames still cross the mesh in network app, which never delivers them to
 	// network other.
 	dockerOut(t, c.host("docker1"), "exec", "web", "ip", "addr", "add", "10.30.1.200/16", "dev", "eth0")
-	reach("docker1", "web", db2, "db on docker2, with an address of network other on web's interface", false)
+	reach("docker1", "web", db2, "db on docker3, with an address of network other on web's interface", false)
 	// The same from docker0 with an address of network app: docker0's frames
 	// never reach a network.
 	dockerOut(t, c.host("docker1"), "exec", "plain", "ip", "addr", "add", "10.20.1.200/16", "dev", "eth0")
-	reach("docker1", "plain", web2, "web on docker2, from docker0 with an address of network app on plain's interface", false)
+	reach("docker1", "plain", web2, "web on docker3, from docker0 with an address of network app on plain's interface", false)
 
-	for _, h := range hosts {
+	for _, h := range all {
 		out, err := c.apply(h, withDocker(c.host(h))...)
 		t.Logf("second apply on %s: %s", h, strings.TrimSpace(out))
 		if err != nil || !strings.Contains(out, "nothing to change") {
@@ -108,24 +112,24 @@ func TestComposeNetworks(t *testing.T) {
 	}
 
 	// Docker's embedded DNS knows its own host's containers only.
-	c.dockerRun("docker2", "api", "--network", "app")
+	c.dockerRun("docker3", "api", "--network", "app")
 	for _, h := range hosts {
 		out, err := c.host(h).Docker(context.Background(), "exec", "web", "nslookup", "api")
-		t.Logf("check: DNS: web on %s looks up api (on docker2's network app): %v\n%s", h, err, strings.TrimSpace(out))
-		if resolved := err == nil && strings.Contains(out, "10.20.2."); resolved != (h == "docker2") {
-			t.Errorf("web on %s resolved api: %v, want %v", h, resolved, h == "docker2")
+		t.Logf("check: DNS: web on %s looks up api (on docker3's network app): %v\n%s", h, err, strings.TrimSpace(out))
+		if resolved := err == nil && strings.Contains(out, "10.20.3."); resolved != (h == "docker3") {
+			t.Errorf("web on %s resolved api: %v, want %v", h, resolved, h == "docker3")
 		}
 	}
 
 	// A Docker restart: web (restart: always) comes back on the same network.
-	took := c.restartDocker("docker2")
-	out, err := c.apply("docker2", withDocker(c.host("docker2"))...)
-	t.Logf("Docker restarted on docker2 in %v; apply then: %v\n%s", took.Round(time.Millisecond), err, strings.TrimSpace(out))
+	took := c.restartDocker("docker3")
+	out, err := c.apply("docker3", withDocker(c.host("docker3"))...)
+	t.Logf("Docker restarted on docker3 in %v; apply then: %v\n%s", took.Round(time.Millisecond), err, strings.TrimSpace(out))
 	if err != nil {
 		t.Errorf("apply after the Docker restart: %v", err)
 	}
-	web2 = ctrAddr(t, c, "docker2", "web", "app")
-	reach("docker1", "web", web2, "web on docker2 after its Docker restarted", true)
+	web2 = ctrAddr(t, c, "docker3", "web", "app")
+	reach("docker1", "web", web2, "web on docker3 after its Docker restarted", true)
 }
 
 // composeUp runs `docker-compose up -d` of composeFile against host's dockerd.
