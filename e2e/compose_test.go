@@ -111,6 +111,17 @@ func TestComposeNetworks(t *testing.T) {
 		}
 	}
 
+	// The host firewall drops tunnel packets from the networks' containers too.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	nft, nftErr := c.host("docker1").Run(ctx, "nft", "list", "table", "inet", "ovsmesh")
+	cancel()
+	for _, rule := range []string{`iifname "om-app" meta l4proto gre`, `iifname "om-other" oifname != "om-other" meta l4proto gre`, `ip saddr 10.30.0.0/16 udp dport 4789`} {
+		t.Logf("check: firewall on docker1 has %s: %v", rule, strings.Contains(nft, rule))
+		if nftErr != nil || !strings.Contains(nft, rule) {
+			t.Errorf("nft list table inet ovsmesh on docker1: %v, no %q:\n%s", nftErr, rule, nft)
+		}
+	}
+
 	// Docker's embedded DNS knows its own host's containers only.
 	c.dockerRun("docker3", "api", "--network", "app")
 	for _, h := range hosts {

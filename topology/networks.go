@@ -218,3 +218,16 @@ func (s HostState) Bridges() []string {
 	}
 	return out
 }
+
+// networkFirewall extends the host firewall to the networks' bridges and
+// subnets: their containers may no more send tunnel packets of their own than
+// docker0's (see firewall), each chain getting the same rules for each network.
+func networkFirewall(fw Firewall, nets []NetworkState, vxlanPort int) Firewall {
+	for _, n := range nets {
+		more := firewall(n.Bridge, n.Subnet, vxlanPort)
+		for i := range fw.Chains {
+			fw.Chains[i].Rules = append(fw.Chains[i].Rules, more.Chains[i].Rules...)
+		}
+	}
+	return fw
+}

@@ -83,6 +83,14 @@ func TestNetworkPlan(t *testing.T) {
 	if len(s.OVS.Internal) != 1 || s.OVS.Internal[0] != (InternalPort{Name: "ov-app", OFPort: NetworkOFPortBase}) {
 		t.Errorf("internal ports %+v", s.OVS.Internal)
 	}
+	// The host firewall drops the tunnel packets of the network's containers too.
+	lines := strings.Join(s.Firewall.Lines(), "\n")
+	for _, want := range []string{`iifname "om-app" meta l4proto gre counter drop`, `ip saddr 10.20.0.0/16 udp dport 4789 counter drop`,
+		`iifname "om-app" oifname != "om-app" meta l4proto gre counter drop`} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("firewall lacks %q:\n%s", want, lines)
+		}
+	}
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }

@@ -426,6 +426,7 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 		k0 := docker0Key(n.Mode, t.Relaying(), n.Key, treeKey)
 		s.Networks = t.networkStates(me, k0)
 		s.OVS.Internal = internalPorts(s.Networks)
+		s.Firewall = networkFirewall(s.Firewall, s.Networks, n.VXLANPort)
 		s.Flows = t.networkTable(s.Flows, me, s.Networks, k0, tunnels, tree, policy)
 	}
 	return s, nil
