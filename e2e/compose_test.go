@@ -141,6 +141,29 @@ func TestComposeNetworks(t *testing.T) {
 	}
 	web2 = ctrAddr(t, c, "docker3", "web", "app")
 	reach("docker1", "web", web2, "web on docker3 after its Docker restarted", true)
+
+	// A network added to the file: how long until containers on two hosts ping on it.
+	start := time.Now()
+	c.write(composeNetworks(3) + "  - {name: late, subnet: 10.40.0.0/16}\n")
+	for _, h := range all {
+		if out, err := c.apply(h, withDocker(c.host(h))...); err != nil {
+			t.Fatalf("apply of the new network on %s: %v\n%s", h, err, out)
+		}
+	}
+	applied := time.Since(start)
+	c.dockerRun("docker1", "late1", "--network", "late")
+	late3 := c.dockerRun("docker3", "late3", "--network", "late")
+	var pingErr error
+	for range 50 {
+		if pingErr = dockerPing(c, "docker1", "late1", late3.Addr.Addr().String()); pingErr == nil {
+			break
+		}
+	}
+	t.Logf("check: network late added to the file: applied on 3 hosts in %v; containers on docker1 and docker3 ping on it %v after the file changed (%v)",
+		applied.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), pingErr)
+	if pingErr != nil {
+		t.Errorf("late1 -> late3: %v", pingErr)
+	}
 }
 
 // composeUp runs `docker-compose up -d` of composeFile against host's dockerd.
