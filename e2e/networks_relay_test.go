@@ -66,3 +66,34 @@ func TestNetworkRelayFailover(t *testing.T) {
 		t.Errorf("%d duplicate replies, want none", l.dups)
 	}
 }
+
+// TestNetworkTree: in tree mode (a star around docker1), containers of a network
+// on the two leaves talk through the centre, which relays them in the network's
+// pipeline; a docker0 container on a leaf does not reach them.
+func TestNetworkTree(t *testing.T) {
+	yaml := labTopology("  encap: vxlan\n  mode: tree\n", 3) + "networks:\n  - {name: app, subnet: 10.20.0.0/16}\n"
+	c := newDockerCluster(t, yaml)
+	for _, h := range c.topo.Hosts {
+		if out, err := c.apply(h.Name, withDocker(c.host(h.Name))...); !strings.Contains(out, "attach ov-app to om-app") {
+			t.Fatalf("apply on %s made no network (%v):\n%s", h.Name, err, out)
+		}
+	}
+	a2 := c.dockerRun("docker2", "a2", "--network", "app")
+	a3 := c.dockerRun("docker3", "a3", "--network", "app")
+	key := c.plan("docker1").Networks[0].TunnelKey
+	dump := func() int {
+		return flowPackets(t, c.ofctl("docker1", "dump-flows", "br0", fmt.Sprintf("table=0,tun_id=%#x", key)))
+	}
+	before := dump()
+	ping(t, a2, a3.Addr.Addr(), 0, false)
+	ping(t, a3, a2.Addr.Addr(), 0, false)
+	through := dump() - before
+	t.Logf("check: a2 (docker2) <-> a3 (docker3) on network app through docker1: answered; docker1 dispatched %d frames with app's key %#x",
+		through, key)
+	if through <= 0 {
+		t.Errorf("docker1 dispatched no frame with app's key")
+	}
+	p2 := c.dockerRun("docker2", "p2") // docker0
+	noPing(t, p2, a3.Addr.Addr(), 0, false)
+	t.Logf("check: p2 on docker0 of docker2 -> a3 (docker3, network app): no answer")
+}
