@@ -78,6 +78,10 @@ type Reconciler struct {
 	Docker Docker
 	// Identity keeps the per-container identity checks; nil: no identity step.
 	Identity *Identity
+	// DockerNetworks and NetworkPorts keep the topology's Docker networks
+	// (networks.go); nil DockerNetworks: no networks step.
+	DockerNetworks DockerNetworks
+	NetworkPorts   NetworkPorts
 	// BFD reads the tunnels' BFD sessions for a mesh with bfd: true (see
 	// desired); nil: every session counts as having been up.
 	BFD BFDSessions
@@ -180,7 +184,12 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 	}
 	res.Want = want
 	r.linksMu.Lock()
-	r.links = append([]string{want.Docker.Name, want.Docker.Port}, want.ContainerBridges()...)
+	// The bridges whose ports are containers (identity) and the networks'
+	// bridges and ports, which Docker may rebuild.
+	r.links = append([]string{want.Docker.Port}, want.ContainerBridges()...)
+	for _, n := range want.Networks {
+		r.links = append(r.links, n.Port)
+	}
 	r.linksMu.Unlock()
 	if err := r.check(ctx, want); err != nil {
 		res.Steps = []Step{{Name: StepGuard, Err: err}}

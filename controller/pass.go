@@ -34,6 +34,7 @@ type pass struct {
 	dryRun bool
 
 	ovs, bridge, flows, files, firewall, identity, docker Step
+	networks                                              Step // see applyNetworks
 	// early is the self-guarding table's install; the flows step reports it.
 	early Step
 
@@ -69,12 +70,16 @@ func (p *pass) run(ctx context.Context) []Step {
 	wg.Go(func() { p.writeFiles(ctx) })
 	wg.Go(func() { p.readTable(rctx) })
 	wg.Wait()
+	p.applyNetworks(ctx)
 	p.installFlows(ctx)
 	p.applyIdentity(ctx)
 	p.compareDocker(ctx)
 	steps := []Step{p.ovs, p.bridge, p.flows, p.files}
 	if p.r.Firewall != nil {
 		steps = append(steps, p.firewall)
+	}
+	if p.r.DockerNetworks != nil {
+		steps = append(steps, p.networks)
 	}
 	if p.r.Identity != nil {
 		steps = append(steps, p.identity)

@@ -194,15 +194,7 @@ func parseNetwork(data []byte) (map[string]any, error) {
 	if m == nil {
 		return nil, fmt.Errorf("not a JSON object of network settings: null")
 	}
-	for k, v := range m { // numbers as numbers, so that they render as YAML integers
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				m[k] = i
-			} else if f, err := n.Float64(); err == nil {
-				m[k] = f
-			}
-		}
-	}
+	jsonNumbers(m) // numbers as numbers, so that they render as YAML integers
 	return m, nil
 }
 

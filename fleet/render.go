@@ -45,7 +45,12 @@ func Compile(name string, network map[string]any, hosts []Record) (*topology.Top
 func renderNetwork(network map[string]any) (*bytes.Buffer, error) {
 	var b bytes.Buffer
 	b.WriteString("# written by ovsmesh fleet: the hosts are those registered in etcd\n")
-	netYAML, err := yaml.Marshal(map[string]any{"network": network})
+	settings, networks := splitNetworks(network)
+	top := map[string]any{"network": settings}
+	if networks != nil {
+		top[NetworksKey] = networks
+	}
+	netYAML, err := yaml.Marshal(top)
 	if err != nil {
 		return nil, fmt.Errorf("render network settings: %w", err)
 	}

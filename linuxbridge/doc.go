@@ -4,6 +4,8 @@
 // over netlink, through an injected *netlink.Handle (a test hands in one bound to a
 // throwaway network namespace), and never replaces or deletes a link. Veth reads
 // which port of a bridge is a container's veth (veth.go).
+// Bridge.AttachNetworks (networks.go) joins the bridges Docker builds for the
+// topology's networks to their OVS internal ports, without creating them.
 //
 // The address diff (addrs.go) is pure; bridge.go does the netlink I/O. It imports
 // topology and vishvananda/netlink (and netns) only: never libovsdb, go-openvswitch, os/exec or

@@ -231,7 +231,7 @@ func wantedPorts(w topology.OVSState) []portWant {
 		}
 		ports = append(ports, pw)
 	}
-	return ports
+	return append(ports, networkPorts(w, owner)...)
 }
 
 // diffPort plans one wanted port. It returns no lines when the port matches.

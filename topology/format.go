@@ -52,6 +52,10 @@ func (t *Topology) WriteText(w io.Writer, s HostState) error {
 		fmt.Fprintf(tw, "tunnel\t%s\t%s to %s (%s from %s) ofport=%d peer slice %s, docker0 %s%s\n",
 			tu.Name, tu.Type, tu.Peer, tu.RemoteIP, tu.LocalIP, tu.OFPort, tu.PeerSlice, tu.PeerGW, extra)
 	}
+	for _, nw := range s.Networks {
+		fmt.Fprintf(tw, "network\t%s\tbridge=%s port=%s ofport=%d subnet=%s ip-range=%s gateway=%s mtu=%d tunnel-key=%#x\n",
+			nw.Name, nw.Bridge, nw.Port, nw.OFPort, nw.Subnet, nw.IPRange, nw.Gateway, nw.MTU, nw.TunnelKey)
+	}
 	if n.Mode == ModeMesh && len(t.Links) > 0 {
 		fmt.Fprintf(tw, "note\tlinks\tignored in mesh mode: every pair of hosts gets a tunnel\n")
 	}

@@ -144,12 +144,13 @@ func LinkLocal(mac string) (netip.Addr, bool) {
 }
 
 // ContainerBridges returns the Linux bridges whose containers' identities a
-// host enforces: the docker bridge (and, with Docker networks, theirs).
+// host enforces: the docker bridge and the bridges of the Docker networks.
 func (s HostState) ContainerBridges() []string {
-	if s.Docker.Name == "" {
-		return nil
+	var out []string
+	if s.Docker.Name != "" {
+		out = append(out, s.Docker.Name)
 	}
-	return []string{s.Docker.Name}
+	return append(out, s.Bridges()...)
 }
 
 // PlanIdentity returns the identity table for the containers whose veth is

@@ -159,9 +159,10 @@ func parse(name string, data []byte, needHosts bool) (*Topology, error) {
 		return nil, &Problem{File: name, Msg: "file is empty: want network and hosts"}
 	}
 	d.fields(root.Content[0], "", map[string]func(*yaml.Node, string){
-		"network": func(n *yaml.Node, p string) { d.network(n, p) },
-		"hosts":   d.hosts,
-		"links":   d.links,
+		"network":  func(n *yaml.Node, p string) { d.network(n, p) },
+		"hosts":    d.hosts,
+		"links":    d.links,
+		"networks": d.networks,
 	})
 	if _, ok := d.t.pos["hosts"]; !ok && needHosts {
 		d.problem(root.Content[0], "hosts", "missing: list every host of the cluster")

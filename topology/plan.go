@@ -23,7 +23,8 @@ func (t *Topology) Overhead() int {
 	if t.Network.Encap == EncapGRE {
 		n = overheadGRE
 		// tree mode keys every tunnel (treeKey), a relaying mesh every packet (KeyFlow)
-		if t.Network.Key != nil || t.Network.Mode == ModeTree || t.Relaying() {
+		// and a host with networks every packet (key=flow: see netflows.go)
+		if t.Network.Key != nil || t.Network.Mode == ModeTree || t.Relaying() || len(t.Networks) > 0 {
 			n += overheadKey
 		}
 	}
@@ -355,11 +356,13 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 		key = strconv.FormatUint(uint64(*n.Key), 10)
 	}
 	var tree []Edge
+	var treeKey uint32
 	if n.Mode == ModeTree {
 		tree = t.Edges()
-		key = strconv.FormatUint(uint64(t.treeKey(tree)), 10) // see treeKey
+		treeKey = t.treeKey(tree)
+		key = strconv.FormatUint(uint64(treeKey), 10) // see treeKey
 	}
-	if t.Relaying() {
+	if t.Relaying() || len(t.Networks) > 0 {
 		key = KeyFlow // the flows set and match the key: see meshRelayTable
 	}
 	dstPort := 0
@@ -418,6 +421,13 @@ func (t *Topology) DesiredWith(name string, policy PathPolicy) (HostState, error
 		s.Flows = treeFlowTable(slice, gw.Addr(), tunnels, t.treeRoutes(name, tree, tunnels))
 	default:
 		s.Flows = flowTable(n.Mode, slice, gw.Addr(), tunnels, len(t.Hosts))
+	}
+	if len(t.Networks) > 0 {
+		k0 := docker0Key(n.Mode, t.Relaying(), n.Key, treeKey)
+		s.Networks = t.networkStates(me, k0)
+		s.OVS.Internal = internalPorts(s.Networks)
+		s.Firewall = networkFirewall(s.Firewall, s.Networks, n.VXLANPort)
+		s.Flows = t.networkTable(s.Flows, me, s.Networks, k0, tunnels, tree, policy)
 	}
 	return s, nil
 }

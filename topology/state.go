@@ -42,6 +42,8 @@ type HostState struct {
 	Daemon  DaemonConfig `json:"daemon_json"`
 	// Firewall is the host firewall: the nftables table ovsmesh owns.
 	Firewall Firewall `json:"firewall"`
+	// Networks are the host's Docker networks beside docker0 (networks.go).
+	Networks []NetworkState `json:"networks,omitempty"`
 }
 
 // OVSState is the part of HostState that lives in OVSDB.
@@ -60,6 +62,9 @@ type OVSState struct {
 	// MTU is the mtu_request of the bridge's internal interface.
 	MTU     int      `json:"mtu"`
 	Tunnels []Tunnel `json:"tunnels"`
+	// Internal are the bridge's internal ports besides its own, one per Docker
+	// network, each enslaved to that network's Linux bridge (networks.go).
+	Internal []InternalPort `json:"internal,omitempty"`
 }
 
 // Tunnel is one tunnel port (Port and Interface of the same name) to a peer.
@@ -166,7 +171,8 @@ type DaemonConfig struct {
 func (s HostState) Equal(o HostState) bool {
 	return s.Host == o.Host && s.Index == o.Index && s.Address == o.Address && s.Mode == o.Mode &&
 		s.OVS.Equal(o.OVS) && s.Docker == o.Docker && s.Daemon == o.Daemon &&
-		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal) && s.Firewall.Equal(o.Firewall)
+		slices.EqualFunc(s.Flows, o.Flows, Flow.Equal) && s.Firewall.Equal(o.Firewall) &&
+		slices.Equal(s.Networks, o.Networks)
 }
 
 // Equal reports whether two OVS states are the same.
@@ -174,7 +180,7 @@ func (s OVSState) Equal(o OVSState) bool {
 	return s.Owner == o.Owner && s.Bridge == o.Bridge && s.Datapath == o.Datapath &&
 		s.STP == o.STP && s.RSTP == o.RSTP && s.FailMode == o.FailMode &&
 		slices.Equal(s.Protocols, o.Protocols) && s.MTU == o.MTU &&
-		slices.Equal(s.Tunnels, o.Tunnels)
+		slices.Equal(s.Tunnels, o.Tunnels) && slices.Equal(s.Internal, o.Internal)
 }
 
 // Relays are a tunnel's relays, best first; unused places are "". An array, so

@@ -109,6 +109,13 @@ func behind(me string, tree []Edge) map[string][]string {
 // treeRoutes returns every other host of the tree with the tunnel of host me
 // toward it, ordered by index.
 func (t *Topology) treeRoutes(me string, tree []Edge, tunnels []Tunnel) []treeRoute {
+	return t.treeRoutesWith(me, tree, tunnels, func(i int) [2]string {
+		return [2]string{t.Slice(i).String(), t.Gateway(i).Addr().String()}
+	})
+}
+
+// treeRoutesWith is treeRoutes with the addresses of host index i given by addrs.
+func (t *Topology) treeRoutesWith(me string, tree []Edge, tunnels []Tunnel, addrs func(i int) [2]string) []treeRoute {
 	byName := make(map[string]Host, len(t.Hosts))
 	for _, h := range t.Hosts {
 		byName[h.Name] = h
@@ -124,7 +131,7 @@ func (t *Topology) treeRoutes(me string, tree []Edge, tunnels []Tunnel) []treeRo
 		out := []string{Output(p)}
 		for _, name := range hosts {
 			h := byName[name]
-			routes = append(routes, treeRoute{addrs: [2]string{t.Slice(h.Index).String(), t.Gateway(h.Index).Addr().String()}, port: p, out: out})
+			routes = append(routes, treeRoute{addrs: addrs(h.Index), port: p, out: out})
 			idx = append(idx, h.Index)
 		}
 	}

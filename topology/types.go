@@ -36,6 +36,8 @@ type Topology struct {
 	Network Network `json:"network"`
 	Hosts   []Host  `json:"hosts"`
 	Links   []Link  `json:"links,omitempty"`
+	// Networks are the Docker networks meshed beside docker0 (networks.go).
+	Networks []NetworkSpec `json:"networks,omitempty"`
 
 	// File is the name used in error messages ("topology.yaml").
 	File string `json:"-"`

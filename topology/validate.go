@@ -75,6 +75,7 @@ func (t *Topology) Default() {
 			t.Links[i].Cost = DefaultLinkCost
 		}
 	}
+	t.defaultNetworks()
 }
 
 // checker collects problems at the positions the parser recorded.
@@ -150,6 +151,7 @@ func (t *Topology) Validate() error {
 	c.hosts()
 	c.links()
 	c.stpPorts()
+	c.networks()
 	return errors.Join(c.problems...)
 }
 

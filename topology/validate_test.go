@@ -33,7 +33,7 @@ func TestValidationErrors(t *testing.T) {
 			[]string{`t.yaml:3:3: network.mtuu: unknown key (known keys: bfd, bfd_interval_ms, bfd_mult, bridge, datapath, docker_bridge, encap, key, mode, mtu, rstp, slice_prefix, subnet, underlay_mtu, vxlan_port)`}},
 		{"unknown host key", strings.Replace(base, "    index: 2", "    idx: 2", 1),
 			[]string{`t.yaml:10:5: hosts[1].index: missing: every host needs a stable index from 1`, `t.yaml:12:5: hosts[1].idx: unknown key (known keys: address, index, name)`}},
-		{"unknown top key", base + "link: []\n", []string{`t.yaml:13:1: link: unknown key (known keys: hosts, links, network)`}},
+		{"unknown top key", base + "link: []\n", []string{`t.yaml:13:1: link: unknown key (known keys: hosts, links, network, networks)`}},
 		{"repeated key", strings.Replace(base, "  mode: stp", "  mode: stp\n  mode: tree", 1), []string{`t.yaml:4:3: network.mode: repeated key`}},
 		{"duplicate name", strings.Replace(base, "name: docker2", "name: docker1", 1), []string{`t.yaml:10:11: hosts[1].name: "docker1" is also hosts[0].name: names must be unique`}},
 		{"duplicate index", strings.Replace(base, "index: 2", "index: 1", 1), []string{`t.yaml:12:12: hosts[1].index: 1 is also hosts[0].index: indexes must be unique`}},

@@ -225,6 +225,9 @@ func newReconciler(f applyFlags, log *slog.Logger, ovs adapters.OVS) (*controlle
 		Docker:   docker,
 		Identity: &controller.Identity{Containers: docker, Veths: br, Table: firewall.NewIdentity(log)},
 		Log:      log,
+		// the topology's Docker networks (controller/networks.go)
+		DockerNetworks: docker,
+		NetworkPorts:   br,
 		// A single pass sees one reading of the flap counts: the hold needs a loop.
 		FlapHold: f.flapHold,
 	}

@@ -155,8 +155,9 @@ func fileNetwork(path string) (map[string]any, *topology.Topology, error) {
 		return nil, nil, fmt.Errorf("read topology: %w", err)
 	}
 	var raw struct {
-		Network map[string]any `yaml:"network"`
-		Hosts   []any          `yaml:"hosts"`
+		Network  map[string]any `yaml:"network"`
+		Hosts    []any          `yaml:"hosts"`
+		Networks []any          `yaml:"networks"`
 	}
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		_, cerr := topology.Compile(path, data) // the same message as validate
@@ -164,6 +165,9 @@ func fileNetwork(path string) (map[string]any, *topology.Topology, error) {
 	}
 	if raw.Network == nil {
 		raw.Network = map[string]any{}
+	}
+	if raw.Networks != nil { // stored with the settings (see fleet.NetworksKey)
+		raw.Network[fleet.NetworksKey] = raw.Networks
 	}
 	if raw.Hosts == nil {
 		// Network settings alone.

@@ -20,8 +20,12 @@ func newValidate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %d hosts, %s %s, mtu %d, %d tunnels\n",
-				args[0], len(t.Hosts), t.Network.Encap, t.Network.Mode, t.Network.MTU, t.EdgeCount())
+			nets := ""
+			if n := len(t.Networks); n > 0 {
+				nets = fmt.Sprintf(", %d networks", n)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %d hosts, %s %s, mtu %d, %d tunnels%s\n",
+				args[0], len(t.Hosts), t.Network.Encap, t.Network.Mode, t.Network.MTU, t.EdgeCount(), nets)
 			return err
 		},
 	}
