@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // withDocker is the flags that make ovsmesh read and write what host's real
@@ -21,7 +22,7 @@ func withDocker(h *lab.Host) []string {
 // startDocker starts host's dockerd with daemon.json content (none: {}).
 func startDocker(t *testing.T, h *lab.Host, daemonJSON string) {
 	t.Helper()
-	lab.RequireBinaries(t, lab.DockerBinaries()...)
+	testenv.RequireBinaries(t, lab.DockerBinaries()...)
 	if daemonJSON != "" {
 		if err := os.WriteFile(h.DaemonJSON(), []byte(daemonJSON), 0o644); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // dockerMesh is the topology of the real-Docker tests: a GRE mesh of n hosts.
@@ -80,7 +81,7 @@ func pingAllDocker(t *testing.T, cts ...*lab.Container) {
 // the planned gateway; apply then adopts it and the containers talk.
 func TestDockerStartsBeforeOvsmesh(t *testing.T) {
 	c := newCluster(t, dockerMesh(2))
-	lab.RequireBinaries(t, lab.DockerBinaries()...)
+	testenv.RequireBinaries(t, lab.DockerBinaries()...)
 	c.docker = true
 	c.mustApply()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -2,9 +2,10 @@ package e2e
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // fleetBFDNetwork is fleetNetwork with BFD on every tunnel.
@@ -20,9 +21,7 @@ const fleetCutoff = 20 * time.Second
 // because their BFD sessions with it are up; the containers' pings across the
 // three hosts lose nothing. When docker3 reaches etcd again it is alive again.
 func TestFleetHostCutOffFromEtcdKeepsItsTunnels(t *testing.T) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft not installed")
-	}
+	testenv.RequireBinary(t, "nft", "nftables")
 	f := newFleetLab(t, fleetBFDNetwork)
 	three := []string{"docker1", "docker2", "docker3"}
 	loops := map[string]*loopProc{}

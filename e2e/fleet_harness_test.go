@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -69,12 +70,7 @@ func newFleetLab(t *testing.T, seed string) *fleetLab {
 // address of the underlay bridge (198.18.0.250 and up) and its own data directory.
 func newFleetLabN(t *testing.T, seed string, n int) *fleetLab {
 	t.Helper()
-	if _, err := exec.LookPath("etcd"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("etcd not installed (scripts/deps.sh installs etcd-server): %v", err)
-		}
-		t.Skip("etcd not installed (apt-get install etcd-server)")
-	}
+	testenv.RequireBinary(t, "etcd", "etcd-server")
 	c := newCluster(t, fleetHosts)
 	f := &fleetLab{cluster: c}
 	ul := c.lab.UnderlayNS

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // A second etcd in the lab's underlay namespace, with mutual TLS and
@@ -39,12 +41,7 @@ type secEtcd struct {
 // etcdctl as etcd's root user, then enables authentication.
 func (f *fleetLab) startSecEtcd(t *testing.T, hosts ...string) *secEtcd {
 	t.Helper()
-	if _, err := exec.LookPath("etcdctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("etcdctl not installed (scripts/deps.sh installs etcd-client): %v", err)
-		}
-		t.Skip("etcdctl not installed (apt-get install etcd-client)")
-	}
+	testenv.RequireBinary(t, "etcdctl", "etcd-client")
 	s := &secEtcd{f: f, dir: filepath.Join(f.dir, "pki")}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		t.Fatal(err)

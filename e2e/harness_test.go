@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -56,9 +57,7 @@ type cluster struct {
 // from the file, /24) and registers the teardown.
 func newCluster(t testing.TB, yaml string) *cluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testenv.SkipShort(t, "root and the lab (an end-to-end test)")
 	dir := t.TempDir()
 	c := &cluster{t: t, dir: dir, path: filepath.Join(dir, "topology.yaml")}
 	c.write(yaml)

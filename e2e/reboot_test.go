@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // TestReboot proves the files step on a rebooted host: the ovsmesh block that
@@ -19,10 +20,8 @@ import (
 // table, which lives in ovs-vswitchd and is lost by a reboot.
 func TestReboot(t *testing.T) {
 	t.Parallel()
-	lab.RequireBinaries(t, "ifup", "brctl", "unshare", "mount", "ovsdb-tool", "ovs-ofctl")
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testenv.RequireBinaries(t, "ifup", "brctl", "unshare", "mount", "ovsdb-tool", "ovs-ofctl")
+	testenv.SkipShort(t, "root and the lab (an end-to-end test)")
 	// Registered before the lab, so it runs after the lab's teardown: the
 	// machine's own network configuration must come out of the test untouched.
 	system := rebootSystemFiles(t)
