@@ -22,7 +22,7 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n", 2))
 	const host = "docker1"
-	log := idemJSONRPCLog(t, c, host)
+	log := rpcLog(t, c, host)
 
 	// Two faults at once: an unknown encap (line 5) and a bad address (line 8).
 	bad := filepath.Join(c.dir, "bad.yaml")
@@ -142,7 +142,7 @@ func badState(t *testing.T, c *cluster, host string) badHostState {
 	s.rows = strings.Join(rows, "\n")
 	if strings.Contains(" "+s.bridges+" ", " br0 ") {
 		var flows []string
-		for f := range idemFlows(t, c, host) {
+		for f := range flowTable(t, c, host) {
 			flows = append(flows, f)
 		}
 		slices.Sort(flows)
@@ -193,12 +193,12 @@ func badCompare(t *testing.T, before, after badHostState) {
 // badFreshUnchanged runs check on a host where ovsmesh never ran and fails the test
 // if check sent an OVSDB transaction, changed anything badState sees, or left
 // anything of ovsmesh's behind.
-func badFreshUnchanged(t *testing.T, c *cluster, host string, log *idemOVSDBLog, check func(*testing.T)) {
+func badFreshUnchanged(t *testing.T, c *cluster, host string, log *ovsdbLog, check func(*testing.T)) {
 	t.Helper()
 	before := badState(t, c, host)
 	mark := log.mark(t)
 	check(t)
-	if tx := log.transacts(t, mark); len(tx) > 0 {
+	if tx := log.read(t, mark).transacts; len(tx) > 0 {
 		t.Errorf("%d OVSDB transact requests, want none:\n%s", len(tx), strings.Join(tx, "\n"))
 	}
 	after := badState(t, c, host)

@@ -21,13 +21,13 @@ func TestFleetBadRecordNeverFreezesTheFleet(t *testing.T) {
 	two := []string{"docker1", "docker2"}
 	loops := map[string]*loopProc{}
 	for _, h := range two {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitMembers(t, two, two)
 
 	// docker3's service under a 64-byte name: refused at its join, it exits.
 	long := strings.Repeat("x", 64)
-	p := f.fleetLaunch(t, "docker3", "--host", long, "--lease-ttl", fleetTTL)
+	p := launchLoop(t, f.cluster, "docker3", loopOpts{fleet: f, args: []string{"--host", long, "--lease-ttl", fleetTTL}})
 	select {
 	case <-p.done:
 	case <-time.After(20 * time.Second):
@@ -43,7 +43,7 @@ func TestFleetBadRecordNeverFreezesTheFleet(t *testing.T) {
 	f.etcdPut(t, bad+"address/172.17.3.9", "")
 	f.etcdPut(t, bad+"record", `{"name":"bad","address":"172.17.3.9","index":9,"machine_id":""}`)
 
-	f.fleetStart(t, "docker4", "--lease-ttl", fleetTTL)
+	launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	three := []string{"docker1", "docker2", "docker4"}
 	took := f.waitMembers(t, three, three)
 	t.Logf("docker4 in every view, with its tunnels, %v after it was healthy", took.Round(time.Millisecond))
@@ -73,7 +73,7 @@ func TestFleetSecondOvsmeshNeverDisturbsTheService(t *testing.T) {
 	two := []string{"docker1", "docker2"}
 	loops := map[string]*loopProc{}
 	for _, h := range two {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitMembers(t, two, two)
 
@@ -84,7 +84,7 @@ func TestFleetSecondOvsmeshNeverDisturbsTheService(t *testing.T) {
 	f.keepsMember(t, "docker2", "docker1", 10*time.Second) // TTL 3 s + grace 3 s, and more
 
 	f.etcdDelete(t, "/ovsmesh/"+fleetCluster+"/hosts/docker1/alive")
-	if _, ok := loopPoll(10*time.Second, func() bool { return loops["docker1"].metric(t, "ovsmesh_fleet_liveness_restored_total") == 1 }); !ok {
+	if _, ok := poll(10*time.Second, func() bool { return loops["docker1"].metric(t, "ovsmesh_fleet_liveness_restored_total") == 1 }); !ok {
 		t.Error("docker1 did not count its liveness key put back")
 	}
 	f.keepsMember(t, "docker2", "docker1", 8*time.Second)

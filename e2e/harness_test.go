@@ -117,11 +117,14 @@ func (c *cluster) host(name string) *lab.Host {
 // applyCmd returns `ovsmesh apply` for host, run inside its namespace with its
 // OVS_RUNDIR, its own database and its own copies of the two files.
 func (c *cluster) applyCmd(ctx context.Context, host string, extra ...string) *exec.Cmd {
-	h := c.host(host)
-	argv := append([]string{ovsmeshBin, "apply", c.path, "--host", host, "--db", h.DB(),
+	return c.host(host).Command(ctx, c.applyArgv(host, extra...)...)
+}
+
+// applyArgv is applyCmd's command line.
+func (c *cluster) applyArgv(host string, extra ...string) []string {
+	return append([]string{ovsmeshBin, "apply", c.path, "--host", host, "--db", c.host(host).DB(),
 		"--interfaces", filepath.Join(c.dir, host, "interfaces"),
 		"--daemon-json", c.daemonJSON(host)}, extra...)
-	return h.Command(ctx, argv...)
 }
 
 // apply runs one pass on host and returns its output and error.

@@ -22,7 +22,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
 	// At debug level the log shows when libovsdb reconnects.
-	p := loopStart(t, c, "docker1", "--log-level", "debug")
+	p := launchLoop(t, c, "docker1", loopOpts{args: []string{"--log-level", "debug"}, wait: true})
 	base := loopBaseline(t, c, "docker1")
 	c1, c2 := c.container("docker1", 2), c.container("docker2", 2)
 	ping(t, c1, addr(c2.Addr), 56, false)
@@ -50,7 +50,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		defer restart()
 		// libovsdb logs its failed reconnection attempts (a pass that fails on
 		// OVSDB would say so too).
-		noticed, ok := loopPoll(loopInterval, func() bool {
+		noticed, ok := poll(loopInterval, func() bool {
 			return len(p.logs(t, mark, "failed to reconnect")) > 0 ||
 				slices.ContainsFunc(p.logs(t, mark, "reconcile step failed"), func(l loopLog) bool { return l.Step == "ovsdb" })
 		})
@@ -61,7 +61,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		}
 		t.Run("while it is down, the docker0 step still runs", func(t *testing.T) {
 			loopRun(t, c, "docker1", "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
-			took, ok := loopPoll(loopRepairBound, func() bool {
+			took, ok := poll(loopRepairBound, func() bool {
 				return strings.Contains(loopRun(t, c, "docker1", "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
 			})
 			if !ok {
@@ -77,7 +77,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		}
 		restart()
 		t.Logf("ovsdb-server was down %v", restarted.Sub(stopped).Round(time.Millisecond))
-		passed, ok := loopPoll(loopRepairBound, func() bool {
+		passed, ok := poll(loopRepairBound, func() bool {
 			return p.metric(t, "ovsmesh_last_success_timestamp_seconds") >= float64(restarted.UnixNano())/1e9
 		})
 		if !ok {
@@ -150,7 +150,7 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 3))
 	c.mustApply("docker2", "docker3")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	base := loopBaseline(t, c, "docker1")
 	const kept = "topology not loaded: keeping the last good topology in force"
 	mark := p.mark()
@@ -171,12 +171,12 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 		}
 		// A rewritten file is loaded once it has settled (1 s unchanged); the
 		// passes meanwhile keep the last good topology without a load error.
-		settled, ok := loopPoll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_topology_load_errors_total") > errs })
+		settled, ok := poll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_topology_load_errors_total") > errs })
 		if !ok {
 			t.Fatalf("no load error within %v of writing the bad file", settled)
 		}
 		errs, passes = p.metric(t, "ovsmesh_topology_load_errors_total")-1, p.metric(t, "ovsmesh_passes_total")-1
-		took, ok := loopPoll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_passes_total") >= passes+4 })
+		took, ok := poll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_passes_total") >= passes+4 })
 		if !ok {
 			t.Fatalf("fewer than 4 passes in %v", took)
 		}
@@ -253,7 +253,7 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	base := loopBaseline(t, c, "docker1")
 	tunnel := c.plan("docker1").OVS.Tunnels[0].Name
 	const failures = `ovsmesh_pass_failures_total{subsystem="docker0"}`
@@ -276,7 +276,7 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 	if out := loopRun(t, c, "docker1", "ip", "-d", "link", "show", "docker0"); !strings.Contains(out, "veth") {
 		t.Fatalf("docker0 is not a veth: %s", out)
 	}
-	took, ok := loopPoll(3*loopInterval, func() bool { return p.metric(t, failures) >= f0+2 })
+	took, ok := poll(3*loopInterval, func() bool { return p.metric(t, failures) >= f0+2 })
 	if !ok {
 		t.Fatalf("%s went from %v to %v in %v, want +2", failures, f0, p.metric(t, failures), took)
 	}
@@ -307,7 +307,7 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 		t.Logf("%s: %v -> %v while docker0 was a veth", failures, f0, p.metric(t, failures))
 		loopRun(t, c, "docker1", "ip", "link", "del", "docker0")
 		loopWaitState(t, c, "docker1", base, loopRepairBound, "docker0 veth removed: bridge recreated")
-		took, ok := loopPoll(loopInterval, func() bool { code, _ := p.health(t); return code == http.StatusOK })
+		took, ok := poll(loopInterval, func() bool { code, _ := p.health(t); return code == http.StatusOK })
 		if code, body := p.health(t); !ok {
 			t.Errorf("/healthz %d %q after docker0 was recreated, want 200", code, body)
 		} else {
@@ -325,7 +325,7 @@ func TestLoopSoak(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	base := loopBaseline(t, c, "docker1")
 	h := c.host("docker1")
 	plan := c.plan("docker1")
@@ -388,7 +388,7 @@ func TestLoopSoak(t *testing.T) {
 		loopRun(t, c, "docker1", d.argv...)
 		var last loopHostState
 		var lastErr error
-		took, ok := loopPoll(loopRepairBound, func() bool {
+		took, ok := poll(loopRepairBound, func() bool {
 			last, lastErr = loopReadState(c, "docker1")
 			return lastErr == nil && last.String() == base.String()
 		})

@@ -166,7 +166,7 @@ func loopWaitUntil(t *testing.T, c *cluster, host string, bound time.Duration, w
 	t.Helper()
 	var last loopHostState
 	var lastErr error
-	took, done := loopPoll(bound, func() bool {
+	took, done := poll(bound, func() bool {
 		last, lastErr = loopReadState(c, host)
 		return ok(last, lastErr)
 	})
@@ -183,7 +183,7 @@ func loopWaitState(t *testing.T, c *cluster, host string, want loopHostState, bo
 	t.Helper()
 	var last loopHostState
 	var lastErr error
-	took, done := loopPoll(bound, func() bool {
+	took, done := poll(bound, func() bool {
 		last, lastErr = loopReadState(c, host)
 		return lastErr == nil && last.String() == want.String()
 	})
@@ -199,7 +199,7 @@ func loopWaitState(t *testing.T, c *cluster, host string, want loopHostState, bo
 func loopWaitPing(t *testing.T, ct *lab.Container, dst netip.Addr, bound time.Duration) time.Duration {
 	t.Helper()
 	var err error
-	took, ok := loopPoll(bound, func() bool {
+	took, ok := poll(bound, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err = ct.Ping(ctx, dst, 56, false)

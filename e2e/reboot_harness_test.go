@@ -301,19 +301,6 @@ func rebootLinks(t *testing.T, ctx context.Context, h *lab.Host) []string {
 	return names
 }
 
-// rebootFlows returns the flows of host's br0 without statistics, sorted.
-func rebootFlows(t *testing.T, c *cluster, host string) []string {
-	t.Helper()
-	var flows []string
-	for _, l := range strings.Split(c.ofctl(host, "--no-stats", "dump-flows", "br0"), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "OFPST_FLOW") && !learnedFlow(l) {
-			flows = append(flows, l)
-		}
-	}
-	slices.Sort(flows)
-	return flows
-}
-
 // rebootChangeLines groups the change lines of apply's output by step
 // ("ovsdb: …", "openflow: …"); the one summary line, named after the host
 // ("docker1: …"), is not a change.
@@ -337,53 +324,6 @@ func rebootChangeLines(t *testing.T, host, out string) map[string][]string {
 		t.Errorf("apply printed %d summary lines, want 1:\n%s", summaries, out)
 	}
 	return steps
-}
-
-// rebootRPCLog is what ovsdb-server's jsonrpc debug log says about its clients'
-// requests.
-type rebootRPCLog struct {
-	// transacts counts transact requests, except those of ovs-vswitchd, which
-	// writes statistics and status on its own: its transactions assert its
-	// "ovs_vswitchd" lock.
-	transacts int
-	// clients are the connections ("unix#7") that sent any request.
-	clients map[string]bool
-}
-
-// newClientSince reports whether a connection that was not in old sent requests.
-func (l rebootRPCLog) newClientSince(old rebootRPCLog) bool {
-	for c := range l.clients {
-		if !old.clients[c] {
-			return true
-		}
-	}
-	return false
-}
-
-// rebootReadRPCLog reads an ovsdb-server log written with jsonrpc:file:dbg, where
-// a request reads "…|jsonrpc|DBG|unix#7: received request, method="transact", params=[…]".
-func rebootReadRPCLog(t *testing.T, path string) rebootRPCLog {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := rebootRPCLog{clients: map[string]bool{}}
-	for _, line := range strings.Split(string(b), "\n") {
-		_, rest, ok := strings.Cut(line, "|jsonrpc|DBG|")
-		if !ok {
-			continue
-		}
-		client, req, ok := strings.Cut(rest, ": received request, method=")
-		if !ok {
-			continue
-		}
-		l.clients[client] = true
-		if strings.HasPrefix(req, `"transact"`) && !strings.Contains(req, `"ovs_vswitchd"`) {
-			l.transacts++
-		}
-	}
-	return l
 }
 
 // rebootSystemFiles returns a digest of each file of the machine's own network

@@ -118,7 +118,7 @@ func TestRefuseApply(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n", 2))
 	const host = "docker1"
-	log := idemJSONRPCLog(t, c, host)
+	log := rpcLog(t, c, host)
 	files := refusedFiles(t, t.TempDir())
 	check := func(t *testing.T) {
 		t.Helper()
@@ -168,7 +168,7 @@ func TestSTPPortLimitOfOVS(t *testing.T) {
 	// ovs-vswitchd writes the ports' STP status a moment later.
 	var out string
 	with := 0
-	idemPoll(20*time.Second, func() bool {
+	poll(20*time.Second, func() bool {
 		out = c.vsctl("docker1", "--format=csv", "--data=bare", "--no-headings", "--columns=name,status", "find", "port")
 		with = strings.Count(out, "stp_state=")
 		return with >= 255

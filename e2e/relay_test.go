@@ -162,7 +162,7 @@ func testRelayFailover(t *testing.T, network string) {
 	}
 	src, dst := r.cts["docker1"], r.cts["docker2"]
 	ping(t, src, dst.Addr.Addr(), 0, false)
-	p := startPinger(t, src, dst.Addr.Addr(), 10*time.Millisecond)
+	p := startPinger(t, src, dst.Addr.Addr(), 10*time.Millisecond, 0)
 	time.Sleep(time.Second)
 
 	const cuts = 5

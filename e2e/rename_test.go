@@ -138,7 +138,7 @@ func TestRenameHostSameAddress(t *testing.T) {
 func renameScenario(t *testing.T, c *cluster, network string, bound time.Duration) {
 	ct1, ct2, ct3 := c.container("docker1", 2), c.container("docker2", 2), c.container("docker3", 2)
 	ping(t, ct1, addr(ct2.Addr), 56, false)
-	loop := loopStart(t, c, "docker1")
+	loop := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	mark := loop.mark()
 
 	c.write(renameTopology(network, "web2"))
@@ -160,7 +160,7 @@ func renameScenario(t *testing.T, c *cluster, network string, bound time.Duratio
 		}
 	}
 	for _, h := range []string{"docker3", "docker1"} {
-		_, ok := loopPoll(2*loopInterval+5*time.Second, func() bool { ok, _ := tunnelHealthy(c, h, renamed); return ok })
+		_, ok := poll(2*loopInterval+5*time.Second, func() bool { ok, _ := tunnelHealthy(c, h, renamed); return ok })
 		_, got := tunnelHealthy(c, h, renamed)
 		if !ok {
 			t.Errorf("%s: %s has ofport ofport_request error %q, want its requested ofport and no error", h, renamed, got)

@@ -49,7 +49,7 @@ func tunnelNames(c *cluster, host string) (string, error) {
 func TestLoopWaitsForFileToSettle(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 3))
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	before, err := tunnelNames(c, "docker1")
 	if err != nil || before != "gre-docker2 gre-docker3" {
 		t.Fatalf("tunnels before: %q, %v", before, err)
@@ -73,7 +73,7 @@ func TestLoopWaitsForFileToSettle(t *testing.T) {
 	}()
 	grown := labTopology(loopGRE, 4)
 	writeInPlace(t, c.path, grown, 250*time.Millisecond)
-	took, ok := loopPoll(15*time.Second, func() bool {
+	took, ok := poll(15*time.Second, func() bool {
 		names, err := tunnelNames(c, "docker1")
 		return err == nil && names == "gre-docker2 gre-docker3 gre-docker4"
 	})
