@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,18 +126,12 @@ func badState(t *testing.T, c *cluster, host string) badHostState {
 	var s badHostState
 	s.bridges = strings.ReplaceAll(c.vsctl(host, "list-br"), "\n", " ")
 	s.nextCfg = c.vsctl(host, "get", "open_vswitch", ".", "next_cfg")
-	var rows []string
-	for _, q := range [][]string{
-		{"bridge", "_uuid,name,ports,datapath_type,fail_mode,protocols,stp_enable,rstp_enable,other_config,external_ids"},
-		{"port", "_uuid,name,interfaces,other_config,external_ids"},
-		{"interface", "_uuid,name,type,options,bfd,ofport,ofport_request,mtu_request,external_ids"},
-	} {
-		out := c.vsctl(host, "--format=csv", "--data=bare", "--no-headings", "--columns="+q[1], "list", q[0])
-		for _, r := range strings.Split(out, "\n") {
-			rows = append(rows, q[0]+" "+r)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := hostRows(ctx, c.host(host), true, true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(rows)
 	s.rows = strings.Join(rows, "\n")
 	if strings.Contains(" "+s.bridges+" ", " br0 ") {
 		var flows []string
@@ -149,13 +142,8 @@ func badState(t *testing.T, c *cluster, host string) badHostState {
 		s.flows = strings.Join(flows, "\n")
 	}
 	ns := c.host(host).NS
-	var links []struct {
-		Name   string   `json:"ifname"`
-		MTU    int      `json:"mtu"`
-		Master string   `json:"master"`
-		Flags  []string `json:"flags"`
-	}
-	if err := json.Unmarshal([]byte(idemIP(t, "-n", ns, "-j", "link", "show")), &links); err != nil {
+	links, err := ipLinks(ctx, c.host(host), "link", "show")
+	if err != nil {
 		t.Fatal(err)
 	}
 	var ls []string

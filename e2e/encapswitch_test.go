@@ -65,7 +65,7 @@ func encapSwitch(t *testing.T, gre, vxlan string) {
 			}
 		}
 		for _, pair := range [][2]*lab.Container{{ct1, ct2}, {ct1, ct3}, {ct2, ct3}} {
-			if _, ok := pingWithin(pair[0], addr(pair[1].Addr), bound-time.Since(applied)); !ok {
+			if _, err := pingWithin(pair[0], addr(pair[1].Addr), bound-time.Since(applied)); err != nil {
 				t.Errorf("%s: %s does not reach %s within %v of the one-shot passes", encap, pair[0].Name, pair[1].Name, bound)
 			}
 		}

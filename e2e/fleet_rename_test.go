@@ -40,10 +40,10 @@ func TestFleetRejoinUnderAnotherName(t *testing.T) {
 			t.Errorf("%s: gre-web2: ofport ofport_request error %q, want its requested ofport and no error", h, got)
 		}
 	}
-	took, ok := pingWithin(cts[0], addr(cts[1].Addr), 2*interval-time.Since(start))
+	took, err := pingWithin(cts[0], addr(cts[1].Addr), 2*interval-time.Since(start))
 	t.Logf("docker1's container reaches web2's %v after web2's start (%v of pinging)", time.Since(start).Round(time.Millisecond), took.Round(time.Millisecond))
-	if !ok {
-		t.Errorf("docker1's container does not reach web2's within two intervals (%v) of web2's start", 2*interval)
+	if err != nil {
+		t.Errorf("docker1's container does not reach web2's within two intervals (%v) of web2's start: %v", 2*interval, err)
 	}
 	ping(t, cts[2], addr(cts[1].Addr), 56, false)
 	for h, mark := range marks {

@@ -222,6 +222,19 @@ func ping(t *testing.T, ct *lab.Container, dst netip.Addr, size int, df bool) {
 	t.Errorf("%s -> %s (size %d, df %v): %v", ct.Name, dst, size, df, err)
 }
 
+// pingAll pings each host's container from every other host's and fails the
+// test unless each answers (see ping).
+func pingAll(t *testing.T, hosts []string, cts map[string]*lab.Container) {
+	t.Helper()
+	for _, a := range hosts {
+		for _, b := range hosts {
+			if a != b {
+				ping(t, cts[a], addr(cts[b].Addr), 56, false)
+			}
+		}
+	}
+}
+
 // noPing fails the test if ct gets a reply from dst.
 func noPing(t *testing.T, ct *lab.Container, dst netip.Addr, size int, df bool) {
 	t.Helper()

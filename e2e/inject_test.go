@@ -51,8 +51,11 @@ func newInjectLab(t *testing.T, network string, links ...string) *injectLab {
 	l.hostRun(t, "docker1", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 	l.hostRun(t, "docker1", "nft", fmt.Sprintf(`add table ip omtest-nat; add chain ip omtest-nat post { type nat hook postrouting priority 100; policy accept; }; add rule ip omtest-nat post ip saddr %s oifname != "docker0" masquerade`, subnet))
 	l.hostRun(t, "docker1", "nft", fmt.Sprintf(`add table inet omtest; add chain inet omtest in { type filter hook input priority 100; policy accept; }; add rule inet omtest in ip id %d counter`, injectID))
-	waitPing(t, l.a, l.v.Addr.Addr())
-	waitPing(t, l.b, l.v.Addr.Addr())
+	for _, ct := range []*lab.Container{l.a, l.b} { // RSTP to forward
+		if _, err := pingWithin(ct, l.v.Addr.Addr(), 40*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return l
 }
 
@@ -65,20 +68,6 @@ func (l *injectLab) hostRun(t *testing.T, host string, argv ...string) string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// waitPing waits up to 40 s for dst to answer ct (RSTP to forward).
-func waitPing(t *testing.T, ct *lab.Container, dst netip.Addr) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	var err error
-	for ctx.Err() == nil {
-		if err = ct.Ping(ctx, dst, 0, false); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s -> %s: %v", ct.Name, dst, err)
 }
 
 // identity is the inner frame's source: a container's MAC and address.

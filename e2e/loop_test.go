@@ -96,8 +96,12 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		loopWaitState(t, c, "docker1", base, loopRepairBound, "tunnel "+tunnel+" deleted by hand after the restart")
 		t.Logf("converged %v after ovsdb-server restarted (deletion at +%v)", time.Since(restarted).Round(time.Millisecond),
 			deleted.Sub(restarted).Round(time.Millisecond))
-		loopWaitPing(t, c1, addr(c2.Addr), 15*time.Second)
-		loopWaitPing(t, c2, addr(c1.Addr), 15*time.Second)
+		if _, err := pingWithin(c1, addr(c2.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c1.Name, c2.Name, err)
+		}
+		if _, err := pingWithin(c2, addr(c1.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c2.Name, c1.Name, err)
+		}
 		t.Logf("pings pass %v after ovsdb-server restarted", time.Since(restarted).Round(time.Millisecond))
 		p.mustBeAlive(t)
 	})
@@ -112,7 +116,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 		restarted := time.Now()
-		if s, err := loopReadState(c, "docker1"); err == nil {
+		if s, err := readHostState(c, "docker1", false); err == nil {
 			t.Logf("right after the restart (%v): %d flows, br0 %s", restarted.Sub(begin).Round(time.Millisecond), len(s.Flows), s.BR0)
 		}
 		took := loopWaitState(t, c, "docker1", base, loopRepairBound, "ovs-vswitchd restart")
@@ -132,8 +136,12 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		if got := p.metric(t, `ovsmesh_drift_repairs_total{kind="openflow"}`); got <= repairs {
 			t.Errorf(`ovsmesh_drift_repairs_total{kind="openflow"} went from %v to %v, want it to grow`, repairs, got)
 		}
-		loopWaitPing(t, c1, addr(c2.Addr), 15*time.Second)
-		loopWaitPing(t, c2, addr(c1.Addr), 15*time.Second)
+		if _, err := pingWithin(c1, addr(c2.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c1.Name, c2.Name, err)
+		}
+		if _, err := pingWithin(c2, addr(c1.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c2.Name, c1.Name, err)
+		}
 		t.Logf("pings pass %v after ovs-vswitchd was up again", time.Since(restarted).Round(time.Millisecond))
 		if code, body := p.health(t); code != http.StatusOK {
 			t.Errorf("/healthz %d %q after the ovs-vswitchd restart", code, body)
@@ -194,7 +202,7 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 		if n := p.metric(t, "ovsmesh_topology_load_errors_total"); n < errs+3 {
 			t.Errorf("ovsmesh_topology_load_errors_total went from %v to %v over 4 passes, want at least +3", errs, n)
 		}
-		s, err := loopReadState(c, "docker1")
+		s, err := readHostState(c, "docker1", false)
 		if err != nil || s.String() != base.String() {
 			t.Errorf("state changed with a bad topology file: %v\n%s", err, loopDiff(base.String(), s.String()))
 		}
@@ -232,9 +240,9 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 		}
 		c.topo = topo
 		plan := c.plan("docker1")
-		loopWaitUntil(t, c, "docker1", loopRepairBound, "fixed file without docker3 applied", func(s loopHostState, err error) bool {
+		loopWaitUntil(t, c, "docker1", loopRepairBound, "fixed file without docker3 applied", func(s hostState, err error) bool {
 			return err == nil && len(s.Flows) == len(plan.Flows) &&
-				!slices.ContainsFunc(s.Interfaces, func(l string) bool { return strings.HasPrefix(l, "gre-docker3,") })
+				!slices.ContainsFunc(s.Rows, func(l string) bool { return strings.HasPrefix(l, "interface gre-docker3 ") })
 		})
 		loopBaseline(t, c, "docker1")
 		if n := len(p.logs(t, mark, "topology loaded again")); n != 1 {
@@ -293,13 +301,13 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 
 	t.Run("the ovsdb step still repairs", func(t *testing.T) {
 		c.vsctl("docker1", "del-port", "br0", tunnel)
-		loopWaitUntil(t, c, "docker1", loopRepairBound, "tunnel deleted by hand while docker0 fails: repaired", func(s loopHostState, _ error) bool {
-			return slices.Equal(s.Interfaces, base.Interfaces)
+		loopWaitUntil(t, c, "docker1", loopRepairBound, "tunnel deleted by hand while docker0 fails: repaired", func(s hostState, _ error) bool {
+			return slices.Equal(s.Rows, base.Rows)
 		})
 	})
 	t.Run("the openflow step still repairs", func(t *testing.T) {
 		loopRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "del-flows", "br0", loopCookie)
-		loopWaitUntil(t, c, "docker1", loopRepairBound, "flows deleted by hand while docker0 fails: repaired", func(s loopHostState, _ error) bool {
+		loopWaitUntil(t, c, "docker1", loopRepairBound, "flows deleted by hand while docker0 fails: repaired", func(s hostState, _ error) bool {
 			return slices.Equal(s.Flows, base.Flows)
 		})
 	})
@@ -386,10 +394,10 @@ func TestLoopSoak(t *testing.T) {
 		time.Sleep(time.Until(start.Add(time.Duration(n) * every)))
 		d := drifts[n%len(drifts)]
 		loopRun(t, c, "docker1", d.argv...)
-		var last loopHostState
+		var last hostState
 		var lastErr error
 		took, ok := poll(loopRepairBound, func() bool {
-			last, lastErr = loopReadState(c, "docker1")
+			last, lastErr = readHostState(c, "docker1", false)
 			return lastErr == nil && last.String() == base.String()
 		})
 		if !ok {

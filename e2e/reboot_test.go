@@ -61,7 +61,7 @@ func TestReboot(t *testing.T) {
 	for _, name := range hosts {
 		cts[name] = c.container(name, 2)
 	}
-	rebootPingAll(t, hosts, cts)
+	pingAll(t, hosts, cts)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -100,8 +100,8 @@ func TestReboot(t *testing.T) {
 		booted := rebootHostState(t, c, host)
 		rebootCheckText(t, "state after ifup -a", booted, []string{
 			"br0 mtu=1462 up=true",
-			"bridge br-phy datapath_type=netdev fail_mode= protocols= stp_enable=false rstp_enable=false external_ids=",
-			"bridge br0 datapath_type=netdev fail_mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 stp_enable=false rstp_enable=false external_ids=ovsmesh-owner=docker1",
+			"bridge br-phy datapath_type=netdev fail_mode= protocols= stp_enable=false rstp_enable=false other_config= external_ids=",
+			"bridge br0 datapath_type=netdev fail_mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 stp_enable=false rstp_enable=false other_config= external_ids=ovsmesh-owner=docker1",
 			"docker0 kind=bridge mac=02:42:ac:11:00:01 mtu=1462 up=true addresses=172.17.0.1/16 ports=br0",
 			"interface br-phy type=internal options= ofport_request= ofport=65534 mtu_request= bfd= external_ids=",
 			"interface br0 type=internal options= ofport_request= ofport=65534 mtu_request=1462 bfd= external_ids=ovsmesh-owner=docker1",
@@ -155,5 +155,5 @@ func TestReboot(t *testing.T) {
 	})
 
 	cts[host] = c.container(host, 3) // the old container died with the host
-	rebootPingAll(t, hosts, cts)
+	pingAll(t, hosts, cts)
 }

@@ -58,7 +58,7 @@ func TestRefusedTunnelForeignClash(t *testing.T) {
 		_, got := tunnelHealthy(c, "docker1", "gre-docker2")
 		t.Errorf("gre-docker2 not working within two intervals of the removal of brx: %s", got)
 	}
-	if _, ok := pingWithin(ct1, addr(ct2.Addr), 2*loopInterval-time.Since(removed)); !ok {
+	if _, err := pingWithin(ct1, addr(ct2.Addr), 2*loopInterval-time.Since(removed)); err != nil {
 		t.Errorf("docker1's container does not reach docker2's within two intervals of the removal of brx")
 	}
 	t.Logf("docker1's container reaches docker2's %v after brx was removed", time.Since(removed).Round(time.Millisecond))

@@ -33,11 +33,11 @@ func writeInPlace(t *testing.T, path, content string, pause time.Duration) time.
 
 // tunnelNames returns the names of host's ovsmesh-owned tunnel ports.
 func tunnelNames(c *cluster, host string) (string, error) {
-	s, err := loopReadState(c, host)
+	s, err := readHostState(c, host, false)
 	var names []string
-	for _, l := range s.Interfaces {
-		if name, _, _ := strings.Cut(l, ","); strings.HasPrefix(name, "gre-") {
-			names = append(names, name)
+	for _, l := range s.Rows {
+		if f := strings.Fields(l); f[0] == "interface" && strings.HasPrefix(f[1], "gre-") {
+			names = append(names, f[1])
 		}
 	}
 	return strings.Join(names, " "), err

@@ -141,9 +141,9 @@ func TestLoopSurvivesStuckOVSDB(t *testing.T) {
 	want := c.plan("docker1")
 	took, ok := poll(45*time.Second, func() bool {
 		code, _, err := p.get("/healthz")
-		s, serr := loopReadState(c, "docker1")
+		s, serr := readHostState(c, "docker1", false)
 		return err == nil && code == http.StatusOK && serr == nil && len(s.Flows) == len(want.Flows) &&
-			slices.ContainsFunc(s.Interfaces, func(l string) bool { return strings.HasPrefix(l, want.OVS.Tunnels[1].Name+",") })
+			slices.ContainsFunc(s.Rows, func(l string) bool { return strings.HasPrefix(l, "interface "+want.OVS.Tunnels[1].Name+" ") })
 	})
 	if !ok {
 		code, body := p.health(t)
