@@ -19,7 +19,7 @@ func (l *relayLab) treeConverged(cmd, fwd, block string, limit time.Duration) (b
 		blocked, root = "", ""
 		n := 0
 		for _, h := range l.topo.Hosts {
-			s := stpParse(l.run(h.Name, "ovs-appctl", cmd, "br0"))
+			s := stpParse(hostRun(l.t, l.cluster, h.Name, "ovs-appctl", cmd, "br0"))
 			if s.Root {
 				root = h.Name
 			}

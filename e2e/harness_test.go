@@ -182,6 +182,19 @@ func (c *cluster) container(host string, n int) *lab.Container {
 	return ct
 }
 
+// hostRun runs argv in host's namespace and returns its output without the
+// surrounding white space; it fails the test on error.
+func hostRun(t testing.TB, c *cluster, host string, argv ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := c.host(host).Run(ctx, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
 // vsctl runs ovs-vsctl against host's database.
 func (c *cluster) vsctl(host string, args ...string) string {
 	c.t.Helper()

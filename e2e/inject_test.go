@@ -48,26 +48,15 @@ func newInjectLab(t *testing.T, network string, links ...string) *injectLab {
 	// masqueraded behind the host's address. And a counter of the crafted
 	// packets that reach its input hook, after ovsmesh's chains.
 	subnet := c.plan("docker1").Docker.Subnet
-	l.hostRun(t, "docker1", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	l.hostRun(t, "docker1", "nft", fmt.Sprintf(`add table ip omtest-nat; add chain ip omtest-nat post { type nat hook postrouting priority 100; policy accept; }; add rule ip omtest-nat post ip saddr %s oifname != "docker0" masquerade`, subnet))
-	l.hostRun(t, "docker1", "nft", fmt.Sprintf(`add table inet omtest; add chain inet omtest in { type filter hook input priority 100; policy accept; }; add rule inet omtest in ip id %d counter`, injectID))
+	hostRun(t, l.cluster, "docker1", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	hostRun(t, l.cluster, "docker1", "nft", fmt.Sprintf(`add table ip omtest-nat; add chain ip omtest-nat post { type nat hook postrouting priority 100; policy accept; }; add rule ip omtest-nat post ip saddr %s oifname != "docker0" masquerade`, subnet))
+	hostRun(t, l.cluster, "docker1", "nft", fmt.Sprintf(`add table inet omtest; add chain inet omtest in { type filter hook input priority 100; policy accept; }; add rule inet omtest in ip id %d counter`, injectID))
 	for _, ct := range []*lab.Container{l.a, l.b} { // RSTP to forward
 		if _, err := pingWithin(ct, l.v.Addr.Addr(), 40*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return l
-}
-
-func (l *injectLab) hostRun(t *testing.T, host string, argv ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := l.host(host).Run(ctx, argv...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // identity is the inner frame's source: a container's MAC and address.
@@ -136,7 +125,7 @@ var packetsRE = regexp.MustCompile(`counter packets (\d+)`)
 // ownCount reads how many crafted packets reached docker1's input hook.
 func (l *injectLab) ownCount(t *testing.T) int {
 	t.Helper()
-	m := packetsRE.FindStringSubmatch(l.hostRun(t, "docker1", "nft", "list", "chain", "inet", "omtest", "in"))
+	m := packetsRE.FindStringSubmatch(hostRun(t, l.cluster, "docker1", "nft", "list", "chain", "inet", "omtest", "in"))
 	if m == nil {
 		t.Fatal("no counter in table inet omtest")
 	}

@@ -60,9 +60,9 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 			t.Logf("lost connection logged %v after the stop", noticed.Round(time.Millisecond))
 		}
 		t.Run("while it is down, the docker0 step still runs", func(t *testing.T) {
-			loopRun(t, c, "docker1", "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
+			hostRun(t, c, "docker1", "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
 			took, ok := poll(loopRepairBound, func() bool {
-				return strings.Contains(loopRun(t, c, "docker1", "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
+				return strings.Contains(hostRun(t, c, "docker1", "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
 			})
 			if !ok {
 				t.Fatalf("docker0's address, removed while ovsdb-server is down, not restored within %v", took)
@@ -122,11 +122,11 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		took := loopWaitState(t, c, "docker1", base, loopRepairBound, "ovs-vswitchd restart")
 		t.Logf("flows and br0 restored %v after the restart began, %v after ovs-vswitchd was up again",
 			time.Since(begin).Round(time.Millisecond), took.Round(time.Millisecond))
-		agg := loopRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "dump-aggregate", "br0", loopCookie)
+		agg := hostRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "dump-aggregate", "br0", loopCookie)
 		if want := fmt.Sprintf("flow_count=%d", len(plan.Flows)); !strings.Contains(agg, want) {
 			t.Errorf("dump-aggregate: %q, want %s", agg, want)
 		}
-		if out := loopRun(t, c, "docker1", "ip", "-d", "link", "show", "br0"); !strings.Contains(out, "master docker0") {
+		if out := hostRun(t, c, "docker1", "ip", "-d", "link", "show", "br0"); !strings.Contains(out, "master docker0") {
 			t.Errorf("br0 is not enslaved to docker0: %s", out)
 		}
 		// Only ovsmesh puts the flows back: its log and its metrics say it did.
@@ -281,7 +281,7 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := loopRun(t, c, "docker1", "ip", "-d", "link", "show", "docker0"); !strings.Contains(out, "veth") {
+	if out := hostRun(t, c, "docker1", "ip", "-d", "link", "show", "docker0"); !strings.Contains(out, "veth") {
 		t.Fatalf("docker0 is not a veth: %s", out)
 	}
 	took, ok := poll(3*loopInterval, func() bool { return p.metric(t, failures) >= f0+2 })
@@ -306,14 +306,14 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 		})
 	})
 	t.Run("the openflow step still repairs", func(t *testing.T) {
-		loopRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "del-flows", "br0", loopCookie)
+		hostRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "del-flows", "br0", loopCookie)
 		loopWaitUntil(t, c, "docker1", loopRepairBound, "flows deleted by hand while docker0 fails: repaired", func(s hostState, _ error) bool {
 			return slices.Equal(s.Flows, base.Flows)
 		})
 	})
 	t.Run("the next pass after the veth is gone recreates docker0", func(t *testing.T) {
 		t.Logf("%s: %v -> %v while docker0 was a veth", failures, f0, p.metric(t, failures))
-		loopRun(t, c, "docker1", "ip", "link", "del", "docker0")
+		hostRun(t, c, "docker1", "ip", "link", "del", "docker0")
 		loopWaitState(t, c, "docker1", base, loopRepairBound, "docker0 veth removed: bridge recreated")
 		took, ok := poll(loopInterval, func() bool { code, _ := p.health(t); return code == http.StatusOK })
 		if code, body := p.health(t); !ok {
@@ -393,7 +393,7 @@ func TestLoopSoak(t *testing.T) {
 	for ; time.Since(start) < soak; n++ {
 		time.Sleep(time.Until(start.Add(time.Duration(n) * every)))
 		d := drifts[n%len(drifts)]
-		loopRun(t, c, "docker1", d.argv...)
+		hostRun(t, c, "docker1", d.argv...)
 		var last hostState
 		var lastErr error
 		took, ok := poll(loopRepairBound, func() bool {

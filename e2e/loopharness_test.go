@@ -362,14 +362,3 @@ func poll(within time.Duration, cond func() bool, every ...time.Duration) (time.
 	}
 }
 
-// loopRun runs argv in host's namespace and fails the test on error.
-func loopRun(t *testing.T, c *cluster, host string, argv ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := c.host(host).Run(ctx, argv...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}

@@ -110,7 +110,7 @@ func TestLoopNotifiesSystemdWhenReady(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	loopRun(t, c, "docker1", "ip", "link", "add", "docker0", "type", "veth", "peer", "name", "d0peer")
+	hostRun(t, c, "docker1", "ip", "link", "add", "docker0", "type", "veth", "peer", "name", "d0peer")
 	sock := listenNotify(t, func() string { return readyState(c, "docker1") })
 	p := launchLoop(t, c, "docker1", loopOpts{notify: sock.path})
 
@@ -133,7 +133,7 @@ func TestLoopNotifiesSystemdWhenReady(t *testing.T) {
 	}
 	t.Logf("while failing: %d messages, e.g. %q", len(sock.messages()), m.text)
 
-	loopRun(t, c, "docker1", "ip", "link", "del", "docker0")
+	hostRun(t, c, "docker1", "ip", "link", "del", "docker0")
 	fixed := time.Now()
 	took, ok := poll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok })
 	if !ok {

@@ -81,18 +81,6 @@ func (r *relayLab) waitAllBFD() {
 	}
 }
 
-// run runs a command in host's namespace and returns its output, trimmed.
-func (r *relayLab) run(host string, argv ...string) string {
-	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := r.host(host).Run(ctx, argv...)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return strings.TrimSpace(out)
-}
-
 // waitBFD waits until the tunnel's BFD state is state.
 func (r *relayLab) waitBFD(host, tunnel, state string) {
 	r.t.Helper()

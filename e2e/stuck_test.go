@@ -65,13 +65,13 @@ func repairDuringStop(t *testing.T, c *cluster, host string, bound time.Duration
 	t.Helper()
 	plan := c.plan(host)
 	daemonJSON := filepath.Join(c.dir, host, "daemon.json")
-	loopRun(t, c, host, "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
+	hostRun(t, c, host, "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
 	if err := os.Remove(daemonJSON); err != nil {
 		t.Fatal(err)
 	}
 	took, ok := poll(bound, func() bool {
 		_, err := os.Stat(daemonJSON)
-		return err == nil && strings.Contains(loopRun(t, c, host, "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
+		return err == nil && strings.Contains(hostRun(t, c, host, "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
 	})
 	if !ok {
 		t.Errorf("docker0's address and daemon.json, removed while stopped, not both back within %v", bound)
