@@ -361,4 +361,3 @@ func poll(within time.Duration, cond func() bool, every ...time.Duration) (time.
 		time.Sleep(pause)
 	}
 }
-
