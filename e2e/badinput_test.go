@@ -101,7 +101,7 @@ func badApply(t *testing.T, c *cluster, host, path string, extra ...string) (str
 		"--interfaces", filepath.Join(c.dir, host, "interfaces"),
 		"--daemon-json", filepath.Join(c.dir, host, "daemon.json")}, extra...)
 	out, err := h.Command(ctx, argv...).CombinedOutput()
-	code := idemExitCode(err)
+	code := exitCode(err)
 	if code < 0 {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}

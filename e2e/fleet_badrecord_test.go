@@ -36,7 +36,7 @@ func TestFleetBadRecordNeverFreezesTheFleet(t *testing.T) {
 	if out := p.out.String(); !strings.Contains(out, "join refused") || !strings.Contains(out, "not a host name") {
 		t.Errorf("apply --etcd --host (64 bytes): %v, want a refusal saying why:\n%s", p.err, out)
 	}
-	t.Logf("the 64-byte name refused: %s", lastLine(p.out.String()))
+	t.Logf("the 64-byte name refused: %s", tail(p.out.String(), 1))
 
 	bad := "/ovsmesh/" + fleetCluster + "/hosts/bad/"
 	f.etcdPut(t, bad+"index/9", "")
@@ -119,9 +119,4 @@ func (f *fleetLab) etcdDelete(t *testing.T, key string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("etcd delete %s: %s", key, resp.Status)
 	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

@@ -33,18 +33,6 @@ func idemChanges(out string) []string {
 	return lines
 }
 
-// idemExitCode is a command's exit status (-1 when it did not exit).
-func idemExitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
 // idemIP runs ip(8) in the root namespace (with -n NS for a host).
 func idemIP(t *testing.T, args ...string) string {
 	t.Helper()

@@ -102,7 +102,7 @@ func TestRefuseValidate(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		out, err := exec.CommandContext(ctx, ovsmeshBin, "validate", f.path).CombinedOutput()
 		cancel()
-		if code := idemExitCode(err); code != 1 {
+		if code := exitCode(err); code != 1 {
 			t.Errorf("%s: exit status %d (%v), want 1\n%s", f.name, code, err, out)
 		}
 		if got, want := strings.TrimSpace(string(out)), strings.Join(f.want, "\n"); got != want {
