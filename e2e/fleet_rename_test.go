@@ -33,7 +33,7 @@ func TestFleetRejoinUnderAnotherName(t *testing.T) {
 	if got := f.status(t).index("web2"); got != 2 {
 		t.Errorf("web2 got index %d, want 2 (freed by docker2)", got)
 	}
-	const interval = 10 * time.Second // fleetLaunch's
+	const interval = 10 * time.Second // launchLoop's in fleet mode
 	for _, h := range []string{"docker1", "docker3"} {
 		if _, ok := poll(2*interval, func() bool { ok, _ := tunnelHealthy(f.cluster, h, "gre-web2"); return ok }); !ok {
 			_, got := tunnelHealthy(f.cluster, h, "gre-web2")
