@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +21,7 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n", 2))
 	const host = "docker1"
-	log := idemJSONRPCLog(t, c, host)
+	log := rpcLog(t, c, host)
 
 	// Two faults at once: an unknown encap (line 5) and a bad address (line 8).
 	bad := filepath.Join(c.dir, "bad.yaml")
@@ -102,7 +101,7 @@ func badApply(t *testing.T, c *cluster, host, path string, extra ...string) (str
 		"--interfaces", filepath.Join(c.dir, host, "interfaces"),
 		"--daemon-json", filepath.Join(c.dir, host, "daemon.json")}, extra...)
 	out, err := h.Command(ctx, argv...).CombinedOutput()
-	code := idemExitCode(err)
+	code := exitCode(err)
 	if code < 0 {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}
@@ -127,35 +126,24 @@ func badState(t *testing.T, c *cluster, host string) badHostState {
 	var s badHostState
 	s.bridges = strings.ReplaceAll(c.vsctl(host, "list-br"), "\n", " ")
 	s.nextCfg = c.vsctl(host, "get", "open_vswitch", ".", "next_cfg")
-	var rows []string
-	for _, q := range [][]string{
-		{"bridge", "_uuid,name,ports,datapath_type,fail_mode,protocols,stp_enable,rstp_enable,other_config,external_ids"},
-		{"port", "_uuid,name,interfaces,other_config,external_ids"},
-		{"interface", "_uuid,name,type,options,bfd,ofport,ofport_request,mtu_request,external_ids"},
-	} {
-		out := c.vsctl(host, "--format=csv", "--data=bare", "--no-headings", "--columns="+q[1], "list", q[0])
-		for _, r := range strings.Split(out, "\n") {
-			rows = append(rows, q[0]+" "+r)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := hostRows(ctx, c.host(host), true, true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(rows)
 	s.rows = strings.Join(rows, "\n")
 	if strings.Contains(" "+s.bridges+" ", " br0 ") {
 		var flows []string
-		for f := range idemFlows(t, c, host) {
+		for f := range flowTable(t, c, host) {
 			flows = append(flows, f)
 		}
 		slices.Sort(flows)
 		s.flows = strings.Join(flows, "\n")
 	}
 	ns := c.host(host).NS
-	var links []struct {
-		Name   string   `json:"ifname"`
-		MTU    int      `json:"mtu"`
-		Master string   `json:"master"`
-		Flags  []string `json:"flags"`
-	}
-	if err := json.Unmarshal([]byte(idemIP(t, "-n", ns, "-j", "link", "show")), &links); err != nil {
+	links, err := ipLinks(ctx, c.host(host), "link", "show")
+	if err != nil {
 		t.Fatal(err)
 	}
 	var ls []string
@@ -193,12 +181,12 @@ func badCompare(t *testing.T, before, after badHostState) {
 // badFreshUnchanged runs check on a host where ovsmesh never ran and fails the test
 // if check sent an OVSDB transaction, changed anything badState sees, or left
 // anything of ovsmesh's behind.
-func badFreshUnchanged(t *testing.T, c *cluster, host string, log *idemOVSDBLog, check func(*testing.T)) {
+func badFreshUnchanged(t *testing.T, c *cluster, host string, log *ovsdbLog, check func(*testing.T)) {
 	t.Helper()
 	before := badState(t, c, host)
 	mark := log.mark(t)
 	check(t)
-	if tx := log.transacts(t, mark); len(tx) > 0 {
+	if tx := log.read(t, mark).transacts; len(tx) > 0 {
 		t.Errorf("%d OVSDB transact requests, want none:\n%s", len(tx), strings.Join(tx, "\n"))
 	}
 	after := badState(t, c, host)

@@ -3,11 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // TestCheckFirewall: an nftables input rule in the host's namespace that drops
@@ -15,12 +15,7 @@ import (
 // rule that fixes it; warnings alone leave the exit status 0. The lab's
 // userspace datapath does bypass the rule: containers still ping across GRE.
 func TestCheckFirewall(t *testing.T) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nft is not installed (scripts/deps.sh installs nftables)")
-		}
-		t.Skip("nft is not installed")
-	}
+	testenv.RequireBinary(t, "nft", "nftables")
 	c := newCluster(t, labTopology("  encap: gre\n", 3))
 	out, err := c.check("docker1")
 	t.Logf("no ruleset:\n%s", out)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -75,11 +76,14 @@ func TestCheckUnderlay(t *testing.T) {
 	}
 }
 
+// exitCode is a command's exit status: 0 for no error, -1 when it did not exit
+// with a status (it did not start, or a signal killed it).
 func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
 	return -1

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // debFiles are the paths the package must install.
@@ -28,11 +28,9 @@ var debFiles = []string{
 // it, checks what landed where and that nothing was enabled or started, runs
 // the installed `ovsmesh version`, purges it and checks nothing of it remains.
 func TestDebPackage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("package test: skipped under -short")
-	}
-	lab.RequireRoot(t)
-	lab.RequireBinaries(t, "dpkg", "dpkg-deb", "lintian")
+	testenv.SkipShort(t, "root, dpkg and lintian (a package test)")
+	testenv.RequireRoot(t, "dpkg installs and purges the package")
+	testenv.RequireBinaries(t, "dpkg", "dpkg-deb", "lintian")
 	if exec.Command("dpkg-query", "-W", "ovsmesh").Run() == nil {
 		t.Skip("the ovsmesh package is installed on this machine: not touching it")
 	}

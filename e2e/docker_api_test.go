@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // withDocker is the flags that make ovsmesh read and write what host's real
@@ -21,7 +22,7 @@ func withDocker(h *lab.Host) []string {
 // startDocker starts host's dockerd with daemon.json content (none: {}).
 func startDocker(t *testing.T, h *lab.Host, daemonJSON string) {
 	t.Helper()
-	lab.RequireBinaries(t, lab.DockerBinaries()...)
+	testenv.RequireBinaries(t, lab.DockerBinaries()...)
 	if daemonJSON != "" {
 		if err := os.WriteFile(h.DaemonJSON(), []byte(daemonJSON), 0o644); err != nil {
 			t.Fatal(err)
@@ -74,7 +75,7 @@ func TestDockerDiffers(t *testing.T) {
 	}
 	dockerStatusJSON(t, c, 3)
 
-	loop := loopSpawn(t, c, "docker2", withDocker(h)...)
+	loop := launchLoop(t, c, "docker2", loopOpts{args: withDocker(h)})
 	code, body := waitHealth(t, loop, http.StatusServiceUnavailable, `last pass failed: docker: Docker's network "bridge" has gateway none, the plan 172.17.0.2`)
 	t.Logf("/healthz %d %q", code, body)
 	if n := loop.metrics(t)[`ovsmesh_pass_failures_total{subsystem="docker"}`]; n < 1 {
@@ -147,7 +148,7 @@ func waitHealth(t *testing.T, p *loopProc, code int, want string) (int, string) 
 	t.Helper()
 	var got int
 	var body string
-	_, ok := loopPoll(30*time.Second, func() bool {
+	_, ok := poll(30*time.Second, func() bool {
 		var err error
 		got, body, err = p.get("/healthz")
 		return err == nil && got == code && strings.Contains(body, want)
@@ -194,8 +195,8 @@ func TestDockerReadyWhileDockerDiffers(t *testing.T) {
 	h := c.host("docker2")
 	startDocker(t, h, "")
 	sock := listenNotify(t, func() string { return "" })
-	p := loopStartNotify(t, c, "docker2", sock.path, withDocker(h)...)
-	if _, ok := loopPoll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok || !p.alive() }); !ok {
+	p := launchLoop(t, c, "docker2", loopOpts{args: withDocker(h), notify: sock.path})
+	if _, ok := poll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok || !p.alive() }); !ok {
 		t.Fatalf("no READY=1 within 30s; messages: %q", joinTexts(sock.messages()))
 	}
 	p.mustBeAlive(t)
@@ -209,7 +210,7 @@ func TestDockerReadyWhileDockerDiffers(t *testing.T) {
 	if err := h.RestartDocker(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := loopPoll(30*time.Second, func() bool { _, ok := sock.find("STATUS=converged: 1 tunnels"); return ok }); !ok {
+	if _, ok := poll(30*time.Second, func() bool { _, ok := sock.find("STATUS=converged: 1 tunnels"); return ok }); !ok {
 		t.Errorf("no STATUS=converged after Docker's restart; messages: %q", joinTexts(sock.messages()))
 	}
 	if n := strings.Count(joinTexts(sock.messages()), "READY=1"); n != 1 {

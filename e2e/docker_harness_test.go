@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // newDockerCluster is newCluster whose hosts run a real dockerd each, started
@@ -16,7 +17,7 @@ import (
 // networks) is fresh for each test.
 func newDockerCluster(t *testing.T, yaml string) *cluster {
 	t.Helper()
-	lab.RequireBinaries(t, lab.DockerBinaries()...)
+	testenv.RequireBinaries(t, lab.DockerBinaries()...)
 	c := newCluster(t, yaml)
 	c.docker = true
 	c.eachHost(func(ctx context.Context, h *lab.Host) error { return h.StartDocker(ctx) })

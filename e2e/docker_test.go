@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // dockerMesh is the topology of the real-Docker tests: a GRE mesh of n hosts.
@@ -38,7 +39,7 @@ func TestDockerRestartKeepsGateway(t *testing.T) {
 	}
 	pingAllDocker(t, c1, c2, c3)
 
-	p := startPinger(t, c1, c2.Addr.Addr(), 20*time.Millisecond)
+	p := startPinger(t, c1, c2.Addr.Addr(), 20*time.Millisecond, 0)
 	time.Sleep(500 * time.Millisecond)
 	for i := 1; i <= 5; i++ {
 		start := time.Now()
@@ -80,7 +81,7 @@ func pingAllDocker(t *testing.T, cts ...*lab.Container) {
 // the planned gateway; apply then adopts it and the containers talk.
 func TestDockerStartsBeforeOvsmesh(t *testing.T) {
 	c := newCluster(t, dockerMesh(2))
-	lab.RequireBinaries(t, lab.DockerBinaries()...)
+	testenv.RequireBinaries(t, lab.DockerBinaries()...)
 	c.docker = true
 	c.mustApply()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -131,7 +132,7 @@ func TestDockerAddressPools(t *testing.T) {
 	}
 	c.mustApply()
 	c.eachHost(func(ctx context.Context, h *lab.Host) error { return h.RestartDocker(ctx) })
-	loop := loopStart(t, c, "docker2", "--interval", "10m")
+	loop := launchLoop(t, c, "docker2", loopOpts{args: []string{"--interval", "10m"}, wait: true})
 	c1 := c.dockerRun("docker1", "c1")
 	c2 := c.dockerRun("docker2", "c2", "--restart", "always")
 	c.ownGateway(t, "docker2", c2)
@@ -143,7 +144,7 @@ func TestDockerAddressPools(t *testing.T) {
 		if c.linkIndex("docker2", "docker0") == ifindex {
 			t.Logf("restart %d: Docker kept docker0 (ifindex %d)", i, ifindex)
 		}
-		if _, ok := loopPoll(30*time.Second, func() bool { return c.linkMaster("docker2", "br0") == "docker0" }); !ok {
+		if _, ok := poll(30*time.Second, func() bool { return c.linkMaster("docker2", "br0") == "docker0" }); !ok {
 			t.Fatalf("restart %d: br0 not attached to the new docker0 within 30s", i)
 		}
 		t.Logf("restart %d: br0 attached to the recreated docker0 %v after the restart began (loop interval 10m)", i, time.Since(start).Round(time.Millisecond))

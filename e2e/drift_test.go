@@ -38,9 +38,9 @@ func TestDrift(t *testing.T) {
 	t.Run("a deleted tunnel and flow come back, foreign port and flow stay", func(t *testing.T) {
 		tun := "gre-docker2"
 		before := driftIface(c, "docker1", tun, false)
-		// The flow as dumped, without counters (see idemFlows).
+		// The flow as dumped, without counters (see flowTable).
 		table2 := ourCookie + ", table=2, priority=1 actions=LOCAL"
-		if _, ok := idemFlows(t, c, "docker1")[table2]; !ok {
+		if _, ok := flowTable(t, c, "docker1")[table2]; !ok {
 			t.Fatalf("docker1 has no flow %q", table2)
 		}
 		c.vsctl("docker1", "del-port", "br0", tun)
@@ -51,7 +51,7 @@ func TestDrift(t *testing.T) {
 		if ports := c.vsctl("docker1", "list-ports", "br0"); ports != "foreign0\ngre-docker3" {
 			t.Fatalf("ports of br0 after the drift: %q", ports)
 		}
-		if _, ok := idemFlows(t, c, "docker1")[table2]; ok {
+		if _, ok := flowTable(t, c, "docker1")[table2]; ok {
 			t.Fatalf("the flow of table 2 is still there")
 		}
 		foreignPort := driftIface(c, "docker1", "foreign0", true)
@@ -78,7 +78,7 @@ func TestDrift(t *testing.T) {
 		if after := driftIface(c, "docker1", tun, false); after != before {
 			t.Errorf("tunnel %s after the repair:\n%s\nbefore the drift:\n%s", tun, after, before)
 		}
-		if _, ok := idemFlows(t, c, "docker1")[table2]; !ok {
+		if _, ok := flowTable(t, c, "docker1")[table2]; !ok {
 			t.Errorf("flow %q not back:\n%s", table2, c.ofctl("docker1", "dump-flows", "br0"))
 		}
 		if after := driftIface(c, "docker1", "foreign0", true); after != foreignPort {
@@ -187,7 +187,7 @@ func driftIface(c *cluster, host, name string, uuid bool) string {
 // driftForeignFlows returns br0's flows with cookie 0x1 and their durations.
 func driftForeignFlows(t *testing.T, c *cluster, host string) map[string]float64 {
 	t.Helper()
-	all := idemFlows(t, c, host)
+	all := flowTable(t, c, host)
 	for f := range all {
 		if !strings.HasPrefix(f, "cookie=0x1,") {
 			delete(all, f)

@@ -41,7 +41,7 @@ func encapSwitch(t *testing.T, gre, vxlan string) {
 	}
 	ct1, ct2, ct3 := c.container("docker1", 2), c.container("docker2", 2), c.container("docker3", 2)
 	ping(t, ct1, addr(ct2.Addr), 56, false)
-	loop := loopStart(t, c, "docker1")
+	loop := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	for _, network := range []string{vxlan, gre} {
 		mark := loop.mark()
 		c.write(labTopology(network, 3))
@@ -58,14 +58,14 @@ func encapSwitch(t *testing.T, gre, vxlan string) {
 					continue
 				}
 				port := topology.PortName(encap, peer, c.index(peer))
-				if _, ok := loopPoll(2*loopInterval, func() bool { ok, _ := tunnelHealthy(c, h, port); return ok }); !ok {
+				if _, ok := poll(2*loopInterval, func() bool { ok, _ := tunnelHealthy(c, h, port); return ok }); !ok {
 					_, got := tunnelHealthy(c, h, port)
 					t.Errorf("%s: %s: ofport ofport_request error %q, want its requested ofport and no error", h, port, got)
 				}
 			}
 		}
 		for _, pair := range [][2]*lab.Container{{ct1, ct2}, {ct1, ct3}, {ct2, ct3}} {
-			if _, ok := pingWithin(pair[0], addr(pair[1].Addr), bound-time.Since(applied)); !ok {
+			if _, err := pingWithin(pair[0], addr(pair[1].Addr), bound-time.Since(applied)); err != nil {
 				t.Errorf("%s: %s does not reach %s within %v of the one-shot passes", encap, pair[0].Name, pair[1].Name, bound)
 			}
 		}

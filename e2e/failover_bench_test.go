@@ -104,7 +104,7 @@ func runFailover(b *testing.B, fc failCase) failResult {
 	r.lines = append(r.lines, fmt.Sprintf("%s: lab and applies %v, converged %v after the applies%s",
 		fc.name, applied.Sub(start).Round(100*time.Millisecond), time.Since(applied).Round(100*time.Millisecond), tree))
 	b.Log(r.lines[0])
-	p := startPinger(b, l.cts["docker1"], l.cts["docker2"].Addr.Addr(), 10*time.Millisecond)
+	p := startPinger(b, l.cts["docker1"], l.cts["docker2"].Addr.Addr(), 10*time.Millisecond, 0)
 	if !waitReply(p, time.Now(), 30*time.Second) {
 		b.Fatalf("%s: docker1's container gets no reply from docker2's in 30 s, before any cut", fc.name)
 	}

@@ -19,7 +19,7 @@ func (l *relayLab) treeConverged(cmd, fwd, block string, limit time.Duration) (b
 		blocked, root = "", ""
 		n := 0
 		for _, h := range l.topo.Hosts {
-			s := stpParse(l.run(h.Name, "ovs-appctl", cmd, "br0"))
+			s := stpParse(hostRun(l.t, l.cluster, h.Name, "ovs-appctl", cmd, "br0"))
 			if s.Root {
 				root = h.Name
 			}
@@ -54,14 +54,8 @@ func (l *relayLab) treeConverged(cmd, fwd, block string, limit time.Duration) (b
 // waitReply waits until a reply comes later than t, up to limit from now, and
 // reports whether one did.
 func waitReply(p *pinger, t time.Time, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for !p.replies().after(t) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+	_, ok := poll(limit, func() bool { return p.replies().after(t) }, 20*time.Millisecond)
+	return ok
 }
 
 // TestFailoverGaps checks the benchmark's two pure measures on a made-up log:

@@ -21,13 +21,13 @@ func TestFleetBadRecordNeverFreezesTheFleet(t *testing.T) {
 	two := []string{"docker1", "docker2"}
 	loops := map[string]*loopProc{}
 	for _, h := range two {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitMembers(t, two, two)
 
 	// docker3's service under a 64-byte name: refused at its join, it exits.
 	long := strings.Repeat("x", 64)
-	p := f.fleetLaunch(t, "docker3", "--host", long, "--lease-ttl", fleetTTL)
+	p := launchLoop(t, f.cluster, "docker3", loopOpts{fleet: f, args: []string{"--host", long, "--lease-ttl", fleetTTL}})
 	select {
 	case <-p.done:
 	case <-time.After(20 * time.Second):
@@ -36,14 +36,14 @@ func TestFleetBadRecordNeverFreezesTheFleet(t *testing.T) {
 	if out := p.out.String(); !strings.Contains(out, "join refused") || !strings.Contains(out, "not a host name") {
 		t.Errorf("apply --etcd --host (64 bytes): %v, want a refusal saying why:\n%s", p.err, out)
 	}
-	t.Logf("the 64-byte name refused: %s", lastLine(p.out.String()))
+	t.Logf("the 64-byte name refused: %s", tail(p.out.String(), 1))
 
 	bad := "/ovsmesh/" + fleetCluster + "/hosts/bad/"
 	f.etcdPut(t, bad+"index/9", "")
 	f.etcdPut(t, bad+"address/172.17.3.9", "")
 	f.etcdPut(t, bad+"record", `{"name":"bad","address":"172.17.3.9","index":9,"machine_id":""}`)
 
-	f.fleetStart(t, "docker4", "--lease-ttl", fleetTTL)
+	launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	three := []string{"docker1", "docker2", "docker4"}
 	took := f.waitMembers(t, three, three)
 	t.Logf("docker4 in every view, with its tunnels, %v after it was healthy", took.Round(time.Millisecond))
@@ -73,7 +73,7 @@ func TestFleetSecondOvsmeshNeverDisturbsTheService(t *testing.T) {
 	two := []string{"docker1", "docker2"}
 	loops := map[string]*loopProc{}
 	for _, h := range two {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitMembers(t, two, two)
 
@@ -84,7 +84,7 @@ func TestFleetSecondOvsmeshNeverDisturbsTheService(t *testing.T) {
 	f.keepsMember(t, "docker2", "docker1", 10*time.Second) // TTL 3 s + grace 3 s, and more
 
 	f.etcdDelete(t, "/ovsmesh/"+fleetCluster+"/hosts/docker1/alive")
-	if _, ok := loopPoll(10*time.Second, func() bool { return loops["docker1"].metric(t, "ovsmesh_fleet_liveness_restored_total") == 1 }); !ok {
+	if _, ok := poll(10*time.Second, func() bool { return loops["docker1"].metric(t, "ovsmesh_fleet_liveness_restored_total") == 1 }); !ok {
 		t.Error("docker1 did not count its liveness key put back")
 	}
 	f.keepsMember(t, "docker2", "docker1", 8*time.Second)
@@ -119,9 +119,4 @@ func (f *fleetLab) etcdDelete(t *testing.T, key string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("etcd delete %s: %s", key, resp.Status)
 	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

@@ -2,9 +2,10 @@ package e2e
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // fleetBFDNetwork is fleetNetwork with BFD on every tunnel.
@@ -20,14 +21,12 @@ const fleetCutoff = 20 * time.Second
 // because their BFD sessions with it are up; the containers' pings across the
 // three hosts lose nothing. When docker3 reaches etcd again it is alive again.
 func TestFleetHostCutOffFromEtcdKeepsItsTunnels(t *testing.T) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft not installed")
-	}
+	testenv.RequireBinary(t, "nft", "nftables")
 	f := newFleetLab(t, fleetBFDNetwork)
 	three := []string{"docker1", "docker2", "docker3"}
 	loops := map[string]*loopProc{}
 	for _, h := range three {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitMembers(t, three, three)
 	cts := f.containers(t, three)
@@ -35,9 +34,9 @@ func TestFleetHostCutOffFromEtcdKeepsItsTunnels(t *testing.T) {
 	regrants := loops["docker3"].metric(t, "ovsmesh_fleet_lease_regrants_total")
 
 	count := int((time.Second + fleetCutoff + 5*time.Second) / (100 * time.Millisecond))
-	var pings []*bgPing
+	var pings []*pinger
 	for i, ct := range cts {
-		pings = append(pings, startPing(t, ct, cts[(i+1)%len(cts)].Addr.Addr(), count))
+		pings = append(pings, startPinger(t, ct, cts[(i+1)%len(cts)].Addr.Addr(), 100*time.Millisecond, count))
 	}
 	time.Sleep(time.Second)
 	f.cutFromEtcd(t, "docker3")
@@ -55,7 +54,7 @@ func TestFleetHostCutOffFromEtcdKeepsItsTunnels(t *testing.T) {
 		}
 	}
 	f.uncutFromEtcd(t, "docker3")
-	if _, ok := loopPoll(20*time.Second, func() bool {
+	if _, ok := poll(20*time.Second, func() bool {
 		return loops["docker3"].metric(t, "ovsmesh_fleet_lease_regrants_total") > regrants &&
 			loops["docker1"].metric(t, "ovsmesh_fleet_kept_by_data_path_hosts") == 0
 	}); !ok {

@@ -16,7 +16,7 @@ func TestFleetLivenessGrace(t *testing.T) {
 	grace := map[string]string{"docker1": "15s", "docker2": "0s", "docker3": "3s"}
 	loops := map[string]*loopProc{}
 	for _, h := range three {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL, "--liveness-grace", grace[h])
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL, "--liveness-grace", grace[h]}, wait: true})
 	}
 	f.waitMembers(t, three, three)
 
@@ -33,7 +33,7 @@ func TestFleetLivenessGrace(t *testing.T) {
 		_, err := v.Host(member)
 		return err == nil
 	}
-	if _, ok := loopPoll(20*time.Second, func() bool { return !inView("docker2", "docker3") }); !ok {
+	if _, ok := poll(20*time.Second, func() bool { return !inView("docker2", "docker3") }); !ok {
 		t.Fatal("docker2 (no grace) still plans docker3 20s after its death")
 	}
 	t.Logf("docker2 (--liveness-grace 0s) dropped docker3 %v after its death (lease TTL %s)", time.Since(died).Round(time.Millisecond), fleetTTL)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -69,12 +70,7 @@ func newFleetLab(t *testing.T, seed string) *fleetLab {
 // address of the underlay bridge (198.18.0.250 and up) and its own data directory.
 func newFleetLabN(t *testing.T, seed string, n int) *fleetLab {
 	t.Helper()
-	if _, err := exec.LookPath("etcd"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("etcd not installed (scripts/deps.sh installs etcd-server): %v", err)
-		}
-		t.Skip("etcd not installed (apt-get install etcd-server)")
-	}
+	testenv.RequireBinary(t, "etcd", "etcd-server")
 	c := newCluster(t, fleetHosts)
 	f := &fleetLab{cluster: c}
 	ul := c.lab.UnderlayNS
@@ -102,7 +98,7 @@ func newFleetLabN(t *testing.T, seed string, n int) *fleetLab {
 	}
 	t.Cleanup(func() { f.stopEtcd(t); f.stopOthers() })
 	f.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: loopDialNS(ul), DisableKeepAlives: true}}
-	if _, ok := loopPoll(20*time.Second, func() bool { _, err := f.etcdGet("/health"); return err == nil }); !ok {
+	if _, ok := poll(20*time.Second, func() bool { _, err := f.etcdGet("/health"); return err == nil }); !ok {
 		t.Fatal("etcd not healthy within 20s")
 	}
 	path := filepath.Join(c.dir, "network.yaml")
@@ -209,62 +205,6 @@ func (s fleetStatus) index(name string) int {
 		}
 	}
 	return 0
-}
-
-// fleetStart starts `apply --etcd --interval` on host (see loopStart) and returns
-// once its /healthz says a pass succeeded.
-func (f *fleetLab) fleetStart(t *testing.T, host string, extra ...string) *loopProc {
-	t.Helper()
-	p := f.fleetLaunch(t, host, extra...)
-	p.waitHealthy(t)
-	return p
-}
-
-// fleetLaunch starts `apply --etcd --interval` on host without waiting.
-func (f *fleetLab) fleetLaunch(t *testing.T, host string, extra ...string) *loopProc {
-	t.Helper()
-	h := f.host(host)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{})}
-	argv := append([]string{ovsmeshBin, "apply", "--host", host, "--db", h.DB(),
-		"--interfaces", filepath.Join(f.dir, host, "interfaces"), "--daemon-json", filepath.Join(f.dir, host, "daemon.json"),
-		"--address", h.Underlay.String(), "--machine-id-file", f.machineID(host), "--view-file", f.viewFile(host),
-		"--interval", "10s", "--metrics-addr", loopMetricsAddr, "--log-format", "json"}, f.etcdFlags()...)
-	argv = append(argv, extra...)
-	p.cmd = h.Command(ctx, argv...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: loopDialNS(h.NS), DisableKeepAlives: true}}
-	p.start = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); cancel(); close(p.done) }()
-	t.Cleanup(func() {
-		if p.alive() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("fleet loop on %s: output (tail):\n%s", host, tail(p.out.String(), 40))
-		}
-	})
-	return p
-}
-
-// waitHealthy waits until /healthz says a pass succeeded.
-func (p *loopProc) waitHealthy(t *testing.T) {
-	t.Helper()
-	host := p.host
-	took, ok := loopPoll(30*time.Second, func() bool {
-		code, _, err := p.get("/healthz")
-		return (err == nil && code == http.StatusOK) || !p.alive()
-	})
-	p.mustBeAlive(t)
-	if !ok {
-		t.Fatalf("fleet loop on %s: not healthy within 30s", host)
-	}
-	t.Logf("fleet loop on %s: healthy %v after start", host, took.Round(time.Millisecond))
 }
 
 // viewHosts returns the hosts of host's saved view (nil if none).

@@ -23,7 +23,7 @@ func TestFleetInitOfALargeFile(t *testing.T) {
 	if len(st.Members) != 130 || st.index("docker3") != 3 || st.index("far130") != 130 {
 		t.Fatalf("fleet status after init of 130 hosts: %d members, docker3 at %d, far130 at %d", len(st.Members), st.index("docker3"), st.index("far130"))
 	}
-	f.fleetStart(t, "docker3")
+	launchLoop(t, f.cluster, "docker3", loopOpts{fleet: f, wait: true})
 	if got := f.status(t).index("docker3"); got != 3 {
 		t.Errorf("docker3 joined with index %d, the file gave 3", got)
 	}

@@ -18,7 +18,7 @@ func TestFleetEtcdMemberLoss(t *testing.T) {
 	f := newFleetLabN(t, fleetNetwork, 3)
 	three := []string{"docker1", "docker2", "docker3"}
 	for _, h := range three {
-		f.fleetStart(t, h)
+		launchLoop(t, f.cluster, h, loopOpts{fleet: f, wait: true})
 	}
 	f.waitMembers(t, three, three)
 	cts := f.containers(t, three)
@@ -42,7 +42,7 @@ func TestFleetEtcdMemberLoss(t *testing.T) {
 	}
 
 	start := time.Now()
-	f.fleetStart(t, "docker4")
+	launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, wait: true})
 	all := append(three, "docker4")
 	f.waitMembers(t, all, all)
 	t.Logf("one etcd member of three lost %v ago: docker4 joined, in every view with its tunnels %v after its start",

@@ -23,7 +23,7 @@ func TestFleetMigrationKeepsEverySlice(t *testing.T) {
 
 	// docker1 and docker2 move to fleet mode; docker3 and docker4 stay on the file.
 	for _, h := range names[:2] {
-		f.fleetStart(t, h)
+		launchLoop(t, f.cluster, h, loopOpts{fleet: f, wait: true})
 	}
 	f.waitMembers(t, names[:2], names)
 	for _, h := range names[:2] {
@@ -100,10 +100,10 @@ func (f *fleetLab) checkSetNetwork(t *testing.T, hosts []string, rev int64) {
 		t.Fatalf("set-network mtu 1400: %v\n%s", err, out)
 	}
 	for _, h := range hosts {
-		if _, ok := loopPoll(10*time.Second, func() bool { v := f.viewHosts(h); return v != nil && v.Network.MTU == 1400 }); !ok {
+		if _, ok := poll(10*time.Second, func() bool { v := f.viewHosts(h); return v != nil && v.Network.MTU == 1400 }); !ok {
 			t.Errorf("%s's view did not follow set-network (mtu 1400) within 10s", h)
 		}
-		if _, ok := loopPoll(10*time.Second, func() bool { return f.vsctl(h, "get", "Interface", "br0", "mtu_request") == "1400" }); !ok {
+		if _, ok := poll(10*time.Second, func() bool { return f.vsctl(h, "get", "Interface", "br0", "mtu_request") == "1400" }); !ok {
 			t.Errorf("%s: br0 mtu_request is %s, want 1400", h, f.vsctl(h, "get", "Interface", "br0", "mtu_request"))
 		}
 	}

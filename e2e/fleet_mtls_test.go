@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // A second etcd in the lab's underlay namespace, with mutual TLS and
@@ -39,12 +41,7 @@ type secEtcd struct {
 // etcdctl as etcd's root user, then enables authentication.
 func (f *fleetLab) startSecEtcd(t *testing.T, hosts ...string) *secEtcd {
 	t.Helper()
-	if _, err := exec.LookPath("etcdctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("etcdctl not installed (scripts/deps.sh installs etcd-client): %v", err)
-		}
-		t.Skip("etcdctl not installed (apt-get install etcd-client)")
-	}
+	testenv.RequireBinary(t, "etcdctl", "etcd-client")
 	s := &secEtcd{f: f, dir: filepath.Join(f.dir, "pki")}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -72,7 +69,7 @@ func (f *fleetLab) startSecEtcd(t *testing.T, hosts ...string) *secEtcd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
-	if _, ok := loopPoll(20*time.Second, func() bool { _, err := s.etcdctl("root", "endpoint health"); return err == nil }); !ok {
+	if _, ok := poll(20*time.Second, func() bool { _, err := s.etcdctl("root", "endpoint health"); return err == nil }); !ok {
 		t.Fatal("etcd with mutual TLS not healthy within 20s")
 	}
 	lines := []string{"etcdctl user add root --no-password", "etcdctl role add root", "etcdctl user grant-role root root"}
@@ -189,7 +186,7 @@ func TestFleetHostIdentitiesUnderMutualTLS(t *testing.T) {
 	}
 	two := []string{"docker1", "docker2"}
 	for _, h := range two {
-		f.fleetStart(t, h, append(s.flags(h), "--lease-ttl", fleetTTL)...)
+		launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: append(s.flags(h), "--lease-ttl", fleetTTL), wait: true})
 	}
 	f.waitMembers(t, two, two)
 	cts := f.containers(t, two)

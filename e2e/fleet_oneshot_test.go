@@ -18,7 +18,7 @@ func TestFleetOneShotApply(t *testing.T) {
 	f := newFleetLab(t, fleetNetwork)
 	two := []string{"docker1", "docker2"}
 	for _, h := range two {
-		f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitMembers(t, two, two)
 
@@ -35,7 +35,7 @@ func TestFleetOneShotApply(t *testing.T) {
 		t.Errorf("docker3 after its one-shot apply: view %v, want the 3 hosts and their tunnels", v)
 	}
 	all := append(slices.Clone(two), "docker3")
-	if _, ok := loopPoll(8*time.Second, func() bool {
+	if _, ok := poll(8*time.Second, func() bool {
 		for _, h := range two {
 			if v := f.viewHosts(h); v == nil || len(v.Hosts) != 3 {
 				return false
@@ -49,7 +49,7 @@ func TestFleetOneShotApply(t *testing.T) {
 	f.waitMembers(t, two, two)
 	t.Logf("the looping hosts dropped docker3 %v after its one-shot apply ended (lease TTL 10s + grace 3s)", time.Since(done).Round(time.Millisecond))
 
-	f.fleetStart(t, "docker3", "--lease-ttl", fleetTTL)
+	launchLoop(t, f.cluster, "docker3", loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	f.waitMembers(t, all, all)
 	if got := f.status(t).index("docker3"); got != index {
 		t.Errorf("docker3 as a service has index %d, had %d after its one-shot apply", got, index)

@@ -19,7 +19,7 @@ func TestFleetDeadHostOutageAndMassLoss(t *testing.T) {
 	names := []string{"docker1", "docker2", "docker3", "docker4"}
 	loops := map[string]*loopProc{}
 	for _, h := range names {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitMembers(t, names, names)
 	three := names[:3]
@@ -55,7 +55,7 @@ func TestFleetDeadHostOutageAndMassLoss(t *testing.T) {
 	f.pingAll(t, cts)
 	// docker1 restarts during the outage (as after a reboot): it applies its saved view.
 	loops["docker1"].stop(t)
-	loops["docker1"] = f.fleetStart(t, "docker1", "--lease-ttl", fleetTTL)
+	loops["docker1"] = launchLoop(t, f.cluster, "docker1", loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	if n := len(loops["docker1"].logs(t, 0, "fleet: starting from the saved view while joining")); n != 1 {
 		t.Errorf("docker1 restarted during the outage without saying it uses its saved view")
 	}
@@ -63,7 +63,7 @@ func TestFleetDeadHostOutageAndMassLoss(t *testing.T) {
 
 	// etcd is back: docker1 joins again with its index, the mesh is unchanged.
 	f.startEtcd(t)
-	took, ok := loopPoll(30*time.Second, func() bool { return len(loops["docker1"].logs(t, 0, "fleet: joined")) == 1 })
+	took, ok := poll(30*time.Second, func() bool { return len(loops["docker1"].logs(t, 0, "fleet: joined")) == 1 })
 	if !ok {
 		t.Fatal("docker1 did not join within 30s of etcd's return")
 	}
@@ -86,7 +86,7 @@ func (f *fleetLab) checkMassLoss(t *testing.T, loops map[string]*loopProc) {
 		_ = loops[h].cmd.Process.Kill()
 		<-loops[h].done
 	}
-	if _, ok := loopPoll(30*time.Second, func() bool { return loops["docker1"].metric(t, "ovsmesh_fleet_held_hosts") == 2 }); !ok {
+	if _, ok := poll(30*time.Second, func() bool { return loops["docker1"].metric(t, "ovsmesh_fleet_held_hosts") == 2 }); !ok {
 		t.Fatalf("ovsmesh_fleet_held_hosts on docker1 = %v, want 2", loops["docker1"].metric(t, "ovsmesh_fleet_held_hosts"))
 	}
 	if v := f.viewHosts("docker1"); v == nil || len(v.Hosts) != 3 {

@@ -19,7 +19,7 @@ func TestFleetRevisionOnlyChangeMakesNoPass(t *testing.T) {
 	loops := map[string]*loopProc{}
 	for _, h := range two {
 		// A long interval: no periodic pass falls in the test's window.
-		loops[h] = f.fleetStart(t, h, "--interval", "10m")
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--interval", "10m"}, wait: true})
 	}
 	f.waitMembers(t, two, two)
 	time.Sleep(2 * time.Second) // the passes that the joins caused are over
@@ -33,7 +33,7 @@ func TestFleetRevisionOnlyChangeMakesNoPass(t *testing.T) {
 	}
 	rev := f.status(t).Revision
 	for _, h := range two {
-		if _, ok := loopPoll(20*time.Second, func() bool {
+		if _, ok := poll(20*time.Second, func() bool {
 			return loops[h].metric(t, "ovsmesh_fleet_revision") == float64(rev) && f.viewRevision(h) == rev
 		}); !ok {
 			t.Fatalf("%s: revision metric %v, saved view at %d; want both at etcd's %d", h,
@@ -51,7 +51,7 @@ func TestFleetRevisionOnlyChangeMakesNoPass(t *testing.T) {
 	}
 
 	// A change of the view makes a pass on every host.
-	f.fleetStart(t, "docker3")
+	launchLoop(t, f.cluster, "docker3", loopOpts{fleet: f, wait: true})
 	three := append(two, "docker3")
 	f.waitMembers(t, three, three)
 	for _, h := range two {

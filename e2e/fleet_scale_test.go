@@ -47,9 +47,13 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 	f.seedSims(t, scaleSims, 11) // indexes 11..1010: the lab's hosts get 1..4
 	three := []string{"docker1", "docker2", "docker3"}
 	var rows [][4]string
-	fleetFirst, fleetLoops := f.scaleStart(t, three, func(h string) *loopProc { return f.fleetLaunch(t, h, "--interval", "5s") })
+	fleetFirst, fleetLoops := f.scaleStart(t, three, func(h string) *loopProc {
+		return launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--interval", "5s"}})
+	})
 	fleetSteady := steadyPass(t, fleetLoops)
-	fleetStart, fleetJoin := f.joinToPlan(t, three, func() { fleetLoops = append(fleetLoops, f.fleetLaunch(t, "docker4", "--interval", "5s")) })
+	fleetStart, fleetJoin := f.joinToPlan(t, three, func() {
+		fleetLoops = append(fleetLoops, launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, args: []string{"--interval", "5s"}}))
+	})
 	rss, cpu := procRSS(t, f.etcd.Process.Pid), procCPUTime(t, f.etcd.Process.Pid)-cpu0
 	joined := fleetLoops[3].logs(t, 0, "fleet: joined")
 	if len(joined) != 1 {
@@ -79,7 +83,9 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 		}
 	}
 	f.writeAtomic(t, strings.Join(without, "\n"))
-	fileFirst, fileLoops := f.scaleStart(t, three, func(h string) *loopProc { return f.fileLaunch(t, h) })
+	fileFirst, fileLoops := f.scaleStart(t, three, func(h string) *loopProc {
+		return launchLoop(t, f.cluster, h, loopOpts{args: []string{"--interval", "5s"}})
+	})
 	fileSteady := steadyPass(t, fileLoops)
 	fileStart, fileJoin := f.joinToPlan(t, three, func() { f.writeAtomic(t, string(full)) })
 
@@ -143,7 +149,7 @@ func (f *fleetLab) scaleStart(t *testing.T, hosts []string, launch func(string) 
 	var wg sync.WaitGroup
 	for i, p := range loops {
 		wg.Go(func() {
-			loopPoll(5*time.Minute, func() bool {
+			poll(5*time.Minute, func() bool {
 				code, _, err := p.get("/healthz")
 				if err == nil && code == http.StatusOK {
 					took[i] = time.Since(p.start)
@@ -198,7 +204,7 @@ func (f *fleetLab) joinToPlan(t *testing.T, hosts []string, add func()) (time.Ti
 	var wg sync.WaitGroup
 	for _, h := range hosts {
 		wg.Go(func() {
-			loopPoll(2*time.Minute, func() bool {
+			poll(2*time.Minute, func() bool {
 				if !strings.Contains(f.flows(h), port) {
 					return false
 				}
@@ -237,30 +243,6 @@ func (f *fleetLab) writeAtomic(t *testing.T, text string) {
 	if err := os.Rename(tmp, f.path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// fileLaunch starts a file-mode loop on host (the lab's topology file) without
-// waiting.
-func (f *fleetLab) fileLaunch(t *testing.T, host string) *loopProc {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = f.applyCmd(ctx, host, "--interval", "5s", "--metrics-addr", loopMetricsAddr, "--log-format", "json")
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: loopDialNS(f.host(host).NS), DisableKeepAlives: true}}
-	p.start = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); cancel(); close(p.done) }()
-	t.Cleanup(func() {
-		if p.alive() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
 }
 
 func fmtDur(d time.Duration) string { return d.Round(time.Millisecond).String() }

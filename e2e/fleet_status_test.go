@@ -16,12 +16,12 @@ func TestFleetStatusShowsTheViewRevision(t *testing.T) {
 	f := newFleetLab(t, fleetNetwork)
 	two := []string{"docker1", "docker2"}
 	for _, h := range two {
-		f.fleetStart(t, h)
+		launchLoop(t, f.cluster, h, loopOpts{fleet: f, wait: true})
 	}
 	f.waitMembers(t, two, two)
 	rev := f.checkViewRevisions(t, two, 0)
 
-	f.fleetStart(t, "docker3")
+	launchLoop(t, f.cluster, "docker3", loopOpts{fleet: f, wait: true})
 	three := append(two, "docker3")
 	f.waitMembers(t, three, three)
 	f.checkViewRevisions(t, three, rev)
@@ -39,7 +39,7 @@ func (f *fleetLab) checkViewRevisions(t *testing.T, hosts []string, after int64)
 	t.Helper()
 	var revs []int64
 	// A host writes a new revision once its watch has it: wait for them to agree.
-	loopPoll(10*time.Second, func() bool {
+	poll(10*time.Second, func() bool {
 		revs = nil
 		for _, h := range hosts {
 			out := f.hostStatus(t, h, "-o", "json")

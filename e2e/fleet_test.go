@@ -17,10 +17,10 @@ func TestFleetMeshWithoutATopologyFile(t *testing.T) {
 	first := []string{"docker1", "docker2", "docker3"}
 	loops := map[string]*loopProc{}
 	for _, h := range first { // all at once: their claims race for the indexes
-		loops[h] = f.fleetLaunch(t, h)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f})
 	}
 	for _, h := range first {
-		loops[h].waitHealthy(t)
+		loops[h].waitHealthy(t, 30*time.Second)
 	}
 	st := f.status(t)
 	var idx []int
@@ -37,7 +37,7 @@ func TestFleetMeshWithoutATopologyFile(t *testing.T) {
 
 	// A fourth host joins: the time until every member has its tunnel.
 	start := time.Now()
-	loops["docker4"] = f.fleetStart(t, "docker4")
+	loops["docker4"] = launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, wait: true})
 	all := append(slices.Clone(first), "docker4")
 	f.waitMembers(t, all, all)
 	t.Logf("docker4 joined: in every member's view, with its tunnels, %v after its start", time.Since(start).Round(time.Millisecond))
@@ -50,7 +50,7 @@ func TestFleetMeshWithoutATopologyFile(t *testing.T) {
 	// A restarted host keeps its index and the mesh stays whole.
 	before := f.status(t).index("docker2")
 	loops["docker2"].stop(t)
-	loops["docker2"] = f.fleetStart(t, "docker2")
+	loops["docker2"] = launchLoop(t, f.cluster, "docker2", loopOpts{fleet: f, wait: true})
 	if after := f.status(t).index("docker2"); after != before {
 		t.Errorf("docker2 restarted with index %d, had %d", after, before)
 	}
@@ -60,7 +60,7 @@ func TestFleetMeshWithoutATopologyFile(t *testing.T) {
 	bad := "/ovsmesh/" + fleetCluster + "/hosts/intruder"
 	f.etcdPut(t, bad, `{"name": "intruder", "address": "198.18.0.9", "index": `)
 	for _, h := range all {
-		if _, ok := loopPoll(10*time.Second, func() bool { return loops[h].metric(t, "ovsmesh_fleet_bad_records_total") >= 1 }); !ok {
+		if _, ok := poll(10*time.Second, func() bool { return loops[h].metric(t, "ovsmesh_fleet_bad_records_total") >= 1 }); !ok {
 			t.Errorf("%s: ovsmesh_fleet_bad_records_total stayed 0 after a bad record", h)
 		}
 	}
@@ -84,7 +84,7 @@ func TestFleetMeshWithoutATopologyFile(t *testing.T) {
 // how long that took.
 func (f *fleetLab) waitMembers(t *testing.T, hosts, members []string) time.Duration {
 	t.Helper()
-	took, ok := loopPoll(30*time.Second, func() bool {
+	took, ok := poll(30*time.Second, func() bool {
 		for _, h := range hosts {
 			v := f.viewHosts(h)
 			if v == nil || len(v.Hosts) != len(members) {

@@ -27,7 +27,7 @@ func TestFleetTreeCentreDies(t *testing.T) {
 	names := []string{"docker1", "docker2", "docker3", "docker4"}
 	loops := map[string]*loopProc{}
 	for _, h := range names {
-		loops[h] = f.fleetStart(t, h, "--lease-ttl", fleetTTL)
+		loops[h] = launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
 	}
 	f.waitTree(t, names, "docker1-docker2", "docker1-docker3", "docker1-docker4")
 	rest := names[1:]
@@ -59,7 +59,7 @@ func TestFleetTreeCentreDies(t *testing.T) {
 func (f *fleetLab) waitTree(t *testing.T, hosts []string, want ...string) time.Duration {
 	t.Helper()
 	var got []string
-	took, ok := loopPoll(60*time.Second, func() bool {
+	took, ok := poll(60*time.Second, func() bool {
 		for _, h := range hosts {
 			if v := f.viewHosts(h); v == nil || len(v.Hosts) != len(hosts) {
 				return false

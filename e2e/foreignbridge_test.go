@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A Linux bridge ovsmesh did not build is never taken over (issue 19, item 6):
@@ -22,21 +20,10 @@ import (
 func linkState(t *testing.T, c *cluster, host, name string) string {
 	t.Helper()
 	return strings.Join([]string{
-		strings.Join(strings.Fields(runHost(t, c, host, "ip", "link", "show", "dev", name)), " "),
-		runHost(t, c, host, "ip", "-br", "addr", "show", "dev", name),
-		runHost(t, c, host, "ip", "-br", "link", "show", "master", name),
+		strings.Join(strings.Fields(hostRun(t, c, host, "ip", "link", "show", "dev", name)), " "),
+		hostRun(t, c, host, "ip", "-br", "addr", "show", "dev", name),
+		hostRun(t, c, host, "ip", "-br", "link", "show", "master", name),
 	}, "\n")
-}
-
-func runHost(t *testing.T, c *cluster, host string, argv ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := c.host(host).Run(ctx, argv...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(out)
 }
 
 func TestForeignLinuxBridge(t *testing.T) {
@@ -50,7 +37,7 @@ func TestForeignLinuxBridge(t *testing.T) {
 		{"ip", "link", "set", "vnet0", "master", "virbr0"},
 		{"ip", "link", "set", "virbr0", "up"},
 	} {
-		runHost(t, c, "docker1", argv...)
+		hostRun(t, c, "docker1", argv...)
 	}
 	before := linkState(t, c, "docker1", "virbr0")
 
@@ -70,7 +57,7 @@ func TestForeignLinuxBridge(t *testing.T) {
 			t.Errorf("%s after the refusal: %v, want none written", f, err)
 		}
 	}
-	if out := runHost(t, c, "docker1", "nft", "list", "tables"); strings.Contains(out, "ovsmesh") {
+	if out := hostRun(t, c, "docker1", "nft", "list", "tables"); strings.Contains(out, "ovsmesh") {
 		t.Errorf("nftables tables after the refusal:\n%s", out)
 	}
 
@@ -96,7 +83,7 @@ func TestForeignLinuxBridge(t *testing.T) {
 		{"ip", "link", "add", "veth1a2b3c", "type", "veth", "peer", "name", "eth9"},
 		{"ip", "link", "set", "veth1a2b3c", "master", "docker0"},
 	} {
-		runHost(t, c, "docker2", argv...)
+		hostRun(t, c, "docker2", argv...)
 	}
 	out, err = c.apply("docker2")
 	if err != nil || !strings.Contains(out, "docker0: set docker0 alias ovsmesh-owner=docker2") {

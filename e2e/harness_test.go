@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -56,9 +57,7 @@ type cluster struct {
 // from the file, /24) and registers the teardown.
 func newCluster(t testing.TB, yaml string) *cluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testenv.SkipShort(t, "root and the lab (an end-to-end test)")
 	dir := t.TempDir()
 	c := &cluster{t: t, dir: dir, path: filepath.Join(dir, "topology.yaml")}
 	c.write(yaml)
@@ -118,11 +117,14 @@ func (c *cluster) host(name string) *lab.Host {
 // applyCmd returns `ovsmesh apply` for host, run inside its namespace with its
 // OVS_RUNDIR, its own database and its own copies of the two files.
 func (c *cluster) applyCmd(ctx context.Context, host string, extra ...string) *exec.Cmd {
-	h := c.host(host)
-	argv := append([]string{ovsmeshBin, "apply", c.path, "--host", host, "--db", h.DB(),
+	return c.host(host).Command(ctx, c.applyArgv(host, extra...)...)
+}
+
+// applyArgv is applyCmd's command line.
+func (c *cluster) applyArgv(host string, extra ...string) []string {
+	return append([]string{ovsmeshBin, "apply", c.path, "--host", host, "--db", c.host(host).DB(),
 		"--interfaces", filepath.Join(c.dir, host, "interfaces"),
 		"--daemon-json", c.daemonJSON(host)}, extra...)
-	return h.Command(ctx, argv...)
 }
 
 // apply runs one pass on host and returns its output and error.
@@ -180,6 +182,19 @@ func (c *cluster) container(host string, n int) *lab.Container {
 	return ct
 }
 
+// hostRun runs argv in host's namespace and returns its output without the
+// surrounding white space; it fails the test on error.
+func hostRun(t testing.TB, c *cluster, host string, argv ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := c.host(host).Run(ctx, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
 // vsctl runs ovs-vsctl against host's database.
 func (c *cluster) vsctl(host string, args ...string) string {
 	c.t.Helper()
@@ -218,6 +233,19 @@ func ping(t *testing.T, ct *lab.Container, dst netip.Addr, size int, df bool) {
 		}
 	}
 	t.Errorf("%s -> %s (size %d, df %v): %v", ct.Name, dst, size, df, err)
+}
+
+// pingAll pings each host's container from every other host's and fails the
+// test unless each answers (see ping).
+func pingAll(t *testing.T, hosts []string, cts map[string]*lab.Container) {
+	t.Helper()
+	for _, a := range hosts {
+		for _, b := range hosts {
+			if a != b {
+				ping(t, cts[a], addr(cts[b].Addr), 56, false)
+			}
+		}
+	}
 }
 
 // noPing fails the test if ct gets a reply from dst.

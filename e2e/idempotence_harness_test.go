@@ -33,18 +33,6 @@ func idemChanges(out string) []string {
 	return lines
 }
 
-// idemExitCode is a command's exit status (-1 when it did not exit).
-func idemExitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
 // idemIP runs ip(8) in the root namespace (with -n NS for a host).
 func idemIP(t *testing.T, args ...string) string {
 	t.Helper()
@@ -69,12 +57,13 @@ func idemLinkExists(t *testing.T, c *cluster, host, name string) bool {
 	return regexp.MustCompile(`(?m)^\d+: ` + regexp.QuoteMeta(name) + `[:@]`).Match(out)
 }
 
-// idemOVSDBLog is a host's ovsdb-server log with the jsonrpc debug log on.
-type idemOVSDBLog struct{ path string }
+// ovsdbLog is a host's ovsdb-server log with the jsonrpc debug log on, where a
+// request reads "…|jsonrpc|DBG|unix#7: received request, method="transact", params=[…]".
+type ovsdbLog struct{ path string }
 
-// idemJSONRPCLog turns on the jsonrpc debug log of host's ovsdb-server, which
-// then logs every request it receives.
-func idemJSONRPCLog(t *testing.T, c *cluster, host string) *idemOVSDBLog {
+// rpcLog turns on the jsonrpc debug log of host's ovsdb-server, which then logs
+// every request it receives.
+func rpcLog(t *testing.T, c *cluster, host string) *ovsdbLog {
 	t.Helper()
 	h := c.host(host)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -82,11 +71,11 @@ func idemJSONRPCLog(t *testing.T, c *cluster, host string) *idemOVSDBLog {
 	if _, err := h.Run(ctx, "ovs-appctl", "-t", "ovsdb-server", "vlog/set", "jsonrpc:file:dbg"); err != nil {
 		t.Fatal(err)
 	}
-	return &idemOVSDBLog{path: filepath.Join(h.RunDir, "ovsdb-server.log")}
+	return &ovsdbLog{path: filepath.Join(h.RunDir, "ovsdb-server.log")}
 }
 
-// mark returns the log's current size, for transacts.
-func (l *idemOVSDBLog) mark(t *testing.T) int64 {
+// mark returns the log's current size, for read.
+func (l *ovsdbLog) mark(t *testing.T) int64 {
 	t.Helper()
 	st, err := os.Stat(l.path)
 	if err != nil {
@@ -95,40 +84,50 @@ func (l *idemOVSDBLog) mark(t *testing.T) int64 {
 	return st.Size()
 }
 
-// idemTransactRE matches ovsdb-server's debug log of a transact request.
-var idemTransactRE = regexp.MustCompile(`(?m)\|jsonrpc\|DBG\|\S+: received request, method="transact", params=.*$`)
+// rpcRequests is what the log says about the clients' requests after a mark.
+type rpcRequests struct {
+	// transacts are the transact requests, except those of ovs-vswitchd, which
+	// writes statistics and status on its own: every one of its transactions
+	// asserts its "ovs_vswitchd" lock. Nothing else but the ovsmesh pass under
+	// test talks to the database while a test observes it.
+	transacts []string
+	// clients are the connections ("unix#7") that sent any request.
+	clients map[string]bool
+}
 
-// transacts returns the transact requests logged since mark, except those of
-// ovs-vswitchd, which writes statistics and status on its own: every one of its
-// transactions asserts its "ovs_vswitchd" lock. Nothing else but the ovsmesh
-// pass under test talks to the database while a test observes it.
-func (l *idemOVSDBLog) transacts(t *testing.T, mark int64) []string {
+// read returns the requests logged since mark (0: the whole log).
+func (l *ovsdbLog) read(t *testing.T, mark int64) rpcRequests {
 	t.Helper()
 	b, err := os.ReadFile(l.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tx []string
-	for _, line := range idemTransactRE.FindAllString(string(b[mark:]), -1) {
-		if !strings.Contains(line, `"ovs_vswitchd"`) {
-			tx = append(tx, line)
+	r := rpcRequests{clients: map[string]bool{}}
+	for line := range strings.SplitSeq(string(b[mark:]), "\n") {
+		_, rest, ok := strings.Cut(line, "|jsonrpc|DBG|")
+		if !ok {
+			continue
+		}
+		client, req, ok := strings.Cut(rest, ": received request, method=")
+		if !ok {
+			continue
+		}
+		r.clients[client] = true
+		if strings.HasPrefix(req, `"transact"`) && !strings.Contains(req, `"ovs_vswitchd"`) {
+			r.transacts = append(r.transacts, line)
 		}
 	}
-	return tx
+	return r
 }
 
-// idemPoll calls f every 50ms until it returns true or d has passed.
-func idemPoll(d time.Duration, f func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if f() {
+// newClientSince reports whether a connection that was not in old sent requests.
+func (r rpcRequests) newClientSince(old rpcRequests) bool {
+	for c := range r.clients {
+		if !old.clients[c] {
 			return true
 		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	return false
 }
 
 // idemWatcher is a monitoring command (ip monitor, ovs-ofctl monitor) running
@@ -187,17 +186,17 @@ func idemWatchLinks(t *testing.T, c *cluster, host string) *idemLinkWatch {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	w := &idemLinkWatch{idemWatcher: idemStartWatcher(t, exec.CommandContext(ctx, "ip", "-n", ns, "monitor", "link", "address")), ns: ns}
-	if !idemPoll(10*time.Second, func() bool { return idemIP(t, "-n", ns, "-6", "addr", "show", "tentative") == "" }) {
+	if _, ok := poll(10*time.Second, func() bool { return idemIP(t, "-n", ns, "-6", "addr", "show", "tentative") == "" }); !ok {
 		t.Fatalf("%s still has tentative IPv6 addresses after 10s", host)
 	}
 	// The kernel notifies a bridge port once more when its forward delay
 	// timer expires, 15s after it joined docker0, even with STP off.
-	if !idemPoll(20*time.Second, func() bool { return !idemFwdDelayRE.MatchString(idemIP(t, "-n", ns, "-d", "link", "show")) }) {
+	if _, ok := poll(20*time.Second, func() bool { return !idemFwdDelayRE.MatchString(idemIP(t, "-n", ns, "-d", "link", "show")) }); !ok {
 		t.Fatalf("the forward delay timers of %s's bridge ports still run after 20s", host)
 	}
 	w.marker(t)
 	n := -1
-	if !idemPoll(15*time.Second, func() bool {
+	if _, ok := poll(15*time.Second, func() bool {
 		l := len(w.out.String())
 		if l != n {
 			n = l
@@ -205,7 +204,7 @@ func idemWatchLinks(t *testing.T, c *cluster, host string) *idemLinkWatch {
 			return len(w.out.String()) == l
 		}
 		return true
-	}) {
+	}); !ok {
 		t.Fatalf("the link events of %s did not settle in 15s:\n%s", host, w.out.String())
 	}
 	w.from = n
@@ -225,14 +224,14 @@ func (w *idemLinkWatch) marker(t *testing.T) int {
 	idemIP(t, "-n", w.ns, "link", "del", name)
 	re := regexp.MustCompile(`(?m)^.*\b` + name + `p?[:@]`)
 	at := -1
-	if !idemPoll(10*time.Second, func() bool {
+	if _, ok := poll(10*time.Second, func() bool {
 		out := w.out.String()
 		if loc := re.FindStringIndex(out[w.from:]); loc != nil {
 			at = w.from + loc[0]
 			return true
 		}
 		return false
-	}) {
+	}); !ok {
 		t.Fatalf("ip monitor in %s did not report the marker link %s in 10s:\n%s", w.ns, name, w.out.String())
 	}
 	return at
@@ -277,7 +276,7 @@ func idemWatchFlows(t *testing.T, c *cluster, host string) *idemFlowWatch {
 	t.Cleanup(cancel)
 	w := &idemFlowWatch{idemWatcher: idemStartWatcher(t, c.host(host).Command(ctx, "ovs-ofctl", "monitor", "br0", "watch:")), c: c, host: host}
 	// The reply with the current flows comes first; updates follow it.
-	if !idemPoll(10*time.Second, func() bool { return strings.Contains(w.out.String(), "NXST_FLOW_MONITOR reply") }) {
+	if _, ok := poll(10*time.Second, func() bool { return strings.Contains(w.out.String(), "NXST_FLOW_MONITOR reply") }); !ok {
 		t.Fatalf("ovs-ofctl monitor on %s did not start in 10s:\n%s", host, w.out.String())
 	}
 	return w
@@ -290,7 +289,7 @@ func (w *idemFlowWatch) stop(t *testing.T) []string {
 	w.c.ofctl(w.host, "add-flow", "br0", "cookie="+idemMarkerCookie+",table=250,priority=0,actions=drop")
 	defer w.c.ofctl(w.host, "del-flows", "br0", "cookie="+idemMarkerCookie+"/-1")
 	marker := regexp.MustCompile(`\bcookie=` + idemMarkerCookie + `(\s|$)`)
-	if !idemPoll(10*time.Second, func() bool { return marker.MatchString(w.out.String()) }) {
+	if _, ok := poll(10*time.Second, func() bool { return marker.MatchString(w.out.String()) }); !ok {
 		t.Fatalf("ovs-ofctl monitor on %s did not report the marker flow in 10s:\n%s", w.host, w.out.String())
 	}
 	defer w.kill()
@@ -317,9 +316,10 @@ var idemCounterRE = regexp.MustCompile(`\b(duration|n_packets|n_bytes|idle_age|h
 
 var idemDurationRE = regexp.MustCompile(`\bduration=([0-9.]+)s`)
 
-// idemFlows dumps br0's flows (every cookie) and returns each flow, without its
+// flowTable dumps br0's flows (every cookie, but not the MAC flows ovs-vswitchd
+// learned from traffic, see learnedFlow) and returns each flow, without its
 // counters, with its duration in seconds.
-func idemFlows(t *testing.T, c *cluster, host string) map[string]float64 {
+func flowTable(t *testing.T, c *cluster, host string) map[string]float64 {
 	t.Helper()
 	flows := map[string]float64{}
 	for _, l := range strings.Split(c.ofctl(host, "dump-flows", "br0"), "\n") {
@@ -361,7 +361,7 @@ func idemStat(t *testing.T, path string) idemFileInfo {
 type idemWindow struct {
 	c       *cluster
 	host    string
-	log     *idemOVSDBLog
+	log     *ovsdbLog
 	logMark int64
 	links   *idemLinkWatch
 	flows   *idemFlowWatch
@@ -382,7 +382,7 @@ type idemSeen struct {
 }
 
 // idemStart starts observing host; end stops and returns what was seen.
-func idemStart(t *testing.T, c *cluster, host string, log *idemOVSDBLog) *idemWindow {
+func idemStart(t *testing.T, c *cluster, host string, log *ovsdbLog) *idemWindow {
 	t.Helper()
 	w := &idemWindow{c: c, host: host, log: log, files: map[string]idemFileInfo{}}
 	w.links = idemWatchLinks(t, c, host)
@@ -390,7 +390,7 @@ func idemStart(t *testing.T, c *cluster, host string, log *idemOVSDBLog) *idemWi
 	for _, f := range idemFiles(c, host) {
 		w.files[f] = idemStat(t, f)
 	}
-	w.before = idemFlows(t, c, host)
+	w.before = flowTable(t, c, host)
 	w.dumped = time.Now()
 	w.logMark = log.mark(t)
 	return w
@@ -399,9 +399,9 @@ func idemStart(t *testing.T, c *cluster, host string, log *idemOVSDBLog) *idemWi
 func (w *idemWindow) end(t *testing.T) idemSeen {
 	t.Helper()
 	var s idemSeen
-	s.transacts = w.log.transacts(t, w.logMark)
+	s.transacts = w.log.read(t, w.logMark).transacts
 	start := time.Now()
-	after := idemFlows(t, w.c, w.host)
+	after := flowTable(t, w.c, w.host)
 	// At least this much time passed between the two dumps: a flow that was
 	// not replaced is at least this much older.
 	minGrowth := start.Sub(w.dumped).Seconds() - 0.002

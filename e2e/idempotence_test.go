@@ -20,9 +20,9 @@ func TestIdempotence(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n  mode: mesh\n", 3))
 	hosts := []string{"docker1", "docker2", "docker3"}
-	logs := map[string]*idemOVSDBLog{}
+	logs := map[string]*ovsdbLog{}
 	for _, h := range hosts {
-		logs[h] = idemJSONRPCLog(t, c, h)
+		logs[h] = rpcLog(t, c, h)
 	}
 
 	fresh := "docker1"
@@ -30,7 +30,7 @@ func TestIdempotence(t *testing.T) {
 	dryOut, dryErr := c.apply(fresh, "--dry-run")
 	t.Logf("dry run on fresh %s: %v\n%s", fresh, dryErr, dryOut)
 	t.Run("dry run on a fresh host creates nothing", func(t *testing.T) {
-		if tx := logs[fresh].transacts(t, mark); len(tx) != 0 {
+		if tx := logs[fresh].read(t, mark).transacts; len(tx) != 0 {
 			t.Errorf("dry run sent %d OVSDB transact requests, want none:\n%s", len(tx), strings.Join(tx, "\n"))
 		}
 		if got := c.vsctl(fresh, "list-br"); got != lab.PhysBridge {
@@ -61,7 +61,7 @@ func TestIdempotence(t *testing.T) {
 		}
 		first[h] = out
 		// Positive control of the OVSDB detector, and one transaction per pass (README, What apply does).
-		if tx := logs[h].transacts(t, mark); len(tx) != 1 {
+		if tx := logs[h].read(t, mark).transacts; len(tx) != 1 {
 			t.Errorf("first apply on %s: ovsdb-server received %d transact requests from ovsmesh, want exactly 1:\n%s", h, len(tx), strings.Join(tx, "\n"))
 		}
 	}

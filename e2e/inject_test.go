@@ -48,37 +48,15 @@ func newInjectLab(t *testing.T, network string, links ...string) *injectLab {
 	// masqueraded behind the host's address. And a counter of the crafted
 	// packets that reach its input hook, after ovsmesh's chains.
 	subnet := c.plan("docker1").Docker.Subnet
-	l.hostRun(t, "docker1", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	l.hostRun(t, "docker1", "nft", fmt.Sprintf(`add table ip omtest-nat; add chain ip omtest-nat post { type nat hook postrouting priority 100; policy accept; }; add rule ip omtest-nat post ip saddr %s oifname != "docker0" masquerade`, subnet))
-	l.hostRun(t, "docker1", "nft", fmt.Sprintf(`add table inet omtest; add chain inet omtest in { type filter hook input priority 100; policy accept; }; add rule inet omtest in ip id %d counter`, injectID))
-	waitPing(t, l.a, l.v.Addr.Addr())
-	waitPing(t, l.b, l.v.Addr.Addr())
-	return l
-}
-
-func (l *injectLab) hostRun(t *testing.T, host string, argv ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := l.host(host).Run(ctx, argv...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// waitPing waits up to 40 s for dst to answer ct (RSTP to forward).
-func waitPing(t *testing.T, ct *lab.Container, dst netip.Addr) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	var err error
-	for ctx.Err() == nil {
-		if err = ct.Ping(ctx, dst, 0, false); err == nil {
-			return
+	hostRun(t, l.cluster, "docker1", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	hostRun(t, l.cluster, "docker1", "nft", fmt.Sprintf(`add table ip omtest-nat; add chain ip omtest-nat post { type nat hook postrouting priority 100; policy accept; }; add rule ip omtest-nat post ip saddr %s oifname != "docker0" masquerade`, subnet))
+	hostRun(t, l.cluster, "docker1", "nft", fmt.Sprintf(`add table inet omtest; add chain inet omtest in { type filter hook input priority 100; policy accept; }; add rule inet omtest in ip id %d counter`, injectID))
+	for _, ct := range []*lab.Container{l.a, l.b} { // RSTP to forward
+		if _, err := pingWithin(ct, l.v.Addr.Addr(), 40*time.Second); err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Fatalf("%s -> %s: %v", ct.Name, dst, err)
+	return l
 }
 
 // identity is the inner frame's source: a container's MAC and address.
@@ -147,7 +125,7 @@ var packetsRE = regexp.MustCompile(`counter packets (\d+)`)
 // ownCount reads how many crafted packets reached docker1's input hook.
 func (l *injectLab) ownCount(t *testing.T) int {
 	t.Helper()
-	m := packetsRE.FindStringSubmatch(l.hostRun(t, "docker1", "nft", "list", "chain", "inet", "omtest", "in"))
+	m := packetsRE.FindStringSubmatch(hostRun(t, l.cluster, "docker1", "nft", "list", "chain", "inet", "omtest", "in"))
 	if m == nil {
 		t.Fatal("no counter in table inet omtest")
 	}

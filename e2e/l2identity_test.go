@@ -264,7 +264,7 @@ func TestL2IdentitySTP(t *testing.T) {
 	for _, h := range hosts {
 		l.cts[h] = c.container(h, 2)
 	}
-	stpPingAll(t, hosts, l.cts)
+	pingAll(t, hosts, l.cts)
 	t.Run("a container cannot take another host's container's MAC", func(t *testing.T) {
 		l.spoofMAC(t, "docker1", "docker2", "docker3")
 	})

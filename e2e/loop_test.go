@@ -22,7 +22,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
 	// At debug level the log shows when libovsdb reconnects.
-	p := loopStart(t, c, "docker1", "--log-level", "debug")
+	p := launchLoop(t, c, "docker1", loopOpts{args: []string{"--log-level", "debug"}, wait: true})
 	base := loopBaseline(t, c, "docker1")
 	c1, c2 := c.container("docker1", 2), c.container("docker2", 2)
 	ping(t, c1, addr(c2.Addr), 56, false)
@@ -50,7 +50,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		defer restart()
 		// libovsdb logs its failed reconnection attempts (a pass that fails on
 		// OVSDB would say so too).
-		noticed, ok := loopPoll(loopInterval, func() bool {
+		noticed, ok := poll(loopInterval, func() bool {
 			return len(p.logs(t, mark, "failed to reconnect")) > 0 ||
 				slices.ContainsFunc(p.logs(t, mark, "reconcile step failed"), func(l loopLog) bool { return l.Step == "ovsdb" })
 		})
@@ -60,9 +60,9 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 			t.Logf("lost connection logged %v after the stop", noticed.Round(time.Millisecond))
 		}
 		t.Run("while it is down, the docker0 step still runs", func(t *testing.T) {
-			loopRun(t, c, "docker1", "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
-			took, ok := loopPoll(loopRepairBound, func() bool {
-				return strings.Contains(loopRun(t, c, "docker1", "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
+			hostRun(t, c, "docker1", "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
+			took, ok := poll(loopRepairBound, func() bool {
+				return strings.Contains(hostRun(t, c, "docker1", "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
 			})
 			if !ok {
 				t.Fatalf("docker0's address, removed while ovsdb-server is down, not restored within %v", took)
@@ -77,7 +77,7 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		}
 		restart()
 		t.Logf("ovsdb-server was down %v", restarted.Sub(stopped).Round(time.Millisecond))
-		passed, ok := loopPoll(loopRepairBound, func() bool {
+		passed, ok := poll(loopRepairBound, func() bool {
 			return p.metric(t, "ovsmesh_last_success_timestamp_seconds") >= float64(restarted.UnixNano())/1e9
 		})
 		if !ok {
@@ -96,8 +96,12 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		loopWaitState(t, c, "docker1", base, loopRepairBound, "tunnel "+tunnel+" deleted by hand after the restart")
 		t.Logf("converged %v after ovsdb-server restarted (deletion at +%v)", time.Since(restarted).Round(time.Millisecond),
 			deleted.Sub(restarted).Round(time.Millisecond))
-		loopWaitPing(t, c1, addr(c2.Addr), 15*time.Second)
-		loopWaitPing(t, c2, addr(c1.Addr), 15*time.Second)
+		if _, err := pingWithin(c1, addr(c2.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c1.Name, c2.Name, err)
+		}
+		if _, err := pingWithin(c2, addr(c1.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c2.Name, c1.Name, err)
+		}
 		t.Logf("pings pass %v after ovsdb-server restarted", time.Since(restarted).Round(time.Millisecond))
 		p.mustBeAlive(t)
 	})
@@ -112,17 +116,17 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 		restarted := time.Now()
-		if s, err := loopReadState(c, "docker1"); err == nil {
+		if s, err := readHostState(c, "docker1", false); err == nil {
 			t.Logf("right after the restart (%v): %d flows, br0 %s", restarted.Sub(begin).Round(time.Millisecond), len(s.Flows), s.BR0)
 		}
 		took := loopWaitState(t, c, "docker1", base, loopRepairBound, "ovs-vswitchd restart")
 		t.Logf("flows and br0 restored %v after the restart began, %v after ovs-vswitchd was up again",
 			time.Since(begin).Round(time.Millisecond), took.Round(time.Millisecond))
-		agg := loopRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "dump-aggregate", "br0", loopCookie)
+		agg := hostRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "dump-aggregate", "br0", loopCookie)
 		if want := fmt.Sprintf("flow_count=%d", len(plan.Flows)); !strings.Contains(agg, want) {
 			t.Errorf("dump-aggregate: %q, want %s", agg, want)
 		}
-		if out := loopRun(t, c, "docker1", "ip", "-d", "link", "show", "br0"); !strings.Contains(out, "master docker0") {
+		if out := hostRun(t, c, "docker1", "ip", "-d", "link", "show", "br0"); !strings.Contains(out, "master docker0") {
 			t.Errorf("br0 is not enslaved to docker0: %s", out)
 		}
 		// Only ovsmesh puts the flows back: its log and its metrics say it did.
@@ -132,8 +136,12 @@ func TestLoopSurvivesOVSRestarts(t *testing.T) {
 		if got := p.metric(t, `ovsmesh_drift_repairs_total{kind="openflow"}`); got <= repairs {
 			t.Errorf(`ovsmesh_drift_repairs_total{kind="openflow"} went from %v to %v, want it to grow`, repairs, got)
 		}
-		loopWaitPing(t, c1, addr(c2.Addr), 15*time.Second)
-		loopWaitPing(t, c2, addr(c1.Addr), 15*time.Second)
+		if _, err := pingWithin(c1, addr(c2.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c1.Name, c2.Name, err)
+		}
+		if _, err := pingWithin(c2, addr(c1.Addr), 15*time.Second); err != nil {
+			t.Errorf("%s -> %s: no reply within 15s: %v", c2.Name, c1.Name, err)
+		}
 		t.Logf("pings pass %v after ovs-vswitchd was up again", time.Since(restarted).Round(time.Millisecond))
 		if code, body := p.health(t); code != http.StatusOK {
 			t.Errorf("/healthz %d %q after the ovs-vswitchd restart", code, body)
@@ -150,7 +158,7 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 3))
 	c.mustApply("docker2", "docker3")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	base := loopBaseline(t, c, "docker1")
 	const kept = "topology not loaded: keeping the last good topology in force"
 	mark := p.mark()
@@ -171,12 +179,12 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 		}
 		// A rewritten file is loaded once it has settled (1 s unchanged); the
 		// passes meanwhile keep the last good topology without a load error.
-		settled, ok := loopPoll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_topology_load_errors_total") > errs })
+		settled, ok := poll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_topology_load_errors_total") > errs })
 		if !ok {
 			t.Fatalf("no load error within %v of writing the bad file", settled)
 		}
 		errs, passes = p.metric(t, "ovsmesh_topology_load_errors_total")-1, p.metric(t, "ovsmesh_passes_total")-1
-		took, ok := loopPoll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_passes_total") >= passes+4 })
+		took, ok := poll(6*loopInterval, func() bool { return p.metric(t, "ovsmesh_passes_total") >= passes+4 })
 		if !ok {
 			t.Fatalf("fewer than 4 passes in %v", took)
 		}
@@ -194,7 +202,7 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 		if n := p.metric(t, "ovsmesh_topology_load_errors_total"); n < errs+3 {
 			t.Errorf("ovsmesh_topology_load_errors_total went from %v to %v over 4 passes, want at least +3", errs, n)
 		}
-		s, err := loopReadState(c, "docker1")
+		s, err := readHostState(c, "docker1", false)
 		if err != nil || s.String() != base.String() {
 			t.Errorf("state changed with a bad topology file: %v\n%s", err, loopDiff(base.String(), s.String()))
 		}
@@ -232,9 +240,9 @@ func TestLoopKeepsLastGoodTopology(t *testing.T) {
 		}
 		c.topo = topo
 		plan := c.plan("docker1")
-		loopWaitUntil(t, c, "docker1", loopRepairBound, "fixed file without docker3 applied", func(s loopHostState, err error) bool {
+		loopWaitUntil(t, c, "docker1", loopRepairBound, "fixed file without docker3 applied", func(s hostState, err error) bool {
 			return err == nil && len(s.Flows) == len(plan.Flows) &&
-				!slices.ContainsFunc(s.Interfaces, func(l string) bool { return strings.HasPrefix(l, "gre-docker3,") })
+				!slices.ContainsFunc(s.Rows, func(l string) bool { return strings.HasPrefix(l, "interface gre-docker3 ") })
 		})
 		loopBaseline(t, c, "docker1")
 		if n := len(p.logs(t, mark, "topology loaded again")); n != 1 {
@@ -253,7 +261,7 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	base := loopBaseline(t, c, "docker1")
 	tunnel := c.plan("docker1").OVS.Tunnels[0].Name
 	const failures = `ovsmesh_pass_failures_total{subsystem="docker0"}`
@@ -273,10 +281,10 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := loopRun(t, c, "docker1", "ip", "-d", "link", "show", "docker0"); !strings.Contains(out, "veth") {
+	if out := hostRun(t, c, "docker1", "ip", "-d", "link", "show", "docker0"); !strings.Contains(out, "veth") {
 		t.Fatalf("docker0 is not a veth: %s", out)
 	}
-	took, ok := loopPoll(3*loopInterval, func() bool { return p.metric(t, failures) >= f0+2 })
+	took, ok := poll(3*loopInterval, func() bool { return p.metric(t, failures) >= f0+2 })
 	if !ok {
 		t.Fatalf("%s went from %v to %v in %v, want +2", failures, f0, p.metric(t, failures), took)
 	}
@@ -293,21 +301,21 @@ func TestLoopFailingStepDoesNotStopOthers(t *testing.T) {
 
 	t.Run("the ovsdb step still repairs", func(t *testing.T) {
 		c.vsctl("docker1", "del-port", "br0", tunnel)
-		loopWaitUntil(t, c, "docker1", loopRepairBound, "tunnel deleted by hand while docker0 fails: repaired", func(s loopHostState, _ error) bool {
-			return slices.Equal(s.Interfaces, base.Interfaces)
+		loopWaitUntil(t, c, "docker1", loopRepairBound, "tunnel deleted by hand while docker0 fails: repaired", func(s hostState, _ error) bool {
+			return slices.Equal(s.Rows, base.Rows)
 		})
 	})
 	t.Run("the openflow step still repairs", func(t *testing.T) {
-		loopRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "del-flows", "br0", loopCookie)
-		loopWaitUntil(t, c, "docker1", loopRepairBound, "flows deleted by hand while docker0 fails: repaired", func(s loopHostState, _ error) bool {
+		hostRun(t, c, "docker1", "ovs-ofctl", "-O", "OpenFlow14", "del-flows", "br0", loopCookie)
+		loopWaitUntil(t, c, "docker1", loopRepairBound, "flows deleted by hand while docker0 fails: repaired", func(s hostState, _ error) bool {
 			return slices.Equal(s.Flows, base.Flows)
 		})
 	})
 	t.Run("the next pass after the veth is gone recreates docker0", func(t *testing.T) {
 		t.Logf("%s: %v -> %v while docker0 was a veth", failures, f0, p.metric(t, failures))
-		loopRun(t, c, "docker1", "ip", "link", "del", "docker0")
+		hostRun(t, c, "docker1", "ip", "link", "del", "docker0")
 		loopWaitState(t, c, "docker1", base, loopRepairBound, "docker0 veth removed: bridge recreated")
-		took, ok := loopPoll(loopInterval, func() bool { code, _ := p.health(t); return code == http.StatusOK })
+		took, ok := poll(loopInterval, func() bool { code, _ := p.health(t); return code == http.StatusOK })
 		if code, body := p.health(t); !ok {
 			t.Errorf("/healthz %d %q after docker0 was recreated, want 200", code, body)
 		} else {
@@ -325,7 +333,7 @@ func TestLoopSoak(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	base := loopBaseline(t, c, "docker1")
 	h := c.host("docker1")
 	plan := c.plan("docker1")
@@ -385,11 +393,11 @@ func TestLoopSoak(t *testing.T) {
 	for ; time.Since(start) < soak; n++ {
 		time.Sleep(time.Until(start.Add(time.Duration(n) * every)))
 		d := drifts[n%len(drifts)]
-		loopRun(t, c, "docker1", d.argv...)
-		var last loopHostState
+		hostRun(t, c, "docker1", d.argv...)
+		var last hostState
 		var lastErr error
-		took, ok := loopPoll(loopRepairBound, func() bool {
-			last, lastErr = loopReadState(c, "docker1")
+		took, ok := poll(loopRepairBound, func() bool {
+			last, lastErr = readHostState(c, "docker1", false)
 			return lastErr == nil && last.String() == base.String()
 		})
 		if !ok {

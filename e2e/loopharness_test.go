@@ -64,41 +64,37 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// loopStart starts the loop on host and returns once /healthz says a pass
-// succeeded. The process is killed (by its pid) when the test ends if it is still
-// running.
-func loopStart(t *testing.T, c *cluster, host string, extra ...string) *loopProc {
-	t.Helper()
-	p := loopSpawn(t, c, host, extra...)
-	took, ok := loopPoll(20*time.Second, func() bool {
-		code, _, err := p.get("/healthz")
-		return (err == nil && code == http.StatusOK) || !p.alive()
-	})
-	p.mustBeAlive(t)
-	if !ok {
-		code, body, err := p.get("/healthz")
-		t.Fatalf("loop on %s: /healthz not 200 within 20s: %d %q %v", host, code, body, err)
-	}
-	t.Logf("loop on %s: healthy %v after start", host, took.Round(time.Millisecond))
-	// `ip netns exec` execs the command: the pid is ovsmesh's own, which the test
-	// signals and whose /proc/PID/status it reads.
-	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid())); err != nil || strings.TrimSpace(string(comm)) != "ovsmesh" {
-		t.Fatalf("pid %d is %q (%v), want ovsmesh", p.pid(), comm, err)
-	}
-	return p
+// loopOpts says how launchLoop starts the loop. The defaults are file mode:
+// `apply TOPOLOGY --interval 2s --metrics-addr ... --log-format json` with the
+// cluster's files for the host.
+type loopOpts struct {
+	args   []string  // flags after the mode's own (a repeated flag wins: --interval 10m)
+	fleet  *fleetLab // fleet mode: `apply --etcd ...` with the host's machine-id and view file, --interval 10s
+	as     string    // fleet mode: the fleet host name when it is not the lab host's
+	notify string    // NOTIFY_SOCKET for the loop; it then serves no /metrics
+	wait   bool      // return once /healthz says a pass succeeded (within 20s, 30s in fleet mode)
 }
 
-// loopSpawn starts the loop on host without waiting for it to be healthy.
-func loopSpawn(t *testing.T, c *cluster, host string, extra ...string) *loopProc {
+// launchLoop starts `ovsmesh apply --interval` in lab host host's namespace. The
+// process is killed (by its pid) when the test ends if it still runs, and its
+// output is logged if the test failed.
+func launchLoop(t *testing.T, c *cluster, host string, o loopOpts) *loopProc {
 	t.Helper()
+	h := c.host(host)
+	name, argv := host, o.argv(c, host)
+	if o.as != "" {
+		name = o.as
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{})}
-	args := []string{"--interval", loopInterval.String(), "--metrics-addr", loopMetricsAddr, "--log-format", "json"}
-	p.cmd = c.applyCmd(ctx, host, append(args, extra...)...)
+	p := &loopProc{host: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = h.Command(ctx, argv...)
+	if o.notify != "" {
+		p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+o.notify)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.http = &http.Client{
 		Timeout:   5 * time.Second,
-		Transport: &http.Transport{DialContext: loopDialNS(c.host(host).NS), DisableKeepAlives: true},
+		Transport: &http.Transport{DialContext: loopDialNS(h.NS), DisableKeepAlives: true},
 	}
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {
@@ -112,14 +108,62 @@ func loopSpawn(t *testing.T, c *cluster, host string, extra ...string) *loopProc
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):
-				t.Errorf("loop on %s (pid %d) still running 10s after SIGKILL", host, p.cmd.Process.Pid)
+				t.Errorf("loop on %s (pid %d) still running 10s after SIGKILL", name, p.cmd.Process.Pid)
 			}
 		}
 		if t.Failed() {
-			t.Logf("loop on %s: output:\n%s", host, p.out.String())
+			t.Logf("loop on %s: output (tail):\n%s", name, tail(p.out.String(), 200))
 		}
 	})
+	if o.wait {
+		within := 20 * time.Second
+		if o.fleet != nil {
+			within = 30 * time.Second
+		}
+		p.waitHealthy(t, within)
+	}
 	return p
+}
+
+// argv is the loop's command line for o's mode.
+func (o loopOpts) argv(c *cluster, host string) []string {
+	var argv []string
+	switch {
+	case o.fleet != nil:
+		f, name := o.fleet, host
+		if o.as != "" {
+			name = o.as
+		}
+		argv = append([]string{ovsmeshBin, "apply", "--host", name, "--db", c.host(host).DB(),
+			"--interfaces", filepath.Join(f.dir, host, "interfaces"), "--daemon-json", filepath.Join(f.dir, host, "daemon.json"),
+			"--address", c.host(host).Underlay.String(), "--machine-id-file", f.machineID(host), "--view-file", f.viewFile(host),
+			"--interval", "10s", "--metrics-addr", loopMetricsAddr, "--log-format", "json"}, f.etcdFlags()...)
+	case o.notify != "":
+		argv = c.applyArgv(host, "--interval", loopInterval.String(), "--log-format", "json")
+	default:
+		argv = c.applyArgv(host, "--interval", loopInterval.String(), "--metrics-addr", loopMetricsAddr, "--log-format", "json")
+	}
+	return append(argv, o.args...)
+}
+
+// waitHealthy waits until /healthz says a pass succeeded, and checks that the
+// pid is ovsmesh's own: `ip netns exec` execs the command, so the tests signal
+// ovsmesh and read its /proc/PID/status.
+func (p *loopProc) waitHealthy(t *testing.T, within time.Duration) {
+	t.Helper()
+	took, ok := poll(within, func() bool {
+		code, _, err := p.get("/healthz")
+		return (err == nil && code == http.StatusOK) || !p.alive()
+	})
+	p.mustBeAlive(t)
+	if !ok {
+		code, body, err := p.get("/healthz")
+		t.Fatalf("loop on %s: /healthz not 200 within %v: %d %q %v", p.host, within, code, body, err)
+	}
+	t.Logf("loop on %s: healthy %v after start", p.host, took.Round(time.Millisecond))
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid())); err != nil || strings.TrimSpace(string(comm)) != "ovsmesh" {
+		t.Fatalf("pid %d is %q (%v), want ovsmesh", p.pid(), comm, err)
+	}
 }
 
 func (p *loopProc) alive() bool {
@@ -141,9 +185,9 @@ func (p *loopProc) mustBeAlive(t *testing.T) {
 	}
 }
 
-// stop sends SIGTERM and checks that the loop exits 0 within 2s, saying that it
-// leaves the network as it is.
-func (p *loopProc) stop(t *testing.T) {
+// terminate sends SIGTERM, fails the test unless the loop exits within the
+// bound, and returns its exit error.
+func (p *loopProc) terminate(t *testing.T, within time.Duration) error {
 	t.Helper()
 	p.mustBeAlive(t)
 	sent := time.Now()
@@ -152,12 +196,19 @@ func (p *loopProc) stop(t *testing.T) {
 	}
 	select {
 	case <-p.done:
-	case <-time.After(2 * time.Second):
-		t.Fatalf("loop on %s still running 2s after SIGTERM", p.host)
+	case <-time.After(within):
+		t.Fatalf("loop on %s still running %v after SIGTERM", p.host, within)
 	}
 	t.Logf("loop on %s: exited %v after SIGTERM: %v", p.host, time.Since(sent).Round(time.Millisecond), p.err)
-	if p.err != nil {
-		t.Errorf("loop on %s exited with %v after SIGTERM, want status 0", p.host, p.err)
+	return p.err
+}
+
+// stop terminates the loop and checks that it exits 0 within 2s, saying that
+// it leaves the network as it is.
+func (p *loopProc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.terminate(t, 2*time.Second); err != nil {
+		t.Errorf("loop on %s exited with %v after SIGTERM, want status 0", p.host, err)
 	}
 	if n := len(p.logs(t, 0, "reconcile loop stopped; the network is left as it is")); n != 1 {
 		t.Errorf("loop on %s logged the stop %d times, want once", p.host, n)
@@ -292,9 +343,13 @@ func loopDialNS(ns string) func(ctx context.Context, network, addr string) (net.
 	}
 }
 
-// loopPoll calls cond every 50ms until it returns true (true and how long it
-// took) or within has passed (false).
-func loopPoll(within time.Duration, cond func() bool) (time.Duration, bool) {
+// poll calls cond until it returns true (true, and how long that took) or
+// within has passed (false); it waits 50ms between calls, or every if given.
+func poll(within time.Duration, cond func() bool, every ...time.Duration) (time.Duration, bool) {
+	pause := 50 * time.Millisecond
+	if len(every) > 0 {
+		pause = every[0]
+	}
 	start := time.Now()
 	for {
 		if cond() {
@@ -303,18 +358,6 @@ func loopPoll(within time.Duration, cond func() bool) (time.Duration, bool) {
 		if time.Since(start) > within {
 			return time.Since(start), false
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(pause)
 	}
-}
-
-// loopRun runs argv in host's namespace and fails the test on error.
-func loopRun(t *testing.T, c *cluster, host string, argv ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := c.host(host).Run(ctx, argv...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,28 +12,6 @@ import (
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 )
-
-// loopHostState is what ovsmesh manages on a host, as the tools see it.
-type loopHostState struct {
-	Interfaces []string // ovsmesh's interfaces: name,type,options,ofport,mtu_request,external_ids
-	Flows      []string // flows with ovsmesh's cookie, without statistics
-	Docker0    string   // kind, MAC, MTU, up
-	Addrs      []string // docker0's IPv4 addresses
-	BR0        string   // the OVS bridge's internal interface: master, MTU, up
-}
-
-func (s loopHostState) String() string {
-	var b strings.Builder
-	for _, l := range s.Interfaces {
-		fmt.Fprintf(&b, "interface %s\n", l)
-	}
-	fmt.Fprintf(&b, "%d flows\n", len(s.Flows))
-	for _, l := range s.Flows {
-		fmt.Fprintf(&b, "flow %s\n", l)
-	}
-	fmt.Fprintf(&b, "docker0 %s addrs %v\nbr0 %s\n", s.Docker0, s.Addrs, s.BR0)
-	return b.String()
-}
 
 // loopDiff lists the lines of want missing from got (-) and the extra ones (+).
 func loopDiff(want, got string) string {
@@ -53,83 +30,10 @@ func loopDiff(want, got string) string {
 	return b.String()
 }
 
-// loopReadState reads host's state. An error means something is missing (e.g.
-// docker0) or a tool failed; the fields read before it are filled.
-func loopReadState(c *cluster, host string) (loopHostState, error) {
-	h := c.host(host)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var s loopHostState
-	out, err := h.Run(ctx, "ovs-vsctl", "--db="+h.DB(), "--timeout=5", "--format=csv", "--data=bare", "--no-headings",
-		"--columns=name,type,options,ofport,mtu_request,external_ids", "list", "interface")
-	if err != nil {
-		return s, err
-	}
-	for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
-		if strings.Contains(l, "ovsmesh-owner=") {
-			s.Interfaces = append(s.Interfaces, l)
-		}
-	}
-	slices.Sort(s.Interfaces)
-	out, err = h.Run(ctx, "ovs-ofctl", "-O", "OpenFlow14", "--timeout=5", "dump-flows", "--no-stats", "br0", loopCookie)
-	if err != nil {
-		return s, err
-	}
-	for l := range strings.SplitSeq(out, "\n") {
-		if strings.Contains(l, "actions=") {
-			s.Flows = append(s.Flows, strings.TrimSpace(l))
-		}
-	}
-	slices.Sort(s.Flows)
-	type link struct {
-		Address  string   `json:"address"`
-		MTU      int      `json:"mtu"`
-		Flags    []string `json:"flags"`
-		Master   string   `json:"master"`
-		LinkInfo struct {
-			Kind string `json:"info_kind"`
-		} `json:"linkinfo"`
-		AddrInfo []struct {
-			Local     string `json:"local"`
-			PrefixLen int    `json:"prefixlen"`
-		} `json:"addr_info"`
-	}
-	read := func(argv ...string) (link, error) {
-		var ls []link
-		out, err := h.Run(ctx, argv...)
-		if err != nil {
-			return link{}, err
-		}
-		if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) != 1 {
-			return link{}, fmt.Errorf("%v: %d links, %v: %s", argv, len(ls), err, out)
-		}
-		return ls[0], nil
-	}
-	br, err := read("ip", "-j", "-d", "link", "show", "dev", "br0")
-	if err != nil {
-		return s, err
-	}
-	s.BR0 = fmt.Sprintf("master=%s mtu=%d up=%v", br.Master, br.MTU, slices.Contains(br.Flags, "UP"))
-	d0, err := read("ip", "-j", "-d", "link", "show", "dev", "docker0")
-	if err != nil {
-		return s, err
-	}
-	s.Docker0 = fmt.Sprintf("kind=%s mac=%s mtu=%d up=%v", d0.LinkInfo.Kind, d0.Address, d0.MTU, slices.Contains(d0.Flags, "UP"))
-	a, err := read("ip", "-j", "-4", "addr", "show", "dev", "docker0")
-	if err != nil {
-		return s, err
-	}
-	for _, ai := range a.AddrInfo {
-		s.Addrs = append(s.Addrs, fmt.Sprintf("%s/%d", ai.Local, ai.PrefixLen))
-	}
-	slices.Sort(s.Addrs)
-	return s, nil
-}
-
 // loopBaseline reads host's state and checks it against the plan.
-func loopBaseline(t *testing.T, c *cluster, host string) loopHostState {
+func loopBaseline(t *testing.T, c *cluster, host string) hostState {
 	t.Helper()
-	s, err := loopReadState(c, host)
+	s, err := readHostState(c, host, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,23 +41,26 @@ func loopBaseline(t *testing.T, c *cluster, host string) loopHostState {
 	if len(s.Flows) != len(plan.Flows) {
 		t.Errorf("%s: %d flows with ovsmesh's cookie, want %d", host, len(s.Flows), len(plan.Flows))
 	}
-	if want := fmt.Sprintf("kind=bridge mac=%s mtu=%d up=true", plan.Docker.MAC, plan.Docker.MTU); s.Docker0 != want {
-		t.Errorf("%s: docker0 %s, want %s", host, s.Docker0, want)
+	d0, _, _ := strings.Cut(s.Docker0, " addresses=")
+	addrs, ports, _ := strings.Cut(strings.TrimPrefix(s.Docker0, d0+" addresses="), " ports=")
+	if want := fmt.Sprintf("docker0 kind=bridge mac=%s mtu=%d up=true", plan.Docker.MAC, plan.Docker.MTU); d0 != want {
+		t.Errorf("%s: %s, want %s", host, d0, want)
 	}
-	if !slices.Contains(s.Addrs, plan.Docker.Address.String()) {
-		t.Errorf("%s: docker0 addresses %v, want %s among them", host, s.Addrs, plan.Docker.Address)
+	if !slices.Contains(strings.Split(addrs, ","), plan.Docker.Address.String()) {
+		t.Errorf("%s: docker0 addresses %s, want %s among them", host, addrs, plan.Docker.Address)
 	}
-	if want := fmt.Sprintf("master=docker0 mtu=%d up=true", plan.Docker.MTU); s.BR0 != want {
-		t.Errorf("%s: br0 %s, want %s", host, s.BR0, want)
+	if want := fmt.Sprintf("br0 mtu=%d up=true", plan.Docker.MTU); s.BR0 != want || !slices.Contains(strings.Split(ports, ","), "br0") {
+		t.Errorf("%s: %s with docker0's ports %s, want %s, a port of docker0", host, s.BR0, ports, want)
 	}
 	for _, tu := range plan.OVS.Tunnels {
-		if !slices.ContainsFunc(s.Interfaces, func(l string) bool {
+		if !slices.ContainsFunc(s.Rows, func(l string) bool {
 			// The options field holds local_ip and remote_ip, in that order.
-			return strings.HasPrefix(l, fmt.Sprintf("%s,%s,", tu.Name, tu.Type)) &&
-				strings.Contains(l, fmt.Sprintf("remote_ip=%s,%d,", tu.RemoteIP, tu.OFPort)) &&
+			return strings.HasPrefix(l, fmt.Sprintf("interface %s type=%s ", tu.Name, tu.Type)) &&
+				strings.Contains(l, fmt.Sprintf(",remote_ip=%s ", tu.RemoteIP)) &&
+				strings.Contains(l, fmt.Sprintf(" ofport=%d ", tu.OFPort)) &&
 				strings.Contains(l, "local_ip="+tu.LocalIP.String())
 		}) {
-			t.Errorf("%s: tunnel %s to %s (ofport %d) missing from %q", host, tu.Name, tu.RemoteIP, tu.OFPort, s.Interfaces)
+			t.Errorf("%s: tunnel %s to %s (ofport %d) missing from %q", host, tu.Name, tu.RemoteIP, tu.OFPort, s.Rows)
 		}
 	}
 	return s
@@ -162,12 +69,12 @@ func loopBaseline(t *testing.T, c *cluster, host string) loopHostState {
 // loopWaitUntil polls host's state until ok accepts it and returns how long that
 // took; it fails the test (showing the last state) unless that happens within
 // bound.
-func loopWaitUntil(t *testing.T, c *cluster, host string, bound time.Duration, what string, ok func(s loopHostState, err error) bool) time.Duration {
+func loopWaitUntil(t *testing.T, c *cluster, host string, bound time.Duration, what string, ok func(s hostState, err error) bool) time.Duration {
 	t.Helper()
-	var last loopHostState
+	var last hostState
 	var lastErr error
-	took, done := loopPoll(bound, func() bool {
-		last, lastErr = loopReadState(c, host)
+	took, done := poll(bound, func() bool {
+		last, lastErr = readHostState(c, host, false)
 		return ok(last, lastErr)
 	})
 	if !done {
@@ -179,12 +86,12 @@ func loopWaitUntil(t *testing.T, c *cluster, host string, bound time.Duration, w
 }
 
 // loopWaitState waits until host's state is want again (see loopWaitUntil).
-func loopWaitState(t *testing.T, c *cluster, host string, want loopHostState, bound time.Duration, what string) time.Duration {
+func loopWaitState(t *testing.T, c *cluster, host string, want hostState, bound time.Duration, what string) time.Duration {
 	t.Helper()
-	var last loopHostState
+	var last hostState
 	var lastErr error
-	took, done := loopPoll(bound, func() bool {
-		last, lastErr = loopReadState(c, host)
+	took, done := poll(bound, func() bool {
+		last, lastErr = readHostState(c, host, false)
 		return lastErr == nil && last.String() == want.String()
 	})
 	if !done {
@@ -195,20 +102,21 @@ func loopWaitState(t *testing.T, c *cluster, host string, want loopHostState, bo
 	return took
 }
 
-// loopWaitPing polls until ct gets a reply from dst and returns how long it took.
-func loopWaitPing(t *testing.T, ct *lab.Container, dst netip.Addr, bound time.Duration) time.Duration {
-	t.Helper()
+// pingWithin pings dst from ct (each echo waiting up to 1 s for its reply)
+// until it answers and returns how long that took, or the last error when no
+// reply came within d.
+func pingWithin(ct *lab.Container, dst netip.Addr, d time.Duration) (time.Duration, error) {
+	if d <= 0 {
+		return 0, fmt.Errorf("ping %s -> %s: no time left to wait", ct.Name, dst)
+	}
 	var err error
-	took, ok := loopPoll(bound, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	took, _ := poll(d, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		err = ct.Ping(ctx, dst, 56, false)
 		return err == nil
-	})
-	if !ok {
-		t.Errorf("%s -> %s: no reply within %v: %v", ct.Name, dst, bound, err)
-	}
-	return took
+	}, 100*time.Millisecond)
+	return took, err
 }
 
 // loopWriteFile replaces path atomically (a pass never reads half a file).

@@ -35,11 +35,11 @@ func TestDockerMACPinned(t *testing.T) {
 	macCheckBridge(t, c, host, mac, "with two containers")
 
 	// The first container goes, as docker rm takes its veth with it.
-	macIP(t, c.host(host), "link", "del", ct2.HostVeth)
+	hostRun(t, c, host, "ip", "link", "del", ct2.HostVeth)
 	macCheckBridge(t, c, host, mac, "after a container left")
 	macCheckGateway(t, ct3, gw, mac, "remaining container")
 
-	macIP(t, c.host(host), "link", "set", "docker0", "address", "02:00:00:00:00:99")
+	hostRun(t, c, host, "ip", "link", "set", "docker0", "address", "02:00:00:00:00:99")
 	out, err := c.apply(host)
 	if err != nil {
 		t.Fatalf("apply on %s: %v\n%s", host, err, out)
@@ -53,25 +53,13 @@ func TestDockerMACPinned(t *testing.T) {
 	ping(t, ct3, addr(other.Addr), 56, false)
 }
 
-// macIP runs ip in host's namespace.
-func macIP(t *testing.T, h *lab.Host, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := h.Run(ctx, append([]string{"ip"}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // macCheckBridge checks docker0's address on host.
 func macCheckBridge(t *testing.T, c *cluster, host, mac, when string) {
 	t.Helper()
 	var links []struct {
 		Address string `json:"address"`
 	}
-	if err := json.Unmarshal([]byte(macIP(t, c.host(host), "-j", "link", "show", "dev", "docker0")), &links); err != nil || len(links) != 1 {
+	if err := json.Unmarshal([]byte(hostRun(t, c, host, "ip", "-j", "link", "show", "dev", "docker0")), &links); err != nil || len(links) != 1 {
 		t.Fatalf("ip -j link show docker0: %v", err)
 	}
 	if links[0].Address != mac {

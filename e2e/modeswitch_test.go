@@ -23,7 +23,7 @@ func TestSwitchSTPToMesh(t *testing.T) {
 	for _, h := range hosts {
 		cts[h] = c.container(h, 2)
 	}
-	stpPingAll(t, hosts, cts)
+	pingAll(t, hosts, cts)
 
 	c.write(labTopology("  encap: gre\n  mode: mesh\n", 3))
 	out, err := c.apply("docker1")
@@ -46,7 +46,7 @@ func TestSwitchSTPToMesh(t *testing.T) {
 		}
 	}
 	t.Run("switched: every pair talks, no loop", func(t *testing.T) {
-		stpPingAll(t, hosts, cts)
+		pingAll(t, hosts, cts)
 		stpBroadcastOnceNoStorm(t, c, hosts, cts)
 	})
 }

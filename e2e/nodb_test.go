@@ -16,7 +16,7 @@ func TestApplyWithoutOVSDB(t *testing.T) {
 	c := newCluster(t, labTopology("  encap: gre\n", 2))
 	const host = "docker1"
 	nosock := "unix:" + filepath.Join(c.dir, "nosuch.sock")
-	badFreshUnchanged(t, c, host, idemJSONRPCLog(t, c, host), func(t *testing.T) {
+	badFreshUnchanged(t, c, host, rpcLog(t, c, host), func(t *testing.T) {
 		out, code := badApply(t, c, host, c.path, "--db", nosock)
 		t.Logf("apply with --db %s (exit %d):\n%s", nosock, code, out)
 		if code != 1 {

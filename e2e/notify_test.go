@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -80,32 +79,6 @@ func (s *notifySocket) find(text string) (notifyMsg, bool) {
 	return notifyMsg{}, false
 }
 
-// loopStartNotify starts the loop on host with NOTIFY_SOCKET set, without waiting
-// for anything; it is killed when the test ends if still running.
-func loopStartNotify(t *testing.T, c *cluster, host, socket string, extra ...string) *loopProc {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	p := &loopProc{host: host, out: &syncBuffer{}, done: make(chan struct{}), start: time.Now()}
-	p.cmd = c.applyCmd(ctx, host, append([]string{"--interval", loopInterval.String(), "--log-format", "json"}, extra...)...)
-	p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+socket)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); cancel(); close(p.done) }()
-	t.Cleanup(func() {
-		if p.alive() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("loop on %s: output:\n%s", host, p.out.String())
-		}
-	})
-	return p
-}
-
 // readyState describes daemon.json and docker0 on host: "" when both are as the
 // plan wants, else what is missing.
 func readyState(c *cluster, host string) string {
@@ -137,12 +110,12 @@ func TestLoopNotifiesSystemdWhenReady(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	loopRun(t, c, "docker1", "ip", "link", "add", "docker0", "type", "veth", "peer", "name", "d0peer")
+	hostRun(t, c, "docker1", "ip", "link", "add", "docker0", "type", "veth", "peer", "name", "d0peer")
 	sock := listenNotify(t, func() string { return readyState(c, "docker1") })
-	p := loopStartNotify(t, c, "docker1", sock.path)
+	p := launchLoop(t, c, "docker1", loopOpts{notify: sock.path})
 
 	// Three intervals of failing passes: status lines, no READY.
-	_, ok := loopPoll(20*time.Second, func() bool {
+	_, ok := poll(20*time.Second, func() bool {
 		_, ok := sock.find("STATUS=not ready")
 		return ok || !p.alive()
 	})
@@ -160,9 +133,9 @@ func TestLoopNotifiesSystemdWhenReady(t *testing.T) {
 	}
 	t.Logf("while failing: %d messages, e.g. %q", len(sock.messages()), m.text)
 
-	loopRun(t, c, "docker1", "ip", "link", "del", "docker0")
+	hostRun(t, c, "docker1", "ip", "link", "del", "docker0")
 	fixed := time.Now()
-	took, ok := loopPoll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok })
+	took, ok := poll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok })
 	if !ok {
 		t.Fatalf("no READY=1 within %v of fixing docker0; messages: %q", took, joinTexts(sock.messages()))
 	}
@@ -175,15 +148,8 @@ func TestLoopNotifiesSystemdWhenReady(t *testing.T) {
 		t.Errorf("READY message %q, want STATUS=converged: 1 tunnels with it", ready.text)
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("loop still running 5s after SIGTERM")
-	}
-	if _, ok := loopPoll(2*time.Second, func() bool { _, ok := sock.find("STOPPING=1"); return ok }); !ok {
+	_ = p.terminate(t, 5*time.Second) // this test is about the messages, not the exit status
+	if _, ok := poll(2*time.Second, func() bool { _, ok := sock.find("STOPPING=1"); return ok }); !ok {
 		t.Errorf("no STOPPING=1 after SIGTERM; messages: %q", joinTexts(sock.messages()))
 	}
 	if n := strings.Count(joinTexts(sock.messages()), "READY=1"); n != 1 {
@@ -213,8 +179,8 @@ func TestLoopWaitsForOVSDBAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := listenNotify(t, func() string { return readyState(c, "docker1") })
-	p := loopStartNotify(t, c, "docker1", sock.path)
-	_, ok := loopPoll(20*time.Second, func() bool {
+	p := launchLoop(t, c, "docker1", loopOpts{notify: sock.path})
+	_, ok := poll(20*time.Second, func() bool {
 		_, ok := sock.find("STATUS=not ready: waiting for ovsdb-server")
 		return ok || !p.alive()
 	})
@@ -231,7 +197,7 @@ func TestLoopWaitsForOVSDBAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := time.Now()
-	took, ok := loopPoll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok })
+	took, ok := poll(30*time.Second, func() bool { _, ok := sock.find("READY=1"); return ok })
 	if !ok {
 		t.Fatalf("no READY=1 within %v of starting ovsdb-server; messages: %q", took, joinTexts(sock.messages()))
 	}
@@ -240,15 +206,7 @@ func TestLoopWaitsForOVSDBAtStart(t *testing.T) {
 	if ready.state != "" {
 		t.Errorf("READY=1 came before the host was ready: %s", ready.state)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Errorf("loop exited with %v after SIGTERM", p.err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("loop still running 5s after SIGTERM")
+	if err := p.terminate(t, 5*time.Second); err != nil {
+		t.Errorf("loop exited with %v after SIGTERM", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/netip"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,12 +18,13 @@ import (
 )
 
 // pinger is a ping running in the background from a container, every interval,
-// with a timestamp on each reply (ping -D).
+// with a timestamp on each reply (ping -D): until stopped, or count echoes.
 type pinger struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
+	from, to string
+	cmd      *exec.Cmd
+	mu       sync.Mutex
+	out      bytes.Buffer
+	done     chan struct{}
 }
 
 func (p *pinger) Write(b []byte) (int, error) {
@@ -31,14 +33,25 @@ func (p *pinger) Write(b []byte) (int, error) {
 	return p.out.Write(b)
 }
 
-// startPinger starts `ping -D -i interval dst` in ct; stop ends it. The test's
-// (or benchmark's) cleanup stops it too, by its pid.
-func startPinger(t testing.TB, ct *lab.Container, dst netip.Addr, interval time.Duration) *pinger {
+func (p *pinger) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// startPinger starts `ping -D -i interval dst` in ct: until stop if count is 0,
+// else count echoes (waiting up to 2 s for the last replies; see wait). The
+// test's (or benchmark's) cleanup stops it too, by its pid.
+func startPinger(t testing.TB, ct *lab.Container, dst netip.Addr, interval time.Duration, count int) *pinger {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	p := &pinger{done: make(chan struct{})}
-	p.cmd = ct.Command(ctx, "ping", "-D", "-n", "-i", strconv.FormatFloat(interval.Seconds(), 'f', 3, 64), dst.String())
-	p.cmd.Stdout = p
+	p := &pinger{from: ct.Name, to: dst.String(), done: make(chan struct{})}
+	argv := []string{"ping", "-D", "-n", "-i", strconv.FormatFloat(interval.Seconds(), 'f', 3, 64)}
+	if count > 0 {
+		argv = append(argv, "-W", "2", "-c", strconv.Itoa(count))
+	}
+	p.cmd = ct.Command(ctx, append(argv, dst.String())...)
+	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -46,6 +59,22 @@ func startPinger(t testing.TB, ct *lab.Container, dst netip.Addr, interval time.
 	go func() { _ = p.cmd.Wait(); cancel(); close(p.done) }()
 	t.Cleanup(func() { p.stop() })
 	return p
+}
+
+var pingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
+
+// wait waits for a pinger of count echoes to exit (ping exits 1 when an echo
+// was lost: the summary says it) and returns its summary.
+func (p *pinger) wait(t *testing.T) (sent, recv int) {
+	t.Helper()
+	<-p.done
+	m := pingSummary.FindStringSubmatch(p.output())
+	if m == nil {
+		t.Fatalf("ping %s -> %s: no summary in %q", p.from, p.to, p.output())
+	}
+	sent, _ = strconv.Atoi(m[1])
+	recv, _ = strconv.Atoi(m[2])
+	return sent, recv
 }
 
 // replies returns the replies so far.

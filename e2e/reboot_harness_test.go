@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,11 +110,11 @@ func rebootWaitRoute(t *testing.T, ctx context.Context, h *lab.Host) {
 	t.Helper()
 	want := h.UnderlayPrefix.Masked().String() + " dev " + lab.PhysBridge + " "
 	var out string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	if _, ok := poll(15*time.Second, func() bool {
 		out, _ = h.Run(ctx, "ovs-appctl", "-t", "ovs-vswitchd", "ovs/route/show")
-		if strings.Contains(out, want) {
-			return
-		}
+		return strings.Contains(out, want)
+	}); ok {
+		return
 	}
 	t.Fatalf("ovs-vswitchd of %s did not learn the route %q within 15s:\n%s", h.Name, want, out)
 }
@@ -185,133 +183,31 @@ func rebootIfup(t *testing.T, c *cluster, host, ifaces string) []string {
 	return lines
 }
 
-// rebootHostState renders what ovsmesh and the lab built on host as sorted
-// text: every Bridge, Port and Interface row with the columns ovsmesh writes (and
-// the ofport the tunnels got), the ports of br0, docker0 and br0's tap.
+// rebootHostState is host's state (every OVSDB row) as sorted lines, without
+// the flows, which the test compares on their own (flowTable).
 func rebootHostState(t *testing.T, c *cluster, host string) []string {
 	t.Helper()
-	h := c.host(host)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var lines []string
-	for _, tbl := range []struct{ name, columns string }{
-		{"bridge", "name,datapath_type,fail_mode,protocols,stp_enable,rstp_enable,external_ids"},
-		{"port", "name,external_ids,other_config"},
-		{"interface", "name,type,options,ofport_request,ofport,mtu_request,bfd,external_ids"},
-	} {
-		out, err := h.Run(ctx, "ovs-vsctl", "--db="+h.DB(), "--timeout=10", "--format=csv", "--data=bare",
-			"--no-headings", "--columns="+tbl.columns, "list", tbl.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-		if err != nil {
-			t.Fatalf("ovs-vsctl list %s: %v:\n%s", tbl.name, err, out)
-		}
-		cols := strings.Split(tbl.columns, ",")
-		for _, row := range rows {
-			var b strings.Builder
-			b.WriteString(tbl.name + " " + row[0])
-			for i, v := range row[1:] {
-				// --data=bare separates set and map elements with spaces.
-				fmt.Fprintf(&b, " %s=%s", cols[i+1], strings.Join(strings.Fields(v), ","))
-			}
-			lines = append(lines, b.String())
-		}
-	}
-	ports := c.vsctl(host, "list-ports", "br0")
-	lines = append(lines, "ports of br0: "+strings.Join(strings.Fields(ports), " "))
-	lines = append(lines, rebootLinuxBridge(t, ctx, h, lab.DockerBridge))
-	br0 := rebootLink(t, ctx, h, "br0")
-	lines = append(lines, fmt.Sprintf("br0 mtu=%d up=%v", br0.MTU, slices.Contains(br0.Flags, "UP")))
-	slices.Sort(lines)
-	return lines
-}
-
-// rebootIPLink is the part of `ip -j -d link` output the test reads.
-type rebootIPLink struct {
-	Name     string   `json:"ifname"`
-	Address  string   `json:"address"`
-	MTU      int      `json:"mtu"`
-	Flags    []string `json:"flags"`
-	LinkInfo struct {
-		Kind string `json:"info_kind"`
-	} `json:"linkinfo"`
-	Addrs []struct {
-		Family string `json:"family"`
-		Local  string `json:"local"`
-		Len    int    `json:"prefixlen"`
-	} `json:"addr_info"`
-}
-
-func rebootIPJSON(t *testing.T, ctx context.Context, h *lab.Host, argv ...string) []rebootIPLink {
-	t.Helper()
-	out, err := h.Run(ctx, append([]string{"ip", "-j"}, argv...)...)
+	s, err := readHostState(c, host, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var links []rebootIPLink
-	if err := json.Unmarshal([]byte(out), &links); err != nil {
-		t.Fatalf("ip -j %s: %v:\n%s", strings.Join(argv, " "), err, out)
-	}
-	return links
-}
-
-func rebootLink(t *testing.T, ctx context.Context, h *lab.Host, name string) rebootIPLink {
-	t.Helper()
-	links := rebootIPJSON(t, ctx, h, "-d", "link", "show", "dev", name)
-	if len(links) != 1 {
-		t.Fatalf("ip link show dev %s on %s: %d links", name, h.Name, len(links))
-	}
-	return links[0]
-}
-
-// rebootLinuxBridge renders a Linux bridge as "NAME kind=… mac=… mtu=… up=…
-// addresses=… ports=…", or "NAME missing".
-func rebootLinuxBridge(t *testing.T, ctx context.Context, h *lab.Host, name string) string {
-	t.Helper()
-	if _, err := h.Run(ctx, "ip", "link", "show", "dev", name); err != nil {
-		return name + " missing"
-	}
-	l := rebootLink(t, ctx, h, name)
-	var addrs, ports []string
-	for _, a := range rebootIPJSON(t, ctx, h, "addr", "show", "dev", name) {
-		for _, ai := range a.Addrs {
-			if ai.Family == "inet" {
-				addrs = append(addrs, fmt.Sprintf("%s/%d", ai.Local, ai.Len))
-			}
-		}
-	}
-	for _, p := range rebootIPJSON(t, ctx, h, "link", "show", "master", name) {
-		ports = append(ports, p.Name)
-	}
-	slices.Sort(ports)
-	return fmt.Sprintf("%s kind=%s mac=%s mtu=%d up=%v addresses=%s ports=%s", name, l.LinkInfo.Kind, l.Address, l.MTU,
-		slices.Contains(l.Flags, "UP"), strings.Join(addrs, ","), strings.Join(ports, ","))
+	s.Flows = nil
+	return s.lines()
 }
 
 // rebootLinks lists the names of the links in host's namespace, sorted.
 func rebootLinks(t *testing.T, ctx context.Context, h *lab.Host) []string {
 	t.Helper()
+	links, err := ipLinks(ctx, h, "link", "show")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
-	for _, l := range rebootIPJSON(t, ctx, h, "link", "show") {
+	for _, l := range links {
 		names = append(names, l.Name)
 	}
 	slices.Sort(names)
 	return names
-}
-
-// rebootFlows returns the flows of host's br0 without statistics, sorted.
-func rebootFlows(t *testing.T, c *cluster, host string) []string {
-	t.Helper()
-	var flows []string
-	for _, l := range strings.Split(c.ofctl(host, "--no-stats", "dump-flows", "br0"), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "OFPST_FLOW") && !learnedFlow(l) {
-			flows = append(flows, l)
-		}
-	}
-	slices.Sort(flows)
-	return flows
 }
 
 // rebootChangeLines groups the change lines of apply's output by step
@@ -339,53 +235,6 @@ func rebootChangeLines(t *testing.T, host, out string) map[string][]string {
 	return steps
 }
 
-// rebootRPCLog is what ovsdb-server's jsonrpc debug log says about its clients'
-// requests.
-type rebootRPCLog struct {
-	// transacts counts transact requests, except those of ovs-vswitchd, which
-	// writes statistics and status on its own: its transactions assert its
-	// "ovs_vswitchd" lock.
-	transacts int
-	// clients are the connections ("unix#7") that sent any request.
-	clients map[string]bool
-}
-
-// newClientSince reports whether a connection that was not in old sent requests.
-func (l rebootRPCLog) newClientSince(old rebootRPCLog) bool {
-	for c := range l.clients {
-		if !old.clients[c] {
-			return true
-		}
-	}
-	return false
-}
-
-// rebootReadRPCLog reads an ovsdb-server log written with jsonrpc:file:dbg, where
-// a request reads "…|jsonrpc|DBG|unix#7: received request, method="transact", params=[…]".
-func rebootReadRPCLog(t *testing.T, path string) rebootRPCLog {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := rebootRPCLog{clients: map[string]bool{}}
-	for _, line := range strings.Split(string(b), "\n") {
-		_, rest, ok := strings.Cut(line, "|jsonrpc|DBG|")
-		if !ok {
-			continue
-		}
-		client, req, ok := strings.Cut(rest, ": received request, method=")
-		if !ok {
-			continue
-		}
-		l.clients[client] = true
-		if strings.HasPrefix(req, `"transact"`) && !strings.Contains(req, `"ovs_vswitchd"`) {
-			l.transacts++
-		}
-	}
-	return l
-}
-
 // rebootSystemFiles returns a digest of each file of the machine's own network
 // configuration that ifup could write ("absent" when it does not exist).
 func rebootSystemFiles(t *testing.T) []string {
@@ -404,18 +253,6 @@ func rebootSystemFiles(t *testing.T) []string {
 		}
 	}
 	return sums
-}
-
-// rebootPingAll pings every container from every other.
-func rebootPingAll(t *testing.T, hosts []string, cts map[string]*lab.Container) {
-	t.Helper()
-	for _, a := range hosts {
-		for _, b := range hosts {
-			if a != b {
-				ping(t, cts[a], addr(cts[b].Addr), 56, false)
-			}
-		}
-	}
 }
 
 // rebootCheckText fails t unless got and want hold the same lines.

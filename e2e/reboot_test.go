@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // TestReboot proves the files step on a rebooted host: the ovsmesh block that
@@ -19,10 +21,8 @@ import (
 // table, which lives in ovs-vswitchd and is lost by a reboot.
 func TestReboot(t *testing.T) {
 	t.Parallel()
-	lab.RequireBinaries(t, "ifup", "brctl", "unshare", "mount", "ovsdb-tool", "ovs-ofctl")
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testenv.RequireBinaries(t, "ifup", "brctl", "unshare", "mount", "ovsdb-tool", "ovs-ofctl")
+	testenv.SkipShort(t, "root and the lab (an end-to-end test)")
 	// Registered before the lab, so it runs after the lab's teardown: the
 	// machine's own network configuration must come out of the test untouched.
 	system := rebootSystemFiles(t)
@@ -51,7 +51,7 @@ func TestReboot(t *testing.T) {
 
 	// Before any container: docker0's ports are then what ovsmesh made.
 	applied := rebootHostState(t, c, host)
-	appliedFlows := rebootFlows(t, c, host)
+	appliedFlows := slices.Sorted(maps.Keys(flowTable(t, c, host)))
 	if len(appliedFlows) == 0 {
 		t.Fatalf("%s has no flows after apply", host)
 	}
@@ -61,7 +61,7 @@ func TestReboot(t *testing.T) {
 	for _, name := range hosts {
 		cts[name] = c.container(name, 2)
 	}
-	rebootPingAll(t, hosts, cts)
+	pingAll(t, hosts, cts)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -70,16 +70,16 @@ func TestReboot(t *testing.T) {
 	rebootFreshHost(t, c, host, cts[host])
 	t.Logf("%s rebooted (daemons stopped, empty database, links gone, br-phy rebuilt) in %v", host, time.Since(start).Round(time.Millisecond))
 
-	rpcLog := filepath.Join(h.RunDir, "ovsdb-server.log")
-	atBoot := rebootReadRPCLog(t, rpcLog)
+	dbLog := &ovsdbLog{path: filepath.Join(h.RunDir, "ovsdb-server.log")}
+	atBoot := dbLog.read(t, 0)
 	start = time.Now()
 	calls := rebootIfup(t, c, host, ifaces)
 	t.Logf("ifup -a on %s: %v", host, time.Since(start).Round(time.Millisecond))
-	afterIfup := rebootReadRPCLog(t, rpcLog)
-	if afterIfup.transacts == atBoot.transacts {
-		t.Errorf("no transact request in %s during ifup -a: is the jsonrpc debug log on?", rpcLog)
+	afterIfup := dbLog.read(t, 0)
+	if len(afterIfup.transacts) == len(atBoot.transacts) {
+		t.Errorf("no transact request in %s during ifup -a: is the jsonrpc debug log on?", dbLog.path)
 	}
-	t.Logf("ifup -a sent %d transact requests to ovsdb-server", afterIfup.transacts-atBoot.transacts)
+	t.Logf("ifup -a sent %d transact requests to ovsdb-server", len(afterIfup.transacts)-len(atBoot.transacts))
 	// The OVS hook asks whether openvswitch-switch runs, the resolved hook whether
 	// systemd-resolved is enabled; nothing may start, stop or reload a service.
 	asked := false
@@ -100,8 +100,8 @@ func TestReboot(t *testing.T) {
 		booted := rebootHostState(t, c, host)
 		rebootCheckText(t, "state after ifup -a", booted, []string{
 			"br0 mtu=1462 up=true",
-			"bridge br-phy datapath_type=netdev fail_mode= protocols= stp_enable=false rstp_enable=false external_ids=",
-			"bridge br0 datapath_type=netdev fail_mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 stp_enable=false rstp_enable=false external_ids=ovsmesh-owner=docker1",
+			"bridge br-phy datapath_type=netdev fail_mode= protocols= stp_enable=false rstp_enable=false other_config= external_ids=",
+			"bridge br0 datapath_type=netdev fail_mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 stp_enable=false rstp_enable=false other_config= external_ids=ovsmesh-owner=docker1",
 			"docker0 kind=bridge mac=02:42:ac:11:00:01 mtu=1462 up=true addresses=172.17.0.1/16 ports=br0",
 			"interface br-phy type=internal options= ofport_request= ofport=65534 mtu_request= bfd= external_ids=",
 			"interface br0 type=internal options= ofport_request= ofport=65534 mtu_request=1462 bfd= external_ids=ovsmesh-owner=docker1",
@@ -116,14 +116,14 @@ func TestReboot(t *testing.T) {
 			"ports of br0: gre-docker2 gre-docker3",
 		})
 		rebootCheckText(t, "state after ifup -a, against the state after the first apply", booted, applied)
-		if got := rebootFlows(t, c, host); len(got) != 0 {
+		if got := slices.Sorted(maps.Keys(flowTable(t, c, host))); len(got) != 0 {
 			t.Errorf("a freshly booted br0 has %d flows, want none (ovs-vswitchd kept flows across the reboot?):\n%s", len(got), strings.Join(got, "\n"))
 		}
 	})
 
 	t.Run("apply after the reboot writes no OVSDB row and installs the flows", func(t *testing.T) {
 		out, err := c.apply(host)
-		afterApply := rebootReadRPCLog(t, rpcLog)
+		afterApply := dbLog.read(t, 0)
 		t.Logf("apply on %s after ifup -a:\n%s", host, out)
 		if err != nil {
 			t.Fatalf("apply: %v", err)
@@ -139,13 +139,13 @@ func TestReboot(t *testing.T) {
 		}
 		t.Logf("change lines by step: ovsdb %d, docker0 %d, openflow %d, files %d",
 			len(steps["ovsdb"]), len(steps["docker0"]), len(steps["openflow"]), len(steps["files"]))
-		if n := afterApply.transacts - afterIfup.transacts; n != 0 {
+		if n := len(afterApply.transacts) - len(afterIfup.transacts); n != 0 {
 			t.Errorf("ovsdb-server received %d transact requests during the apply, want none", n)
 		}
 		if !afterApply.newClientSince(afterIfup) {
-			t.Errorf("%s shows no request from a new client during the apply: the transact count proves nothing", rpcLog)
+			t.Errorf("%s shows no request from a new client during the apply: the transact count proves nothing", dbLog.path)
 		}
-		rebootCheckText(t, "flows after apply, against the flows before the reboot", rebootFlows(t, c, host), appliedFlows)
+		rebootCheckText(t, "flows after apply, against the flows before the reboot", slices.Sorted(maps.Keys(flowTable(t, c, host))), appliedFlows)
 		rebootCheckText(t, "state after apply, against the state before the reboot", rebootHostState(t, c, host), applied)
 
 		out, err = c.apply(host)
@@ -155,5 +155,5 @@ func TestReboot(t *testing.T) {
 	})
 
 	cts[host] = c.container(host, 3) // the old container died with the host
-	rebootPingAll(t, hosts, cts)
+	pingAll(t, hosts, cts)
 }

@@ -102,7 +102,7 @@ func TestRefuseValidate(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		out, err := exec.CommandContext(ctx, ovsmeshBin, "validate", f.path).CombinedOutput()
 		cancel()
-		if code := idemExitCode(err); code != 1 {
+		if code := exitCode(err); code != 1 {
 			t.Errorf("%s: exit status %d (%v), want 1\n%s", f.name, code, err, out)
 		}
 		if got, want := strings.TrimSpace(string(out)), strings.Join(f.want, "\n"); got != want {
@@ -118,7 +118,7 @@ func TestRefuseApply(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n", 2))
 	const host = "docker1"
-	log := idemJSONRPCLog(t, c, host)
+	log := rpcLog(t, c, host)
 	files := refusedFiles(t, t.TempDir())
 	check := func(t *testing.T) {
 		t.Helper()
@@ -168,7 +168,7 @@ func TestSTPPortLimitOfOVS(t *testing.T) {
 	// ovs-vswitchd writes the ports' STP status a moment later.
 	var out string
 	with := 0
-	idemPoll(20*time.Second, func() bool {
+	poll(20*time.Second, func() bool {
 		out = c.vsctl("docker1", "--format=csv", "--data=bare", "--no-headings", "--columns=name,status", "find", "port")
 		with = strings.Count(out, "stp_state=")
 		return with >= 255

@@ -31,7 +31,7 @@ func TestRefusedTunnelForeignClash(t *testing.T) {
 		}
 	}
 	ct1, ct2 := c.container("docker1", 2), c.container("docker2", 2)
-	loop := loopSpawn(t, c, "docker1")
+	loop := launchLoop(t, c, "docker1", loopOpts{})
 	time.Sleep(3 * loopInterval) // passes retried with the backoff
 	fails := loop.logs(t, 0, "reconcile step failed")
 	for _, e := range fails {
@@ -54,11 +54,11 @@ func TestRefusedTunnelForeignClash(t *testing.T) {
 
 	c.vsctl("docker1", "del-br", "brx")
 	removed := time.Now()
-	if _, ok := loopPoll(2*loopInterval, func() bool { ok, _ := tunnelHealthy(c, "docker1", "gre-docker2"); return ok }); !ok {
+	if _, ok := poll(2*loopInterval, func() bool { ok, _ := tunnelHealthy(c, "docker1", "gre-docker2"); return ok }); !ok {
 		_, got := tunnelHealthy(c, "docker1", "gre-docker2")
 		t.Errorf("gre-docker2 not working within two intervals of the removal of brx: %s", got)
 	}
-	if _, ok := pingWithin(ct1, addr(ct2.Addr), 2*loopInterval-time.Since(removed)); !ok {
+	if _, err := pingWithin(ct1, addr(ct2.Addr), 2*loopInterval-time.Since(removed)); err != nil {
 		t.Errorf("docker1's container does not reach docker2's within two intervals of the removal of brx")
 	}
 	t.Logf("docker1's container reaches docker2's %v after brx was removed", time.Since(removed).Round(time.Millisecond))

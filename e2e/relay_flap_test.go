@@ -17,7 +17,7 @@ func TestRelayFlapHold(t *testing.T) {
 	r := newRelayLab(t, "  encap: gre\n  bfd: true\n")
 	loops := map[string]*loopProc{}
 	for _, h := range []string{"docker1", "docker2", "docker3"} {
-		loops[h] = loopStart(t, r.cluster, h, "--flap-hold", "15s")
+		loops[h] = launchLoop(t, r.cluster, h, loopOpts{args: []string{"--flap-hold", "15s"}, wait: true})
 	}
 	choice := func() string { // docker1's table 9 toward docker2
 		return r.ofctl("docker1", "dump-flows", "br0", "table=9,reg6=0x8002")
@@ -40,7 +40,7 @@ func TestRelayFlapHold(t *testing.T) {
 		r.waitBFD("docker2", to1, "up")
 	}
 	// Two outages within 15 s: the relay comes first while the path settles.
-	if _, ok := loopPoll(10*time.Second, func() bool { return strings.Contains(choice(), "members:32771,32770)") }); !ok {
+	if _, ok := poll(10*time.Second, func() bool { return strings.Contains(choice(), "members:32771,32770)") }); !ok {
 		t.Fatalf("docker1 toward docker2 after two outages: %s, want the relay first", choice())
 	}
 	metricEventually(t, loops["docker1"], `ovsmesh_tunnel_path{path="relayed",tunnel="gre-docker2"}`, 1)
@@ -49,7 +49,7 @@ func TestRelayFlapHold(t *testing.T) {
 	}
 	ping(t, r.cts["docker1"], r.cts["docker2"].Addr.Addr(), 0, false)
 	// Stable for the hold: direct again.
-	if _, ok := loopPoll(40*time.Second, func() bool { return strings.Contains(choice(), "members:32770,32771)") }); !ok {
+	if _, ok := poll(40*time.Second, func() bool { return strings.Contains(choice(), "members:32770,32771)") }); !ok {
 		t.Fatalf("docker1 toward docker2 40 s after the last flap: %s, want the direct tunnel first again", choice())
 	}
 	t.Logf("direct first again %v after the last restore (hold 15 s)", time.Since(restored).Round(time.Second))
@@ -61,7 +61,7 @@ func TestRelayFlapHold(t *testing.T) {
 func metricEventually(t *testing.T, p *loopProc, name string, v float64) {
 	t.Helper()
 	var got float64
-	if _, ok := loopPoll(10*time.Second, func() bool { got = p.metrics(t)[name]; return got == v }); !ok {
+	if _, ok := poll(10*time.Second, func() bool { got = p.metrics(t)[name]; return got == v }); !ok {
 		var samples []string
 		for k, x := range p.metrics(t) {
 			if strings.Contains(k, "tunnel_path") || strings.Contains(k, "tunnel_relay") || strings.Contains(k, "failovers") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -22,9 +23,7 @@ import (
 // a small one in table 10.
 func TestRelayTableAtLimit(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testenv.SkipShort(t, "root and the lab (an end-to-end test)")
 	var b strings.Builder
 	b.WriteString("network:\n  datapath: netdev\n  encap: gre\n  bfd: true\n  subnet: 10.128.0.0/9\n  slice_prefix: 20\n")
 	b.WriteString("hosts:\n  - {name: docker1, address: 198.18.0.1, index: 1}\n")

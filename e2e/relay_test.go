@@ -81,31 +81,15 @@ func (r *relayLab) waitAllBFD() {
 	}
 }
 
-// run runs a command in host's namespace and returns its output, trimmed.
-func (r *relayLab) run(host string, argv ...string) string {
-	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := r.host(host).Run(ctx, argv...)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return strings.TrimSpace(out)
-}
-
 // waitBFD waits until the tunnel's BFD state is state.
 func (r *relayLab) waitBFD(host, tunnel, state string) {
 	r.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := strings.Trim(r.vsctl(host, "get", "interface", tunnel, "bfd_status:state"), `"`)
-		if got == state {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("%s: BFD on %s is %q after 30 s, want %q", host, tunnel, got, state)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var got string
+	if _, ok := poll(30*time.Second, func() bool {
+		got = strings.Trim(r.vsctl(host, "get", "interface", tunnel, "bfd_status:state"), `"`)
+		return got == state
+	}); !ok {
+		r.t.Fatalf("%s: BFD on %s is %q after 30 s, want %q", host, tunnel, got, state)
 	}
 }
 
@@ -162,7 +146,7 @@ func testRelayFailover(t *testing.T, network string) {
 	}
 	src, dst := r.cts["docker1"], r.cts["docker2"]
 	ping(t, src, dst.Addr.Addr(), 0, false)
-	p := startPinger(t, src, dst.Addr.Addr(), 10*time.Millisecond)
+	p := startPinger(t, src, dst.Addr.Addr(), 10*time.Millisecond, 0)
 	time.Sleep(time.Second)
 
 	const cuts = 5
@@ -174,13 +158,9 @@ func testRelayFailover(t *testing.T, network string) {
 		restore := r.cut("docker1", "docker2")
 		// Wait for the replies to come back while the path is still cut: without
 		// a relay they never do.
-		deadline := at.Add(20 * time.Second)
-		for !p.replies().after(at.Add(200 * time.Millisecond)) {
-			if time.Now().After(deadline) {
-				restore()
-				t.Fatalf("cut %d: no reply in the 20 s after cutting docker1-docker2", i+1)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !waitReply(p, at.Add(200*time.Millisecond), 20*time.Second-time.Since(at)) {
+			restore()
+			t.Fatalf("cut %d: no reply in the 20 s after cutting docker1-docker2", i+1)
 		}
 		time.Sleep(time.Second)
 		if n := r.relayed(); n <= before {

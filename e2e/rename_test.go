@@ -85,22 +85,6 @@ func tunnelHealthy(c *cluster, host, port string) (bool, string) {
 	return len(f) == 2 && f[0] == f[1], strings.Join(f, " ")
 }
 
-// pingWithin pings dst from ct until it answers and returns how long that took;
-// false when it did not answer within d.
-func pingWithin(ct *lab.Container, dst netip.Addr, d time.Duration) (time.Duration, bool) {
-	start := time.Now()
-	for time.Since(start) < d {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := ct.Ping(ctx, dst, 56, false)
-		cancel()
-		if err == nil {
-			return time.Since(start), true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Since(start), false
-}
-
 func TestRenameHostSameAddress(t *testing.T) {
 	cases := []struct {
 		name, network string
@@ -138,7 +122,7 @@ func TestRenameHostSameAddress(t *testing.T) {
 func renameScenario(t *testing.T, c *cluster, network string, bound time.Duration) {
 	ct1, ct2, ct3 := c.container("docker1", 2), c.container("docker2", 2), c.container("docker3", 2)
 	ping(t, ct1, addr(ct2.Addr), 56, false)
-	loop := loopStart(t, c, "docker1")
+	loop := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	mark := loop.mark()
 
 	c.write(renameTopology(network, "web2"))
@@ -160,18 +144,18 @@ func renameScenario(t *testing.T, c *cluster, network string, bound time.Duratio
 		}
 	}
 	for _, h := range []string{"docker3", "docker1"} {
-		_, ok := loopPoll(2*loopInterval+5*time.Second, func() bool { ok, _ := tunnelHealthy(c, h, renamed); return ok })
+		_, ok := poll(2*loopInterval+5*time.Second, func() bool { ok, _ := tunnelHealthy(c, h, renamed); return ok })
 		_, got := tunnelHealthy(c, h, renamed)
 		if !ok {
 			t.Errorf("%s: %s has ofport ofport_request error %q, want its requested ofport and no error", h, renamed, got)
 		}
 		t.Logf("%s: %s healthy %v after the rename was written (ofport ofport_request: %s)", h, renamed, time.Since(written).Round(time.Millisecond), got)
 	}
-	_, ok := pingWithin(ct1, addr(ct2.Addr), bound-time.Since(applied))
+	_, err := pingWithin(ct1, addr(ct2.Addr), bound-time.Since(applied))
 	t.Logf("docker1's container reaches web2's %v after the rename was written, %v after the one-shot passes (interval %v)",
 		time.Since(written).Round(time.Millisecond), time.Since(applied).Round(time.Millisecond), loopInterval)
-	if !ok {
-		t.Errorf("docker1's container does not reach web2's within %v of the one-shot passes", bound)
+	if err != nil {
+		t.Errorf("docker1's container does not reach web2's within %v of the one-shot passes: %v", bound, err)
 	}
 	ping(t, ct3, addr(ct2.Addr), 56, false)
 	time.Sleep(2 * loopInterval) // passes after the rename converged

@@ -16,7 +16,7 @@ func TestRefuseForeignBridge(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n  bridge: br-phy\n", 2))
 	const host = "docker1"
-	badFreshUnchanged(t, c, host, idemJSONRPCLog(t, c, host), func(t *testing.T) {
+	badFreshUnchanged(t, c, host, rpcLog(t, c, host), func(t *testing.T) {
 		for _, extra := range [][]string{nil, {"--take-over"}} {
 			out, code := badApply(t, c, host, c.path, extra...)
 			t.Logf("apply %v (exit %d):\n%s", extra, code, out)
@@ -78,7 +78,7 @@ func TestRefuseOtherHost(t *testing.T) {
 	c := newCluster(t, labTopology("  encap: gre\n", 2))
 	c.mustApply()
 	const host = "docker1"
-	log := idemJSONRPCLog(t, c, host)
+	log := rpcLog(t, c, host)
 	mark := log.mark(t)
 	before := badState(t, c, host)
 	for _, extra := range [][]string{nil, {"--skip-address-check"}} {
@@ -103,7 +103,7 @@ func TestRefuseOtherHost(t *testing.T) {
 		}
 	}
 	badCompare(t, before, badState(t, c, host))
-	if tx := log.transacts(t, mark); len(tx) > 0 {
+	if tx := log.read(t, mark).transacts; len(tx) > 0 {
 		t.Errorf("%d transact requests reached the host's database, want none", len(tx))
 	}
 }
@@ -114,7 +114,7 @@ func TestOneWriter(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology("  encap: gre\n", 2))
 	c.mustApply("docker2")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	out, code := badApply(t, c, "docker1", c.path)
 	t.Logf("apply beside the loop (exit %d):\n%s", code, out)
 	if code != 1 {

@@ -33,11 +33,11 @@ func writeInPlace(t *testing.T, path, content string, pause time.Duration) time.
 
 // tunnelNames returns the names of host's ovsmesh-owned tunnel ports.
 func tunnelNames(c *cluster, host string) (string, error) {
-	s, err := loopReadState(c, host)
+	s, err := readHostState(c, host, false)
 	var names []string
-	for _, l := range s.Interfaces {
-		if name, _, _ := strings.Cut(l, ","); strings.HasPrefix(name, "gre-") {
-			names = append(names, name)
+	for _, l := range s.Rows {
+		if f := strings.Fields(l); f[0] == "interface" && strings.HasPrefix(f[1], "gre-") {
+			names = append(names, f[1])
 		}
 	}
 	return strings.Join(names, " "), err
@@ -49,7 +49,7 @@ func tunnelNames(c *cluster, host string) (string, error) {
 func TestLoopWaitsForFileToSettle(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 3))
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	before, err := tunnelNames(c, "docker1")
 	if err != nil || before != "gre-docker2 gre-docker3" {
 		t.Fatalf("tunnels before: %q, %v", before, err)
@@ -73,7 +73,7 @@ func TestLoopWaitsForFileToSettle(t *testing.T) {
 	}()
 	grown := labTopology(loopGRE, 4)
 	writeInPlace(t, c.path, grown, 250*time.Millisecond)
-	took, ok := loopPoll(15*time.Second, func() bool {
+	took, ok := poll(15*time.Second, func() bool {
 		names, err := tunnelNames(c, "docker1")
 		return err == nil && names == "gre-docker2 gre-docker3 gre-docker4"
 	})

@@ -60,7 +60,7 @@ func TestSTP(t *testing.T) {
 	}
 
 	t.Run("every container pings every other", func(t *testing.T) {
-		stpPingAll(t, hosts, cts)
+		pingAll(t, hosts, cts)
 	})
 
 	t.Run("a broadcast reaches each other container once, and no storm", func(t *testing.T) {
@@ -110,7 +110,7 @@ func TestSTPRapid(t *testing.T) {
 		cts[h] = c.container(h, 2)
 	}
 	t.Run("every container pings every other", func(t *testing.T) {
-		stpPingAll(t, hosts, cts)
+		pingAll(t, hosts, cts)
 	})
 	t.Run("a broadcast reaches each other container once, and no storm", func(t *testing.T) {
 		stpBroadcastOnceNoStorm(t, c, hosts, cts)
@@ -124,7 +124,7 @@ func stpCheckFullMesh(t *testing.T, c *cluster, hosts []string) {
 	edges := map[string]int{}
 	total := 0
 	for _, h := range hosts {
-		names := stpOwnedTunnels(t, c, h)
+		names := ownedTunnels(t, c, h)
 		var want []string
 		for _, p := range hosts {
 			if p != h {
@@ -150,8 +150,8 @@ func stpCheckFullMesh(t *testing.T, c *cluster, hosts []string) {
 	}
 }
 
-// stpOwnedTunnels lists the GRE interfaces that ovsmesh owns on host, sorted.
-func stpOwnedTunnels(t *testing.T, c *cluster, host string) []string {
+// ownedTunnels lists the GRE interfaces that ovsmesh owns on host, sorted.
+func ownedTunnels(t *testing.T, c *cluster, host string) []string {
 	t.Helper()
 	out := c.vsctl(host, "--format=csv", "--data=bare", "--no-headings", "--columns=name",
 		"find", "interface", "external_ids:ovsmesh-owner="+host, "type=gre")
@@ -311,18 +311,6 @@ func stpCheckRing(t *testing.T, c *cluster, hosts []string, conv map[string]stpS
 	peer := strings.TrimPrefix(port, "gre-")
 	if h == root || peer == root {
 		t.Errorf("blocked port %s on %s touches the root bridge %s; want the link between the two others", port, h, root)
-	}
-}
-
-// stpPingAll pings every container from every other.
-func stpPingAll(t *testing.T, hosts []string, cts map[string]*lab.Container) {
-	t.Helper()
-	for _, a := range hosts {
-		for _, b := range hosts {
-			if a != b {
-				ping(t, cts[a], addr(cts[b].Addr), 56, false)
-			}
-		}
 	}
 }
 

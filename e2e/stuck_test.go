@@ -65,13 +65,13 @@ func repairDuringStop(t *testing.T, c *cluster, host string, bound time.Duration
 	t.Helper()
 	plan := c.plan(host)
 	daemonJSON := filepath.Join(c.dir, host, "daemon.json")
-	loopRun(t, c, host, "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
+	hostRun(t, c, host, "ip", "addr", "del", plan.Docker.Address.String(), "dev", "docker0")
 	if err := os.Remove(daemonJSON); err != nil {
 		t.Fatal(err)
 	}
-	took, ok := loopPoll(bound, func() bool {
+	took, ok := poll(bound, func() bool {
 		_, err := os.Stat(daemonJSON)
-		return err == nil && strings.Contains(loopRun(t, c, host, "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
+		return err == nil && strings.Contains(hostRun(t, c, host, "ip", "-4", "-o", "addr", "show", "dev", "docker0"), plan.Docker.Address.String())
 	})
 	if !ok {
 		t.Errorf("docker0's address and daemon.json, removed while stopped, not both back within %v", bound)
@@ -89,7 +89,7 @@ func TestLoopSurvivesStuckOVSDB(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	p := loopStart(t, c, "docker1", "--log-level", "debug")
+	p := launchLoop(t, c, "docker1", loopOpts{args: []string{"--log-level", "debug"}, wait: true})
 	loopBaseline(t, c, "docker1")
 	h := c.host("docker1")
 	dbPid, _ := h.Pids()
@@ -106,7 +106,7 @@ func TestLoopSurvivesStuckOVSDB(t *testing.T) {
 	// the answer: drift made now is repaired only once that call gave up.
 	time.Sleep(3 * time.Second)
 	repairDuringStop(t, c, "docker1", 30*time.Second)
-	_, ok := loopPoll(20*time.Second, func() bool {
+	_, ok := poll(20*time.Second, func() bool {
 		code, _, err := p.get("/healthz")
 		n, _ := failures(t, p)
 		return err == nil && code == http.StatusServiceUnavailable && n >= before+2
@@ -139,11 +139,11 @@ func TestLoopSurvivesStuckOVSDB(t *testing.T) {
 
 	c.write(grown)
 	want := c.plan("docker1")
-	took, ok := loopPoll(45*time.Second, func() bool {
+	took, ok := poll(45*time.Second, func() bool {
 		code, _, err := p.get("/healthz")
-		s, serr := loopReadState(c, "docker1")
+		s, serr := readHostState(c, "docker1", false)
 		return err == nil && code == http.StatusOK && serr == nil && len(s.Flows) == len(want.Flows) &&
-			slices.ContainsFunc(s.Interfaces, func(l string) bool { return strings.HasPrefix(l, want.OVS.Tunnels[1].Name+",") })
+			slices.ContainsFunc(s.Rows, func(l string) bool { return strings.HasPrefix(l, "interface "+want.OVS.Tunnels[1].Name+" ") })
 	})
 	if !ok {
 		code, body := p.health(t)
@@ -164,7 +164,7 @@ func TestLoopSurvivesStuckVSwitchd(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, labTopology(loopGRE, 2))
 	c.mustApply("docker2")
-	p := loopStart(t, c, "docker1")
+	p := launchLoop(t, c, "docker1", loopOpts{wait: true})
 	base := loopBaseline(t, c, "docker1")
 	_, vsPid := c.host("docker1").Pids()
 	_, by := failures(t, p)
@@ -176,7 +176,7 @@ func TestLoopSurvivesStuckVSwitchd(t *testing.T) {
 	stopped := time.Now()
 	readStuck(t, c.host("docker1").RunDir)
 	repairDuringStop(t, c, "docker1", 30*time.Second)
-	_, ok := loopPoll(30*time.Second, func() bool {
+	_, ok := poll(30*time.Second, func() bool {
 		_, by := failures(t, p)
 		return by["openflow"] >= before+2
 	})
@@ -195,7 +195,7 @@ func TestLoopSurvivesStuckVSwitchd(t *testing.T) {
 	time.Sleep(time.Until(stopped.Add(15 * time.Second)))
 	p.mustBeAlive(t)
 	resume()
-	took, ok := loopPoll(30*time.Second, func() bool {
+	took, ok := poll(30*time.Second, func() bool {
 		code, _, err := p.get("/healthz")
 		return err == nil && code == http.StatusOK
 	})

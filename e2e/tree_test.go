@@ -50,7 +50,7 @@ func TestTree(t *testing.T) {
 	mtu := c.topo.Network.MTU
 
 	t.Run("every container pings every other through the relays", func(t *testing.T) {
-		treePingAll(t, hosts, cts)
+		pingAll(t, hosts, cts)
 	})
 
 	t.Run("docker1 to docker4 is relayed by docker2 and docker3", func(t *testing.T) {
@@ -112,7 +112,7 @@ func TestTree(t *testing.T) {
 			}
 		}
 		for _, added := range [][2]string{{"docker1", "gre-docker4"}, {"docker4", "gre-docker1"}} {
-			if got := treeOwnedTunnels(t, c, added[0]); !slices.Contains(got, added[1]) {
+			if got := ownedTunnels(t, c, added[0]); !slices.Contains(got, added[1]) {
 				t.Errorf("%s: ovsmesh's tunnels %q lack %s (edge 1-4 joined the tree)", added[0], got, added[1])
 			}
 		}
@@ -120,7 +120,7 @@ func TestTree(t *testing.T) {
 	})
 
 	t.Run("every container still pings every other", func(t *testing.T) {
-		treePingAll(t, hosts, cts)
+		pingAll(t, hosts, cts)
 	})
 
 	t.Run("once each container has broadcast, every pair pings over the new tree", func(t *testing.T) {
@@ -131,7 +131,7 @@ func TestTree(t *testing.T) {
 			_, _ = cts[h].Run(ctx, "ping", "-b", "-c", "1", "-W", "1", "172.17.255.255")
 			cancel()
 		}
-		treePingAll(t, hosts, cts)
+		pingAll(t, hosts, cts)
 		// docker2 and docker3 were neighbours; now two relays (1 and 4) apart.
 		ping(t, cts["docker2"], addr(cts["docker3"].Addr), mtu-28, true)
 		ping(t, cts["docker3"], addr(cts["docker2"].Addr), mtu-28, true)
@@ -159,7 +159,7 @@ func treeCheckEdges(t *testing.T, c *cluster, hosts []string, want ...string) {
 	t.Helper()
 	ends := map[string][]string{}
 	for _, h := range hosts {
-		for _, name := range treeOwnedTunnels(t, c, h) {
+		for _, name := range ownedTunnels(t, c, h) {
 			peer, ok := strings.CutPrefix(name, "gre-")
 			if !ok {
 				t.Errorf("%s: owned GRE interface %q is not named gre-PEER", h, name)
@@ -179,18 +179,6 @@ func treeCheckEdges(t *testing.T, c *cluster, hosts []string, want ...string) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("tunnels across the lab: %q, want exactly the tree %q", got, want)
-	}
-}
-
-// treePingAll pings every container from every other (both directions).
-func treePingAll(t *testing.T, hosts []string, cts map[string]*lab.Container) {
-	t.Helper()
-	for _, a := range hosts {
-		for _, b := range hosts {
-			if a != b {
-				ping(t, cts[a], addr(cts[b].Addr), 56, false)
-			}
-		}
 	}
 }
 
@@ -217,13 +205,4 @@ func treeTx(t *testing.T, c *cluster, host, peer string) (pkts, bytes int64) {
 	pkts, _ = strconv.ParseInt(m[1], 10, 64)
 	bytes, _ = strconv.ParseInt(m[2], 10, 64)
 	return pkts, bytes
-}
-
-// treeOwnedTunnels lists the GRE interfaces that ovsmesh owns on host, sorted.
-func treeOwnedTunnels(t *testing.T, c *cluster, host string) []string {
-	t.Helper()
-	names := strings.Fields(c.vsctl(host, "--format=csv", "--data=bare", "--no-headings", "--columns=name",
-		"find", "interface", "external_ids:ovsmesh-owner="+host, "type=gre"))
-	slices.Sort(names)
-	return names
 }

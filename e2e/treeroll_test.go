@@ -31,7 +31,7 @@ func TestTreeRollingUpdate(t *testing.T) {
 	for _, h := range hosts {
 		cts[h] = treeContainer(t, c, h)
 	}
-	treePingAll(t, hosts, cts)
+	pingAll(t, hosts, cts)
 
 	newFile := filepath.Join(c.dir, "new.yaml")
 	if err := os.WriteFile(newFile, []byte(labTopology("  encap: gre\n  mode: tree\n", 4, links(10)...)), 0o644); err != nil {
@@ -58,7 +58,7 @@ func TestTreeRollingUpdate(t *testing.T) {
 	c.write(labTopology("  encap: gre\n  mode: tree\n", 4, links(10)...)) // the plan the checks read
 	t.Run("all agree: every pair talks at once", func(t *testing.T) {
 		start := time.Now()
-		treePingAll(t, hosts, cts)
+		pingAll(t, hosts, cts)
 		t.Logf("every pair answered within %v of the last apply", time.Since(start).Round(time.Millisecond))
 		stpBroadcastOnceNoStorm(t, c, hosts, cts)
 	})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // trustLab is an etcd with mutual TLS and authentication on, whose users are
@@ -25,12 +27,7 @@ type trustLab struct {
 
 func newTrustLab(t *testing.T, cluster string, hosts ...string) *trustLab {
 	t.Helper()
-	if _, err := exec.LookPath("etcdctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("etcdctl not installed (scripts/deps.sh installs etcd-client): %v", err)
-		}
-		t.Skip("etcdctl not installed (apt-get install etcd-client)")
-	}
+	testenv.RequireBinary(t, "etcdctl", "etcd-client")
 	ca := newTestCA(t)
 	l := &trustLab{t: t, ca: ca, url: startTLSEtcd(t, ca)}
 	cmds := []string{"etcdctl user add root --no-password", "etcdctl role add root", "etcdctl user grant-role root root"}

@@ -7,25 +7,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// requireBinary skips the test when name is not installed, unless CI=true.
-func requireBinary(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (Debian package %s): CI must run this test", name, pkg)
-		}
-		t.Skipf("%s is missing: install the Debian package %s to run this test", name, pkg)
-	}
-	return path
-}
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
+)
 
 // TestIfqueryReadsTheMergedFile has Debian's own ifupdown parse a merged file: the
 // classes, the interfaces and the option values the hooks will see.
 func TestIfqueryReadsTheMergedFile(t *testing.T) {
-	ifquery := requireBinary(t, "ifquery", "ifupdown")
+	ifquery := testenv.RequireBinary(t, "ifquery", "ifupdown")
 	s := desired(t, "../examples/lab.yaml", "docker3")
 	full, err := MergeInterfaces([]byte(operator), RenderInterfaces(s))
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // fileState renders what a write may change about a file.
@@ -103,9 +105,7 @@ func TestWriteIfChanged(t *testing.T) {
 }
 
 func TestWriteIfChangedKeepsOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("chown to another user needs root")
-	}
+	testenv.RequireRoot(t, "chown to another user")
 	path := filepath.Join(t.TempDir(), "interfaces")
 	write(t, path, "a\n")
 	if err := os.Chown(path, 1234, 5678); err != nil {

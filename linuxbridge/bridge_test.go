@@ -3,12 +3,9 @@ package linuxbridge
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/netip"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -20,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -29,30 +27,11 @@ type testNS struct {
 	h    *netlink.Handle
 }
 
-// newNS creates a namespace deleted when the test ends. It needs root; with
-// -short, or without root outside CI, the test is skipped.
+// newNS creates a namespace deleted when the test ends (testenv.NewNetNS: it
+// skips with -short, and without root outside CI).
 func newNS(t *testing.T) *testNS {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs root and a network namespace; skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root (network namespaces)")
-		}
-		t.Skip("needs root (network namespaces)")
-	}
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	n := &testNS{name: "lbtest-" + hex.EncodeToString(b)}
-	run(t, "ip", "netns", "add", n.name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", n.name, err, out)
-		}
-	})
+	n := &testNS{name: testenv.NewNetNS(t, "lbtest")}
 	ns, err := netns.GetFromName(n.name)
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func TestDumpRealOVS(t *testing.T) {
 				dels = append(dels, "delete flow "+tt.text)
 			}
 		}
-		in := o.dir + "/bundle"
+		in := o.Dir + "/bundle"
 		if err := os.WriteFile(in, []byte(strings.Join(bundle, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}

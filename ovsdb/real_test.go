@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -20,9 +21,7 @@ import (
 // ovsdb-server's jsonrpc log), that a hand-added port survives the removal of a
 // tunnel, and that the client survives a restart of ovsdb-server.
 func TestApplyReal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs root, Open vSwitch and network namespaces; skipped with -short")
-	}
+	testenv.SkipShort(t, "root, Open vSwitch and network namespaces")
 	h := lab.NewT(t, lab.HostSpec{Name: "docker1"}).Host("docker1")
 	ctx := t.Context()
 	vsctl := func(args ...string) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // TestStuckServer: an ovsdb-server stopped with SIGSTOP keeps its socket open
@@ -16,9 +17,7 @@ import (
 // connection, so later calls fail at once as "not connected"; Close does not
 // wait for a reconnection attempt; after SIGCONT the client is back by itself.
 func TestStuckServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs root, Open vSwitch and network namespaces; skipped with -short")
-	}
+	testenv.SkipShort(t, "root, Open vSwitch and network namespaces")
 	h := lab.NewT(t, lab.HostSpec{Name: "docker1"}).Host("docker1")
 	c := connect(t, h.DB(), WithCallTimeout(2*time.Second))
 	ctx := context.Background()
