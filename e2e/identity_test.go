@@ -131,7 +131,7 @@ func forgedAddress(t *testing.T, c *cluster, c1, c2, c3 *lab.Container, veth str
 // as soon as its veth is on docker0, and its chain goes when it is removed.
 func newContainerChecked(t *testing.T, c *cluster, c2 *lab.Container) {
 	h1 := c.host("docker1")
-	loop := loopStart(t, c, "docker1", append(withDocker(h1), "--interval", "10m")...)
+	loop := launchLoop(t, c, "docker1", loopOpts{args: append(withDocker(h1), "--interval", "10m"), wait: true})
 	start := time.Now()
 	c4 := c.dockerRun("docker1", "c4", "--cap-add", "NET_ADMIN")
 	started := time.Since(start)
@@ -158,7 +158,7 @@ func newContainerChecked(t *testing.T, c *cluster, c2 *lab.Container) {
 // has) a chain for container name, and returns how long that took.
 func waitIdentity(t *testing.T, c *cluster, name string, present bool) time.Duration {
 	t.Helper()
-	took, ok := loopPoll(30*time.Second, func() bool {
+	took, ok := poll(30*time.Second, func() bool {
 		out, _ := c.host("docker1").Run(context.Background(), "nft", "list", "chain", "bridge", "ovsmesh", "prerouting")
 		return strings.Contains(out, `comment "container `+name+`"`) == present
 	})

@@ -40,7 +40,7 @@ func TestNetworkRelayFailover(t *testing.T) {
 		return flowPackets(t, c.ofctl("docker3", "dump-flows", "br0", fmt.Sprintf("table=%d,tun_id=%#x", relayTable, key|0x800002)))
 	}
 	before, docker0Before := appRelayed(), r.relayed()
-	p := startPinger(t, a1, a2.Addr.Addr(), 10*time.Millisecond)
+	p := startPinger(t, a1, a2.Addr.Addr(), 10*time.Millisecond, 0)
 	time.Sleep(time.Second)
 	at := time.Now()
 	restore := r.cut("docker1", "docker2")
