@@ -33,13 +33,14 @@ func (l *composeLab) dns() {
 }
 
 // dockerRestart: after a Docker restart, web (restart: always) is back on the
-// same network and apply changes nothing.
+// same network and apply changes nothing but the identity checks (Docker gave
+// the containers new veths; db, without a restart policy, is gone).
 func (l *composeLab) dockerRestart() {
 	took := l.c.restartDocker("docker3")
 	out, err := l.c.apply("docker3", withDocker(l.c.host("docker3"))...)
 	l.t.Logf("Docker restarted on docker3 in %v; apply then: %v\n%s", took.Round(time.Millisecond), err, strings.TrimSpace(out))
-	if err != nil || !strings.Contains(out, "nothing to change") {
-		l.t.Errorf("apply after the Docker restart: %v\n%s", err, out)
+	if err != nil || !onlyIdentity(out, "docker3") {
+		l.t.Errorf("apply after the Docker restart: %v: changed more than the identity checks\n%s", err, out)
 	}
 	web3 := ctrAddr(l.t, l.c, "docker3", "web", "app")
 	l.reach("docker1", "web", web3, "web on docker3 after its Docker restarted", true)

@@ -135,15 +135,33 @@ func (l *composeLab) isolation() {
 	l.reach("docker1", "plain", web3, "web on docker3, from docker0 with an address of network app on plain's interface", false)
 }
 
-// applyAgain: with the containers running, apply changes nothing on any host.
+// applyAgain: with the containers running, the next apply on each host only
+// adds the identity checks of the containers compose started (the first apply
+// ran before them), and the one after changes nothing.
 func (l *composeLab) applyAgain() {
 	for _, h := range l.all {
 		out, err := l.c.apply(h, withDocker(l.c.host(h))...)
 		l.t.Logf("second apply on %s: %s", h, strings.TrimSpace(out))
+		if err != nil || !onlyIdentity(out, h) {
+			l.t.Errorf("second apply on %s: %v: changed more than the new containers' identity checks:\n%s", h, err, out)
+		}
+		out, err = l.c.apply(h, withDocker(l.c.host(h))...)
+		l.t.Logf("third apply on %s: %s", h, strings.TrimSpace(out))
 		if err != nil || !strings.Contains(out, "nothing to change") {
-			l.t.Errorf("second apply on %s: %v\n%s", h, err, out)
+			l.t.Errorf("third apply on %s: %v\n%s", h, err, out)
 		}
 	}
+}
+
+// onlyIdentity says whether apply's output on host changed nothing but the
+// identity checks (containers came, went or got new veths).
+func onlyIdentity(out, host string) bool {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(line, "identity: ") && !strings.HasPrefix(line, host+": ") {
+			return false
+		}
+	}
+	return true
 }
 
 // composeUp runs `docker-compose up -d` of composeFile against host's dockerd.
