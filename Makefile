@@ -6,7 +6,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 VERSION := $(shell cat VERSION)
 LDFLAGS := -X github.com/ovsmesh/ovsmesh/internal/cli.version=$(VERSION)
 
-.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet bench-failover bench-bfd demo-down lab-clean clean docs tidy-check
+.PHONY: all build deb deps test test-short bench fuzz demo demo-fleet bench-fleet bench-failover bench-networks bench-bfd demo-down lab-clean clean docs tidy-check
 
 all: build
 
@@ -38,6 +38,7 @@ bench: deps build
 	$(GO) build -o bin/ovsmesh-bench ./cmd/ovsmesh-bench
 	@bash scripts/bench.sh
 	$(MAKE) bench-failover
+	$(MAKE) bench-networks
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./topology/
@@ -52,6 +53,11 @@ bench-fleet: deps
 
 # Failover outage of every mode in one run, on real Open vSwitch in the lab (root,
 # about 6 minutes): prints a markdown table (docs/failover-bench.md).
+# A Docker network added to the file until containers on two hosts ping on it,
+# against docker run on docker0 in the same run (real Docker lab, about 3 minutes).
+bench-networks: deps
+	$(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkNetworkAdded -benchtime 3x ./e2e/
+
 bench-failover: deps
 	$(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkFailover -benchtime 1x ./e2e/
 

@@ -15,7 +15,7 @@ import (
 // before ovsmesh applies anything (as on a host that ran Docker before ovsmesh)
 // and reading the daemon.json apply writes. Docker's own state (its stored
 // networks) is fresh for each test.
-func newDockerCluster(t *testing.T, yaml string) *cluster {
+func newDockerCluster(t testing.TB, yaml string) *cluster {
 	t.Helper()
 	testenv.RequireBinaries(t, lab.DockerBinaries()...)
 	c := newCluster(t, yaml)
