@@ -163,18 +163,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestLoopPassesAtStartAndOnEvents(t *testing.T) {
 	changes := make(chan struct{}, 1)
-	f := startLoop(t, time.Hour, changes)
+	// A debounce far longer than the burst, however slow the machine: a burst
+	// that outlasts the debounce rightly gives two passes.
+	const debounce = 2 * time.Second
+	f := startLoopWith(t, time.Hour, changes, func(l *Loop) { l.Debounce = debounce })
 	waitFor(t, "the first pass", func() bool { n, _ := f.rec.counts(); return n == 1 })
 	if f.state.String() == "flows 0\n" {
 		t.Fatal("first pass applied nothing")
 	}
 	// A burst of events gives one pass (debounced), not one per event.
+	start := time.Now()
 	for range 20 {
 		select {
 		case changes <- struct{}{}:
 		default:
 		}
 		time.Sleep(time.Millisecond)
+	}
+	if burst := time.Since(start); burst >= debounce {
+		t.Fatalf("the burst took %v, longer than the debounce %v: the test proves nothing", burst, debounce)
 	}
 	waitFor(t, "a pass after the events", func() bool { n, _ := f.rec.counts(); return n >= 2 })
 	time.Sleep(200 * time.Millisecond)
