@@ -36,6 +36,8 @@ type Report struct {
 	// DockerNet is what Docker reports of its network on the docker bridge,
 	// beside the plan (with a topology).
 	DockerNet *Docker `json:"docker_network,omitempty"`
+	// Networks are the plan's Docker networks (with a topology that has any).
+	Networks []Network `json:"networks,omitempty"`
 }
 
 // TunnelPath is the path to one tunnel's peer: direct, relayed (via a relay's
@@ -122,6 +124,7 @@ func Collect(ctx context.Context, o Options) (*Report, error) {
 	rep.Identity = collectIdentity(ctx, rep, o.Log)
 	rep.DockerNet = collectDocker(ctx, o.DockerHost, dockerBridge, wantDocker)
 	if o.Plan != nil {
+		rep.Networks = collectNetworks(ctx, o.DockerHost, o.Plan.Want.Networks)
 		addDrift(rep, o.Plan.Drift.Drift(ctx, o.Plan.Topology))
 	}
 	return rep, nil

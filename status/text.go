@@ -34,6 +34,7 @@ func (rep *Report) WriteText(w io.Writer) {
 	if rep.DockerNet != nil {
 		writeDocker(w, rep.DockerNet)
 	}
+	writeNetworks(w, rep.Networks)
 	rep.writeDrift(w)
 	if f := rep.Fleet; f != nil {
 		rev := fmt.Sprint(f.Revision)
