@@ -4,6 +4,11 @@
 // It needs root and Open vSwitch's userspace tools.
 //
 //	ovsmesh-bench [--ovsmesh bin/ovsmesh] [--sizes 100,1000] [--runs 5] [--slow-runs 3] [--slow-after 20s] [--skip-per-port] [-q]
+//	ovsmesh-bench --loop [--sizes 1000] [--runs 5] [--profile-dir DIR] [-q]
+//
+// With --loop it times the reconcile loop's passes instead (first, adding and
+// removing one peer, steady) in this process, with a CPU profile of each kind of
+// pass in DIR (see bench.RunLoop).
 //
 // It is a developer tool, not part of the product.
 package main
@@ -41,6 +46,8 @@ func run(ctx context.Context, args []string) error {
 	slowAfter := fs.Duration("slow-after", 20*time.Second, "see --slow-runs")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	skipPerPort := fs.Bool("skip-per-port", false, "leave out case (b), one ovs-vsctl per tunnel (minutes at N=1000)")
+	loop := fs.Bool("loop", false, "time the reconcile loop's passes at the first size instead")
+	profileDir := fs.String("profile-dir", "", "with --loop: write a CPU profile of each kind of pass here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,6 +65,9 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("--sizes: %q is not a number", s)
 		}
 		cfg.Sizes = append(cfg.Sizes, n)
+	}
+	if *loop {
+		return bench.RunLoop(ctx, bench.LoopConfig{N: cfg.Sizes[0], Runs: *runs, ProfileDir: *profileDir, Progress: cfg.Progress}, os.Stdout)
 	}
 	return bench.Run(ctx, cfg, os.Stdout)
 }
