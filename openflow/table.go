@@ -178,16 +178,52 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.client(ctx).OpenFlow.AddFlowBundle(t.bridge, p.fill); err != nil {
-		return nil, fmt.Errorf("install %d flows on bridge %q in one bundle: %w", len(p.add), t.bridge, err)
+	if err := t.send(ctx, p); err != nil {
+		return nil, fmt.Errorf("install %d flows and delete %d on bridge %q in one bundle: %w", len(p.add), len(p.deletes), t.bridge, err)
 	}
 	t.log.Debug("flow table updated", "bridge", t.bridge, "added", len(p.missing),
 		"deleted", len(p.stale), "replaced", p.replace, "flows", len(wantE))
 	return changes, nil
 }
 
-// fill writes the plan into a bundle: with replace, the delete of all our flows
-// comes first, so that the adds that follow survive it.
+// send sends the plan in one atomic bundle. go-openvswitch writes a bundle of
+// adds and non-strict deletes (AddFlowBundle), which is all a plan without strict
+// deletes needs. Its FlowTransaction has no strict delete (its directives are
+// "add" and "delete", unexported, and its MatchFlow has no priority), so a plan
+// that removes single flows writes the same bundle file itself: one
+// "delete_strict" line per flow to remove, then the adds, each flow's text
+// written by go-openvswitch, piped to the same `ovs-ofctl --bundle add-flows`
+// command AddFlowBundle runs.
+func (t *Table) send(ctx context.Context, p plan) error {
+	if len(p.deletes) == 0 {
+		return t.client(ctx).OpenFlow.AddFlowBundle(t.bridge, p.fill)
+	}
+	var b bytes.Buffer
+	for _, e := range p.deletes {
+		// Deletes come first: one may remove a flow with the match an add
+		// then installs (a flag ovsmesh never sets made it differ).
+		fmt.Fprintf(&b, "delete_strict %s,%s\n", e.match, ourCookieMatch)
+	}
+	for _, e := range p.add {
+		f, err := toOVS(*e.flow)
+		if err != nil {
+			return err
+		}
+		text, err := f.MarshalText()
+		if err != nil {
+			return fmt.Errorf("flow %q: %w", e.flow, err)
+		}
+		b.WriteString("add ")
+		b.Write(text)
+		b.WriteByte('\n')
+	}
+	_, err := t.ofctlIn(ctx, &b, "--bundle", "add-flows", t.bridge, "-")
+	return err
+}
+
+// fill writes an add-only or full-replace plan into go-openvswitch's bundle:
+// with replace, the delete of all our flows comes first, so that the adds that
+// follow survive it.
 func (p plan) fill(tx *ovs.FlowTransaction) error {
 	if p.replace {
 		tx.Delete(ourFlows())
@@ -216,12 +252,17 @@ func (t *Table) dump(ctx context.Context) ([]byte, error) {
 // ofctl runs ovs-ofctl with the Table's timeout and OpenFlow 1.4 and returns its
 // output. Its error carries the command line and the output.
 func (t *Table) ofctl(ctx context.Context, args ...string) ([]byte, error) {
+	return t.ofctlIn(ctx, nil, args...)
+}
+
+// ofctlIn is ofctl with a standard input.
+func (t *Table) ofctlIn(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	// The context bounds it too, should ovs-ofctl's own --timeout not fire (it
 	// covers the connection and each reply, not the whole run).
 	ctx, cancel := context.WithTimeout(ctx, t.timeout+time.Second)
 	defer cancel()
 	argv := append([]string{"--timeout=" + strconv.Itoa(t.timeoutSeconds()), "-O", ovs.ProtocolOpenFlow14}, args...)
-	out, err := t.runner.Run(ctx, nil, "ovs-ofctl", argv...)
+	out, err := t.runner.Run(ctx, stdin, "ovs-ofctl", argv...)
 	if err != nil {
 		return out, fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
 	}
