@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +63,10 @@ type Table struct {
 	log     *slog.Logger
 	runner  Runner
 	timeout time.Duration
+	// fullEvery, verified and verifiedAt: see WithFullCheckEvery and check.go.
+	fullEvery  time.Duration
+	verified   []topology.Flow
+	verifiedAt time.Time
 }
 
 // Option configures a Table.
@@ -134,16 +139,29 @@ type Reading struct {
 	// noBridge is the dump's error when the bridge does not exist: a dry run then
 	// reports every flow as added, a real Apply fails with it.
 	noBridge error
+	// verified, when not nil, is the table a count found as many flows of as it
+	// has (see check.go); have is then empty.
+	verified []topology.Flow
 }
 
 // Read dumps the flows with ovsmesh's cookie (one ovs-ofctl dump-flows). A bridge
 // that does not exist yet reads as empty (see Reading.Apply). Reading the table
 // apart from applying it lets a pass read while it brings OVSDB to the plan; the
 // reading is only as fresh as the moment of the dump, so the caller reads again
-// after anything that may have changed the flows.
+// after anything that may have changed the flows. With WithFullCheckEvery, a
+// Table that recently found its flows exactly as wanted only counts them (see
+// check.go).
 func (t *Table) Read(ctx context.Context) (*Reading, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if r, err := t.countReading(ctx); r != nil || err != nil {
+		return r, err
+	}
+	return t.readFull(ctx)
+}
+
+// readFull is Read's dump; t.mu is held.
+func (t *Table) readFull(ctx context.Context) (*Reading, error) {
 	out, err := t.dump(ctx)
 	if err != nil && strings.Contains(err.Error(), "is not a bridge or a socket") {
 		return &Reading{t: t, noBridge: fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)}, nil
@@ -158,6 +176,12 @@ func (t *Table) Read(ctx context.Context) (*Reading, error) {
 // they differ, nothing when they match, and only returns the changes with dryRun.
 func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
 	t := r.t
+	if r.verified != nil {
+		if slices.EqualFunc(want, r.verified, topology.Flow.Equal) {
+			t.log.Debug("flow table up to date (flows counted)", "bridge", t.bridge, "flows", len(want))
+			return nil, nil
+		}
+	}
 	wantE, err := wantEntries(want)
 	if err != nil {
 		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
@@ -167,20 +191,35 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 	}
 	// A dry run on a host whose bridge does not exist yet (the real pass creates
 	// it first) finds no flows: every flow would be added.
-	p := diff(wantE, r.have)
+	have := r.have
+	if r.verified != nil {
+		// Another table is wanted than the one counted: the difference is
+		// computed from the verified table (see check.go), without a dump.
+		if have, err = verifiedEntries(r.verified); err != nil {
+			return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
+		}
+	}
+	p := diff(wantE, have)
 	changes := p.changes()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if len(changes) == 0 {
+		if !dryRun {
+			t.verify(want, r.verified == nil)
+		}
 		t.log.Debug("flow table up to date", "bridge", t.bridge, "flows", len(wantE))
 		return nil, nil
 	}
 	if dryRun {
 		return changes, nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if err := t.send(ctx, p); err != nil {
+		t.verify(nil, false)
 		return nil, fmt.Errorf("install %d flows and delete %d on bridge %q in one bundle: %w", len(p.add), len(p.deletes), t.bridge, err)
 	}
+	// The bundle was committed atomically on the table read: it now holds want,
+	// as checked by that reading but for what the bundle changed.
+	t.verify(want, r.verified == nil)
 	t.log.Debug("flow table updated", "bridge", t.bridge, "added", len(p.missing),
 		"deleted", len(p.stale), "replaced", p.replace, "flows", len(wantE))
 	return changes, nil
@@ -277,6 +316,11 @@ func (t *Table) timeoutSeconds() int { return int(math.Ceil(t.timeout.Seconds())
 func (t *Table) Count(ctx context.Context) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.count(ctx)
+}
+
+// count is Count; t.mu is held.
+func (t *Table) count(ctx context.Context) (int, error) {
 	out, err := t.ofctl(ctx, "dump-aggregate", t.bridge, ourCookieMatch)
 	if err != nil {
 		return 0, fmt.Errorf("count ovsmesh flows of bridge %q: %w", t.bridge, err)

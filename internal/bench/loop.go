@@ -41,11 +41,9 @@ var loopKinds = []string{loopFirst, loopAdd, loopRemove, loopSteady}
 
 // Floors measured in the same run, and the loop's own file load.
 const (
-	floorAddPort = "floor: `ovs-vsctl add-port` of one GRE port on the same bridge"
-	floorDelPort = "floor: `ovs-vsctl del-port` of that port"
-	floorBulk    = "floor: one bulk `ovs-vsctl` creating br0 and every tunnel"
-	floorBundle  = "floor: `ovs-ofctl --bundle add-flows` of the whole table"
-	loopCompile  = "the loop's load of the topology file (`topology.Compile`, every pass)"
+	floorBulk   = "floor: one bulk `ovs-vsctl` creating br0 and every tunnel"
+	floorBundle = "floor: `ovs-ofctl --bundle add-flows` of the whole table"
+	loopCompile = "the loop's load of the topology file (`topology.Compile`, every pass)"
 )
 
 // loopTimes are the wall times of one kind of pass: the whole pass and each step
@@ -112,18 +110,39 @@ func (s *session) loopPasses(ctx context.Context, cfg LoopConfig, full, less *me
 	type kind struct {
 		name    string
 		prepare func() error
+		floor   func() (time.Duration, error) // timed after prepare, before the pass
 		t       *topology.Topology
 		changes bool
 	}
 	converge := func(t *topology.Topology) func() error { return func() error { return lp.converge(ctx, t) } }
+	floorPort := topology.Tunnel{Name: "gre-floor", Type: "gre", RemoteIP: hostAddr(cfg.N + 1), OFPort: 65000}
+	addPort := func() (time.Duration, error) {
+		_, d, err := s.vsctl(ctx, full.addPort(floorPort)...)
+		return d, err
+	}
+	delPort := func() (time.Duration, error) {
+		_, d, err := s.vsctl(ctx, "del-port", full.bridge(), floorPort.Name)
+		return d, err
+	}
 	kinds := []kind{
-		{loopFirst, func() error { return s.reset(ctx, full) }, tFull, true},
-		{loopAdd, converge(tLess), tFull, true},
-		{loopRemove, converge(tFull), tLess, true},
-		{loopSteady, converge(tFull), tFull, false},
+		{loopFirst, func() error { return s.reset(ctx, full) }, nil, tFull, true},
+		{loopAdd, converge(tLess), func() (time.Duration, error) {
+			d, err := addPort()
+			if err == nil {
+				_, err = delPort()
+			}
+			return d, err
+		}, tFull, true},
+		{loopRemove, converge(tFull), func() (time.Duration, error) {
+			if _, err := addPort(); err != nil {
+				return 0, err
+			}
+			return delPort()
+		}, tLess, true},
+		{loopSteady, converge(tFull), nil, tFull, false},
 	}
 	for _, k := range kinds {
-		lt, err := lp.measure(ctx, k.name, k.prepare, k.t, k.changes)
+		lt, err := lp.measure(ctx, k.name, k.prepare, k.floor, k.t, k.changes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", k.name, err)
 		}
@@ -138,29 +157,14 @@ func (s *session) loopPasses(ctx context.Context, cfg LoopConfig, full, less *me
 		compile["pass"] = append(compile["pass"], time.Since(start))
 	}
 	times[loopCompile] = compile
-	return s.loopFloors(ctx, cfg, full, times)
+	return s.loopFloors(ctx, full, times)
 }
 
 // loopFloors times what Open vSwitch's own tools need for the same changes.
-func (s *session) loopFloors(ctx context.Context, cfg LoopConfig, full *mesh, times map[string]loopTimes) error {
+func (s *session) loopFloors(ctx context.Context, full *mesh, times map[string]loopTimes) error {
 	if err := os.WriteFile(s.flowsPath(full), []byte(strings.Join(full.flowLines(), "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
-	floor := topology.Tunnel{Name: "gre-floor", Type: "gre", RemoteIP: hostAddr(cfg.N + 1), OFPort: 65000}
-	add, del := loopTimes{}, loopTimes{}
-	for range cfg.Runs {
-		_, d, err := s.vsctl(ctx, full.addPort(floor)...)
-		if err != nil {
-			return err
-		}
-		add["pass"] = append(add["pass"], d)
-		_, d, err = s.vsctl(ctx, "del-port", full.bridge(), floor.Name)
-		if err != nil {
-			return err
-		}
-		del["pass"] = append(del["pass"], d)
-	}
-	times[floorAddPort], times[floorDelPort] = add, del
 	r := &result{}
 	if err := s.bulkVsctl(ctx, full, r); err != nil {
 		return err
@@ -201,7 +205,7 @@ func (s *session) newLoopPasser(ctx context.Context, cfg LoopConfig) (*loopPasse
 		Host:   measuredHost,
 		OVS:    timedOVS{db, st},
 		Bridge: timedBridge{linuxbridge.New(s.nl, log), st},
-		Flows:  timedFlows{runner: runner, log: log, st: st},
+		Flows:  &timedFlows{runner: runner, log: log, st: st},
 		Files:  timedFiles{&ifupdown.Files{Interfaces: s.interfaces(), DaemonJSON: s.daemonJSON(), Log: log}, st},
 		Log:    log,
 	}
@@ -224,12 +228,22 @@ func (lp *loopPasser) converge(ctx context.Context, t *topology.Topology) error 
 	return fmt.Errorf("not converged after 3 passes")
 }
 
-// measure times Runs passes of one kind, each after prepare, under one CPU profile.
-func (lp *loopPasser) measure(ctx context.Context, name string, prepare func() error, t *topology.Topology, changes bool) (loopTimes, error) {
+// measure times Runs passes of one kind, each after prepare and, when given, its
+// floor (what Open vSwitch's own tool needs for the same change, timed just
+// before the pass), each pass under its own CPU profile.
+func (lp *loopPasser) measure(ctx context.Context, name string, prepare func() error, floor func() (time.Duration, error),
+	t *topology.Topology, changes bool) (loopTimes, error) {
 	all := loopTimes{}
 	for i := range lp.cfg.Runs {
 		if err := prepare(); err != nil {
 			return nil, fmt.Errorf("prepare run %d: %w", i+1, err)
+		}
+		if floor != nil {
+			d, err := floor()
+			if err != nil {
+				return nil, fmt.Errorf("floor of run %d: %w", i+1, err)
+			}
+			all["floor"] = append(all["floor"], d)
 		}
 		lp.timer.reset()
 		lp.runner.reset()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -284,7 +285,7 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 		Guard:    hostGuard{db: ovs, bridge: br, skipAddress: f.skipAddressCheck, takeOver: f.takeOver},
 		BFD:      ovs,
 		Bridge:   br,
-		Flows:    flowTables{log: log},
+		Flows:    &flowTables{log: log},
 		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Firewall: firewall.New(log),
 		Docker:   docker,
@@ -300,12 +301,29 @@ func newReconciler(path string, f applyFlags, log *slog.Logger, ovs ovsAdapter) 
 // not answer OpenFlow at all, and a shorter bound lets the loop retry sooner.
 const flowTimeout = 10 * time.Second
 
-// flowTables reaches the flow table of whichever bridge the topology names.
-type flowTables struct{ log *slog.Logger }
+// fullFlowCheck is how long a loop trusts a flow table it verified by a whole
+// dump while only the number of flows is checked (see openflow.WithFullCheckEvery).
+const fullFlowCheck = 5 * time.Minute
 
-// Read reads the bridge's flows (one ovs-ofctl dump-flows).
-func (ft flowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
-	r, err := openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout)).Read(ctx)
+// flowTables reaches the flow table of whichever bridge the topology names; it
+// keeps one openflow.Table per bridge, so that a loop's passes share what the
+// last whole dump verified.
+type flowTables struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	tables map[string]*openflow.Table
+}
+
+// Read reads the bridge's flows (one ovs-ofctl dump-flows, or dump-aggregate).
+func (ft *flowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
+	ft.mu.Lock()
+	t, ok := ft.tables[bridge]
+	if !ok {
+		t = openflow.New(bridge, ft.log, openflow.WithTimeout(flowTimeout), openflow.WithFullCheckEvery(fullFlowCheck))
+		ft.tables = map[string]*openflow.Table{bridge: t} // a renamed bridge's Table is dropped
+	}
+	ft.mu.Unlock()
+	r, err := t.Read(ctx)
 	if err != nil {
 		return nil, err // not a nil *Reading in a non-nil interface
 	}
