@@ -1,6 +1,9 @@
 package openflow
 
 import (
+	"context"
+	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -97,4 +100,31 @@ func TestFullCheckEvery(t *testing.T) {
 	// A table changed from a count keeps the period of the last dump.
 	time.Sleep(time.Until(dumped.Add(every)))
 	step("a whole dump once the period of the last one is over", two, "dump-flows", 0)
+}
+
+// noBridgeRunner fails every ovs-ofctl run as ovs-ofctl does for a missing bridge,
+// and records the commands.
+type noBridgeRunner struct{ cmds []string }
+
+func (r *noBridgeRunner) Run(_ context.Context, _ io.Reader, name string, args ...string) ([]byte, error) {
+	r.cmds = append(r.cmds, name+" "+strings.Join(args, " ")+" ")
+	return []byte("ovs-ofctl: br0 is not a bridge or a socket"), errors.New("exit status 1")
+}
+
+// TestFullCheckForgetsAMissingBridge: a Table whose bridge disappeared forgets
+// what it verified, so that the bridge created again is dumped, not counted.
+func TestFullCheckForgetsAMissingBridge(t *testing.T) {
+	rec := &noBridgeRunner{}
+	tbl := New("br0", testLogger(t), WithRunner(rec), WithFullCheckEvery(time.Hour))
+	tbl.verified, tbl.verifiedAt = []topology.Flow{fDrop}, time.Now()
+	for i, want := range []string{"dump-aggregate dump-flows", "dump-flows"} {
+		r, err := tbl.Read(t.Context())
+		if err != nil || r.noBridge == nil {
+			t.Fatalf("read %d: %v, %v; want a reading of a missing bridge", i+1, r, err)
+		}
+		if got := commands(rec.cmds); got != want {
+			t.Errorf("read %d ran %q, want %q", i+1, got, want)
+		}
+		rec.cmds = nil
+	}
 }

@@ -164,6 +164,7 @@ func (t *Table) Read(ctx context.Context) (*Reading, error) {
 func (t *Table) readFull(ctx context.Context) (*Reading, error) {
 	out, err := t.dump(ctx)
 	if err != nil && strings.Contains(err.Error(), "is not a bridge or a socket") {
+		t.verify(nil, false) // a bridge created later starts with no flows: dump it
 		return &Reading{t: t, noBridge: fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)}, nil
 	}
 	if err != nil {
