@@ -39,7 +39,8 @@ func addLines(flows []topology.Flow) []string {
 
 // TestApplyRealOVS installs the lab's table of docker1 on a real ovs-vswitchd and
 // checks the flows as vswitchd prints them, that a second Apply sends nothing, that
-// drift is repaired, that a changed table is replaced in one bundle and that a
+// drift is repaired, that a removed peer's flows are deleted alone (strictly) in
+// one bundle, that an unreadable flow still means a full replace, and that a
 // foreign flow is never touched.
 func TestApplyRealOVS(t *testing.T) {
 	o, rec, tbl, foreign := startWithForeignFlow(t)
@@ -106,13 +107,28 @@ func TestApplyRealOVS(t *testing.T) {
 		assertAged(t, o, 1, &gone)
 	})
 
-	t.Run("changed table is replaced in one bundle", func(t *testing.T) {
+	t.Run("a hand-added flow with our cookie is deleted strictly", func(t *testing.T) {
+		// Without -O, ovs-ofctl also sets reset_counts, a flag ovsmesh never sets.
+		o.ofctl(t, "add-flow", "br0", "cookie="+ourCookie+",table=1,priority=7,tcp,nw_dst=10.1.0.0/16,tp_dst=80,actions=drop")
+		changes, err := tbl.Apply(ctx, want, false)
+		if err != nil || len(changes) != 1 || !strings.HasPrefix(changes[0], "delete flow table=1,priority=7,") {
+			t.Fatalf("Apply = %q, %v; want one delete", changes, err)
+		}
+		w := writes(rec.take())
+		if len(w) != 1 || !strings.Contains(w[0], "\ndelete_strict table=1,priority=7,tcp,nw_dst=10.1.0.0/16,tp_dst=80,cookie=0x6f76736d657368/-1\n") {
+			t.Errorf("sent %q, want one bundle with that strict delete", w)
+		}
+		assertTable(t, o, want, foreign)
+	})
+
+	t.Run("a removed peer's flows go alone, in one bundle", func(t *testing.T) {
 		two := twoHostFlows(t)
+		time.Sleep(1100 * time.Millisecond) // the repaired flow ages too
 		changes, err := tbl.Apply(ctx, two, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// docker3's flows go and the flood flow changes: an add and a delete.
+		// docker3's flows go and the flood flow changes: adds and deletes.
 		var wantChanges []string
 		for _, f := range two {
 			if !slices.ContainsFunc(want, f.Equal) {
@@ -131,13 +147,38 @@ func TestApplyRealOVS(t *testing.T) {
 			t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(changes, "\n"), strings.Join(wantChanges, "\n"))
 		}
 		w := writes(rec.take())
+		if len(w) != 1 || !strings.Contains(w[0], "\ndelete_strict table=") || strings.Contains(w[0], "\ndelete ") ||
+			strings.Count(w[0], "\nadd ") >= len(two)/2 {
+			t.Errorf("sent %q, want one bundle of strict deletes and the few adds", w)
+		}
+		assertTable(t, o, two, foreign)
+		// The flows both tables share were not reinstalled.
+		for _, f := range o.flows(t) {
+			if f.cookie == ourCookie && slices.ContainsFunc(want, func(w topology.Flow) bool { return w.String() == f.text }) && f.duration < 1 {
+				t.Errorf("flow %s is %.3fs old: it was reinstalled", f.text, f.duration)
+			}
+		}
+		if again, err := tbl.Apply(ctx, two, false); err != nil || again != nil {
+			t.Errorf("Apply after the removal = %q, %v; want no changes", again, err)
+		}
+	})
+
+	t.Run("an unreadable flow means a full replace in one bundle", func(t *testing.T) {
+		two := twoHostFlows(t)
+		// vswitchd prints nothing dumpEntries cannot read: give the reading one.
+		r, err := tbl.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.have = append(r.have, unreadable("garbage"))
+		if _, err := r.Apply(ctx, two, false); err != nil {
+			t.Fatal(err)
+		}
+		w := writes(rec.take())
 		if len(w) != 1 || !strings.Contains(w[0], "\ndelete cookie=0x006f76736d657368/0xffffffffffffffff\n") {
 			t.Errorf("replace sent %q, want one bundle starting with a delete of our cookie", w)
 		}
 		assertTable(t, o, two, foreign)
-		if again, err := tbl.Apply(ctx, two, false); err != nil || again != nil {
-			t.Errorf("Apply after replace = %q, %v; want no changes", again, err)
-		}
 	})
 
 	t.Run("stp table with NORMAL", func(t *testing.T) {

@@ -14,6 +14,10 @@ type entry struct {
 	// flow is the wanted flow (nil for a dumped one): only the flows a bundle
 	// adds are converted to go-openvswitch's form.
 	flow *topology.Flow
+	// match is a dumped flow's table, priority and match as ovs-ofctl printed
+	// them (its own syntax, which it reads back), for a strict delete; "" for a
+	// wanted flow or a dump line that could not be read.
+	match string
 }
 
 // wantEntries canonicalizes the desired table; the entries point into want. Two
@@ -39,20 +43,23 @@ func wantEntries(want []topology.Flow) ([]entry, error) {
 
 // plan is what one Apply sends in its bundle.
 //
-// go-openvswitch's FlowTransaction can only write "add" and non-strict "delete"
-// lines, and its MatchFlow has no priority. A non-strict delete removes every flow
-// whose match is at least as specific (deleting "table=1,priority=1" would remove
-// all of table 1), so one flow cannot be deleted precisely. Hence the choice:
-//   - when no installed flow of ours needs to go away, the bundle only adds the
-//     missing flows: an OpenFlow add replaces the flow with the same table,
-//     priority and match, so a changed action is also just an add, and the flows
-//     that are right keep their counters;
-//   - otherwise the bundle deletes all flows with our cookie and adds the whole
-//     desired table (full replace), which is still atomic.
+// An OpenFlow add replaces the flow with the same table, priority and match, so a
+// wanted flow that is missing or whose actions changed is just an add, and the
+// flows that are right keep their counters. An installed flow of ours whose
+// table, priority and match no wanted flow has is removed by a strict delete
+// (delete_strict: exactly that priority and match, with our cookie), in the same
+// bundle before the adds. So adding or removing a peer sends only the flows that
+// differ, in one atomic bundle.
+//
+// Two cases cannot name a flow precisely and fall back to a full replace (delete
+// every flow with our cookie, then add the whole desired table, still atomic): a
+// dump line that could not be read, and two installed flows that canonicalize to
+// the same table, priority and match.
 type plan struct {
 	missing []entry // wanted flows not installed exactly as wanted
 	stale   []entry // installed flows of ours not wanted exactly as they are
 	replace bool    // delete all our flows first, then add every wanted flow
+	deletes []entry // stale flows the bundle deletes strictly (none with replace)
 	add     []entry // the flows the bundle adds
 }
 
@@ -80,24 +87,29 @@ func diff(want, have []entry) plan {
 			p.missing = append(p.missing, e)
 		}
 	}
-	if len(p.stale) > 0 {
-		wantID := make(map[string]bool, len(want))
-		for _, e := range want {
-			wantID[e.id] = true
-		}
-		haveID := make(map[string]int, len(have))
-		for _, e := range have {
-			haveID[e.id]++
-		}
-		for _, e := range p.stale {
-			if !wantID[e.id] || haveID[e.id] > 1 {
-				p.replace = true
-			}
-		}
-	}
 	p.add = p.missing
+	if len(p.stale) == 0 {
+		return p
+	}
+	wantID := make(map[string]bool, len(want))
+	for _, e := range want {
+		wantID[e.id] = true
+	}
+	haveID := make(map[string]int, len(have))
+	for _, e := range have {
+		haveID[e.id]++
+	}
+	for _, e := range p.stale {
+		switch {
+		case e.match == "" || haveID[e.id] > 1:
+			p.replace = true
+		case !wantID[e.id]:
+			p.deletes = append(p.deletes, e)
+		}
+		// else: the add of the wanted flow with that identity replaces it.
+	}
 	if p.replace {
-		p.add = want
+		p.deletes, p.add = nil, want
 	}
 	return p
 }

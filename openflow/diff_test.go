@@ -34,6 +34,7 @@ func TestDiff(t *testing.T) {
 		have    []string // dump lines
 		changes []string
 		replace bool
+		deletes []string // the matches the bundle deletes strictly
 		add     []string // canonical texts of the flows the bundle adds
 	}{
 		{
@@ -63,18 +64,26 @@ func TestDiff(t *testing.T) {
 			add:     []string{fFlood1.String()},
 		},
 		{
-			name:    "an unwanted flow means full replace",
+			// A removed peer's flows go one by one: the others stay as they are.
+			name:    "an unwanted flow is deleted strictly",
 			want:    []topology.Flow{fDrop, fARP},
 			have:    []string{dumpLine(fDrop), dumpLine(fARP), dumpLine(fSpoof)},
 			changes: []string{"delete flow " + fSpoof.String()},
-			replace: true,
-			add:     []string{fDrop.String(), fARP.String()},
+			deletes: []string{"table=0,priority=100,ip,in_port=32771,nw_src=172.17.0.3"},
+		},
+		{
+			name:    "a flow goes, another changes, one is added",
+			want:    []topology.Flow{fDrop, fFlood1, fARP},
+			have:    []string{dumpLine(fDrop), dumpLine(fFlood), dumpLine(fSpoof)},
+			changes: []string{"add flow " + fFlood1.String(), "add flow " + fARP.String(), "delete flow " + fSpoof.String(), "delete flow " + fFlood.String()},
+			deletes: []string{"table=0,priority=100,ip,in_port=32771,nw_src=172.17.0.3"},
+			add:     []string{fFlood1.String(), fARP.String()},
 		},
 		{
 			name:    "nothing wanted",
 			have:    []string{dumpLine(fDrop)},
 			changes: []string{"delete flow " + fDrop.String()},
-			replace: true,
+			deletes: []string{"table=0,priority=1"},
 		},
 		{
 			// ovs-ofctl add-flow without -O sets reset_counts, a flag ovsmesh
@@ -83,7 +92,7 @@ func TestDiff(t *testing.T) {
 			want:    []topology.Flow{fDrop},
 			have:    []string{"cookie=0x6f76736d657368, duration=1.2s, table=0, n_packets=0, n_bytes=0, reset_counts priority=1 actions=drop"},
 			changes: []string{"add flow " + fDrop.String(), "delete flow table=0,priority=1,reset_counts,actions=drop"},
-			replace: true,
+			deletes: []string{"table=0,priority=1"},
 			add:     []string{fDrop.String()},
 		},
 		{
@@ -94,8 +103,7 @@ func TestDiff(t *testing.T) {
 			have: []string{dumpLine(fARP),
 				"cookie=0x6f76736d657368, duration=1.2s, table=1, n_packets=0, n_bytes=0, priority=100,pkt_mark=0x1,arp,arp_tpa=172.17.0.2 actions=output:32770"},
 			changes: []string{"delete flow table=1,priority=100,arp,arp_tpa=172.17.0.2,pkt_mark=0x1,actions=output:32770"},
-			replace: true,
-			add:     []string{fARP.String()},
+			deletes: []string{"table=1,priority=100,pkt_mark=0x1,arp,arp_tpa=172.17.0.2"},
 		},
 		{
 			// Two installed flows that canonicalize alike (here the same flow
@@ -128,6 +136,13 @@ func TestDiff(t *testing.T) {
 			}
 			if p.replace != tt.replace {
 				t.Errorf("replace = %v, want %v", p.replace, tt.replace)
+			}
+			var dels []string
+			for _, e := range p.deletes {
+				dels = append(dels, e.match)
+			}
+			if !slices.Equal(dels, tt.deletes) {
+				t.Errorf("strict deletes:\n%s\nwant:\n%s", strings.Join(dels, "\n"), strings.Join(tt.deletes, "\n"))
 			}
 			var add []string
 			for _, e := range p.add {

@@ -122,8 +122,26 @@ func (p *lineParser) parse(line string) entry {
 	b = appendActions(b, actions)
 	p.buf = b
 	text := string(b)
-	return entry{id: text[:idLen], text: text}
+	return entry{id: text[:idLen], text: text, match: strictMatch(table, match)}
 }
+
+// strictMatch is the table and the dumped match (priority included, unless the
+// default) in ovs-ofctl's syntax, which ovs-ofctl reads back, for a strict
+// delete. A flow whose match is empty has its flags (reset_counts...) where the
+// match would be: they are left out, a delete takes none.
+func strictMatch(table, match string) string {
+	b := "table=" + table
+	for f := range strings.SplitSeq(match, ",") {
+		if f != "" && !flowFlags[f] {
+			b += "," + f
+		}
+	}
+	return b
+}
+
+// flowFlags are the flags ovs-ofctl prints among a flow's properties.
+var flowFlags = map[string]bool{"send_flow_rem": true, "check_overlap": true, "reset_counts": true,
+	"no_packet_counts": true, "no_byte_counts": true}
 
 // unreadable is the entry of a dump line dumpEntries cannot read: its identity
 // is no flow's, so the flow (if it is one) is replaced.

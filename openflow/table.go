@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +63,10 @@ type Table struct {
 	log     *slog.Logger
 	runner  Runner
 	timeout time.Duration
+	// fullEvery, verified and verifiedAt: see WithFullCheckEvery and check.go.
+	fullEvery  time.Duration
+	verified   []topology.Flow
+	verifiedAt time.Time
 }
 
 // Option configures a Table.
@@ -134,18 +139,32 @@ type Reading struct {
 	// noBridge is the dump's error when the bridge does not exist: a dry run then
 	// reports every flow as added, a real Apply fails with it.
 	noBridge error
+	// verified, when not nil, is the table a count found as many flows of as it
+	// has (see check.go); have is then empty.
+	verified []topology.Flow
 }
 
 // Read dumps the flows with ovsmesh's cookie (one ovs-ofctl dump-flows). A bridge
 // that does not exist yet reads as empty (see Reading.Apply). Reading the table
 // apart from applying it lets a pass read while it brings OVSDB to the plan; the
 // reading is only as fresh as the moment of the dump, so the caller reads again
-// after anything that may have changed the flows.
+// after anything that may have changed the flows. With WithFullCheckEvery, a
+// Table that recently found its flows exactly as wanted only counts them (see
+// check.go).
 func (t *Table) Read(ctx context.Context) (*Reading, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if r, err := t.countReading(ctx); r != nil || err != nil {
+		return r, err
+	}
+	return t.readFull(ctx)
+}
+
+// readFull is Read's dump; t.mu is held.
+func (t *Table) readFull(ctx context.Context) (*Reading, error) {
 	out, err := t.dump(ctx)
 	if err != nil && strings.Contains(err.Error(), "is not a bridge or a socket") {
+		t.verify(nil, false) // a bridge created later starts with no flows: dump it
 		return &Reading{t: t, noBridge: fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)}, nil
 	}
 	if err != nil {
@@ -158,6 +177,12 @@ func (t *Table) Read(ctx context.Context) (*Reading, error) {
 // they differ, nothing when they match, and only returns the changes with dryRun.
 func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
 	t := r.t
+	if r.verified != nil {
+		if slices.EqualFunc(want, r.verified, topology.Flow.Equal) {
+			t.log.Debug("flow table up to date (flows counted)", "bridge", t.bridge, "flows", len(want))
+			return nil, nil
+		}
+	}
 	wantE, err := wantEntries(want)
 	if err != nil {
 		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
@@ -167,27 +192,78 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 	}
 	// A dry run on a host whose bridge does not exist yet (the real pass creates
 	// it first) finds no flows: every flow would be added.
-	p := diff(wantE, r.have)
+	have := r.have
+	if r.verified != nil {
+		// Another table is wanted than the one counted: the difference is
+		// computed from the verified table (see check.go), without a dump.
+		if have, err = verifiedEntries(r.verified); err != nil {
+			return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
+		}
+	}
+	p := diff(wantE, have)
 	changes := p.changes()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if len(changes) == 0 {
+		if !dryRun {
+			t.verify(want, r.verified == nil)
+		}
 		t.log.Debug("flow table up to date", "bridge", t.bridge, "flows", len(wantE))
 		return nil, nil
 	}
 	if dryRun {
 		return changes, nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := t.client(ctx).OpenFlow.AddFlowBundle(t.bridge, p.fill); err != nil {
-		return nil, fmt.Errorf("install %d flows on bridge %q in one bundle: %w", len(p.add), t.bridge, err)
+	if err := t.send(ctx, p); err != nil {
+		t.verify(nil, false)
+		return nil, fmt.Errorf("install %d flows and delete %d on bridge %q in one bundle: %w", len(p.add), len(p.deletes), t.bridge, err)
 	}
+	// The bundle was committed atomically on the table read: it now holds want,
+	// as checked by that reading but for what the bundle changed.
+	t.verify(want, r.verified == nil)
 	t.log.Debug("flow table updated", "bridge", t.bridge, "added", len(p.missing),
 		"deleted", len(p.stale), "replaced", p.replace, "flows", len(wantE))
 	return changes, nil
 }
 
-// fill writes the plan into a bundle: with replace, the delete of all our flows
-// comes first, so that the adds that follow survive it.
+// send sends the plan in one atomic bundle. go-openvswitch writes a bundle of
+// adds and non-strict deletes (AddFlowBundle), which is all a plan without strict
+// deletes needs. Its FlowTransaction has no strict delete (its directives are
+// "add" and "delete", unexported, and its MatchFlow has no priority), so a plan
+// that removes single flows writes the same bundle file itself: one
+// "delete_strict" line per flow to remove, then the adds, each flow's text
+// written by go-openvswitch, piped to the same `ovs-ofctl --bundle add-flows`
+// command AddFlowBundle runs.
+func (t *Table) send(ctx context.Context, p plan) error {
+	if len(p.deletes) == 0 {
+		return t.client(ctx).OpenFlow.AddFlowBundle(t.bridge, p.fill)
+	}
+	var b bytes.Buffer
+	for _, e := range p.deletes {
+		// Deletes come first: one may remove a flow with the match an add
+		// then installs (a flag ovsmesh never sets made it differ).
+		fmt.Fprintf(&b, "delete_strict %s,%s\n", e.match, ourCookieMatch)
+	}
+	for _, e := range p.add {
+		f, err := toOVS(*e.flow)
+		if err != nil {
+			return err
+		}
+		text, err := f.MarshalText()
+		if err != nil {
+			return fmt.Errorf("flow %q: %w", e.flow, err)
+		}
+		b.WriteString("add ")
+		b.Write(text)
+		b.WriteByte('\n')
+	}
+	_, err := t.ofctlIn(ctx, &b, "--bundle", "add-flows", t.bridge, "-")
+	return err
+}
+
+// fill writes an add-only or full-replace plan into go-openvswitch's bundle:
+// with replace, the delete of all our flows comes first, so that the adds that
+// follow survive it.
 func (p plan) fill(tx *ovs.FlowTransaction) error {
 	if p.replace {
 		tx.Delete(ourFlows())
@@ -216,12 +292,17 @@ func (t *Table) dump(ctx context.Context) ([]byte, error) {
 // ofctl runs ovs-ofctl with the Table's timeout and OpenFlow 1.4 and returns its
 // output. Its error carries the command line and the output.
 func (t *Table) ofctl(ctx context.Context, args ...string) ([]byte, error) {
+	return t.ofctlIn(ctx, nil, args...)
+}
+
+// ofctlIn is ofctl with a standard input.
+func (t *Table) ofctlIn(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	// The context bounds it too, should ovs-ofctl's own --timeout not fire (it
 	// covers the connection and each reply, not the whole run).
 	ctx, cancel := context.WithTimeout(ctx, t.timeout+time.Second)
 	defer cancel()
 	argv := append([]string{"--timeout=" + strconv.Itoa(t.timeoutSeconds()), "-O", ovs.ProtocolOpenFlow14}, args...)
-	out, err := t.runner.Run(ctx, nil, "ovs-ofctl", argv...)
+	out, err := t.runner.Run(ctx, stdin, "ovs-ofctl", argv...)
 	if err != nil {
 		return out, fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
 	}
@@ -236,6 +317,11 @@ func (t *Table) timeoutSeconds() int { return int(math.Ceil(t.timeout.Seconds())
 func (t *Table) Count(ctx context.Context) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.count(ctx)
+}
+
+// count is Count; t.mu is held.
+func (t *Table) count(ctx context.Context) (int, error) {
 	out, err := t.ofctl(ctx, "dump-aggregate", t.bridge, ourCookieMatch)
 	if err != nil {
 		return 0, fmt.Errorf("count ovsmesh flows of bridge %q: %w", t.bridge, err)

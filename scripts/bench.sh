@@ -9,6 +9,8 @@
 # are the topology benchmarks), 2.5 of them for the per-tunnel ovs-vsctl case at
 # N=1000 (50-80 s a run, so 3 runs instead of 5). Needs root.
 # Extra options through BENCH_ARGS, e.g. BENCH_ARGS="--sizes 100 --runs 3".
+# BENCH_ARGS="--loop --sizes 1000 --runs 7 --profile-dir DIR" times the reconcile
+# loop's passes instead, --loop-cpu its CPU and memory (docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then

@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/controller"
@@ -14,15 +15,33 @@ import (
 // not answer OpenFlow at all, and a shorter bound lets the loop retry sooner.
 const FlowTimeout = 10 * time.Second
 
+// FullFlowCheck is how long a loop trusts a flow table it verified by a whole
+// dump while only the number of flows is checked (see openflow.WithFullCheckEvery).
+const FullFlowCheck = 5 * time.Minute
+
 // FlowTables is the Reconciler's Flows: it reaches the flow table of whichever
-// bridge the topology names, each ovs-ofctl run bounded by FlowTimeout.
-type FlowTables struct{ Log *slog.Logger }
+// bridge the topology names, each ovs-ofctl run bounded by FlowTimeout. It keeps
+// one openflow.Table per bridge, so that a loop's passes share what the last
+// whole dump verified. Use it by pointer; the zero value (with Log set) is ready.
+type FlowTables struct {
+	Log    *slog.Logger
+	mu     sync.Mutex
+	tables map[string]*openflow.Table
+}
 
-var _ controller.Flows = FlowTables{}
+var _ controller.Flows = (*FlowTables)(nil)
 
-// Read reads the bridge's flows (one ovs-ofctl dump-flows).
-func (ft FlowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
-	r, err := openflow.New(bridge, ft.Log, openflow.WithTimeout(FlowTimeout)).Read(ctx)
+// Read reads the bridge's flows (one ovs-ofctl dump-flows, or dump-aggregate
+// while the last whole dump is trusted).
+func (ft *FlowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
+	ft.mu.Lock()
+	t, ok := ft.tables[bridge]
+	if !ok {
+		t = openflow.New(bridge, ft.Log, openflow.WithTimeout(FlowTimeout), openflow.WithFullCheckEvery(FullFlowCheck))
+		ft.tables = map[string]*openflow.Table{bridge: t} // a renamed bridge's Table is dropped
+	}
+	ft.mu.Unlock()
+	r, err := t.Read(ctx)
 	if err != nil {
 		return nil, err // not a nil *Reading in a non-nil interface
 	}

@@ -73,6 +73,28 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 		meshes = append(meshes, ms)
 	}
 
+	var results []*result
+	err = withSession(ctx, cfg, bin, func(s *session) error {
+		for _, ms := range meshes {
+			r, err := s.measure(ctx, ms)
+			if err != nil {
+				return fmt.Errorf("N=%d: %w", ms.n, err)
+			}
+			results = append(results, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	m.loadEnd, _ = loadAvg()
+	report(w, m, results, cfg, time.Since(start))
+	return nil
+}
+
+// withSession builds a lab with one host, runs fn with it and tears the lab down,
+// also when fn fails.
+func withSession(ctx context.Context, cfg Config, bin string, fn func(*session) error) (err error) {
 	dir, err := os.MkdirTemp("", "ovsmesh-bench-")
 	if err != nil {
 		return err
@@ -94,19 +116,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 		return fmt.Errorf("netlink in namespace %s: %w", h.NS, err)
 	}
 	defer nl.Close()
-
-	s := &session{cfg: cfg, bin: bin, dir: dir, h: h, nl: nl}
-	var results []*result
-	for _, ms := range meshes {
-		r, err := s.measure(ctx, ms)
-		if err != nil {
-			return fmt.Errorf("N=%d: %w", ms.n, err)
-		}
-		results = append(results, r)
-	}
-	m.loadEnd, _ = loadAvg()
-	report(w, m, results, cfg, time.Since(start))
-	return nil
+	return fn(&session{cfg: cfg, bin: bin, dir: dir, h: h, nl: nl})
 }
 
 // session is one lab host and the files of the pass being measured.

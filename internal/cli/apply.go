@@ -219,7 +219,7 @@ func newReconciler(f applyFlags, log *slog.Logger, ovs adapters.OVS) (*controlle
 		Guard:    adapters.Guard{DB: ovs, Bridge: br, SkipAddress: f.skipAddressCheck, TakeOver: f.takeOver},
 		BFD:      ovs,
 		Bridge:   br,
-		Flows:    adapters.FlowTables{Log: log},
+		Flows:    &adapters.FlowTables{Log: log},
 		Files:    &ifupdown.Files{Interfaces: f.interfaces, DaemonJSON: f.daemonJSON, Log: log},
 		Firewall: firewall.New(log),
 		Docker:   docker,
