@@ -23,6 +23,15 @@ type fakeDocker struct {
 
 func newFakeDocker(t *testing.T, networks map[string]string) *fakeDocker {
 	t.Helper()
+	f := &fakeDocker{networks: networks}
+	f.host = serveFake(t, f.serve)
+	return f
+}
+
+// serveFake serves handler as an Engine API on a unix socket until the test
+// ends, and returns the socket's address as a Docker host ("unix://...").
+func serveFake(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "dockerapi-") // short: a socket path has at most 107 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +42,10 @@ func newFakeDocker(t *testing.T, networks map[string]string) *fakeDocker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeDocker{host: "unix://" + sock, networks: networks}
-	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
+	srv := &http.Server{Handler: handler}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return f
+	return "unix://" + sock
 }
 
 func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
