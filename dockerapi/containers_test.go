@@ -62,11 +62,7 @@ func (f *containerFake) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case path == "/networks":
-		var list []json.RawMessage
-		for _, body := range f.networks {
-			list = append(list, json.RawMessage(body))
-		}
-		json.NewEncoder(w).Encode(list)
+		writeNetworks(w, f.networks)
 	case strings.HasPrefix(path, "/networks/"):
 		body, ok := f.networks[strings.TrimPrefix(path, "/networks/")]
 		if !ok {

@@ -76,11 +76,7 @@ func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
 	case path == "/version":
 		w.Write(readFixture("version.json"))
 	case path == "/networks":
-		var list []json.RawMessage
-		for _, body := range f.networks {
-			list = append(list, json.RawMessage(body))
-		}
-		json.NewEncoder(w).Encode(list)
+		writeNetworks(w, f.networks)
 	case strings.HasPrefix(path, "/networks/"):
 		name := strings.TrimPrefix(path, "/networks/")
 		body, ok := f.networks[name]
@@ -92,6 +88,15 @@ func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		notFound(w, "page not found")
 	}
+}
+
+// writeNetworks answers a network list: the inspect bodies, as a JSON array.
+func writeNetworks(w http.ResponseWriter, networks map[string]string) {
+	var list []json.RawMessage
+	for _, body := range networks {
+		list = append(list, json.RawMessage(body))
+	}
+	json.NewEncoder(w).Encode(list)
 }
 
 func notFound(w http.ResponseWriter, msg string) {
