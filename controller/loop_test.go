@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
@@ -96,27 +96,10 @@ type loopFixture struct {
 	ovs    *countingOVS
 	state  *fakeState
 	rec    *recorder
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	src    *fakeSource
 	cancel context.CancelFunc
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startLoop(t *testing.T, interval time.Duration, changes chan struct{}) *loopFixture {
@@ -130,7 +113,7 @@ func startLoopWith(t *testing.T, interval time.Duration, changes chan struct{}, 
 	t.Helper()
 	s := &fakeState{}
 	ovs := &countingOVS{fakeOVS: fakeOVS{s: s}}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	src := &fakeSource{rd: Reading{Topology: mustLoad(t, "../examples/lab.yaml")}, ch: make(chan struct{}, 1)}
 	f := &loopFixture{ovs: ovs, state: s, rec: &recorder{}, logs: logs, src: src, done: make(chan error, 1)}
 	f.loop = &Loop{

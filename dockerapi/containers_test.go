@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,24 +31,12 @@ const (
 
 func newContainerFake(t *testing.T) *containerFake {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "dockerapi-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "docker.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	def := string(readFixture("bridge-containers.json"))
 	other := strings.NewReplacer(`"Name":"bridge"`, `"Name":"app"`, `"docker0"`, `"br-app"`, `"Id":"92f5`, `"Id":"0ff5`).Replace(def)
 	other = other[:strings.Index(other, `"Containers":{`)] + `"Containers":{},` + other[strings.LastIndex(other, `"Options":`):]
-	f := &containerFake{host: "unix://" + sock, running: map[string]int{idC1: 14343, idC2: 14400},
+	f := &containerFake{running: map[string]int{idC1: 14343, idC2: 14400},
 		networks: map[string]string{idOf(def): def, idOf(other): other}}
-	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	f.host = serveFake(t, f.serve)
 	return f
 }
 
@@ -76,11 +62,7 @@ func (f *containerFake) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case path == "/networks":
-		var list []json.RawMessage
-		for _, body := range f.networks {
-			list = append(list, json.RawMessage(body))
-		}
-		json.NewEncoder(w).Encode(list)
+		writeNetworks(w, f.networks)
 	case strings.HasPrefix(path, "/networks/"):
 		body, ok := f.networks[strings.TrimPrefix(path, "/networks/")]
 		if !ok {

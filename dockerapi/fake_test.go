@@ -23,6 +23,15 @@ type fakeDocker struct {
 
 func newFakeDocker(t *testing.T, networks map[string]string) *fakeDocker {
 	t.Helper()
+	f := &fakeDocker{networks: networks}
+	f.host = serveFake(t, f.serve)
+	return f
+}
+
+// serveFake serves handler as an Engine API on a unix socket until the test
+// ends, and returns the socket's address as a Docker host ("unix://...").
+func serveFake(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "dockerapi-") // short: a socket path has at most 107 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +42,10 @@ func newFakeDocker(t *testing.T, networks map[string]string) *fakeDocker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeDocker{host: "unix://" + sock, networks: networks}
-	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
+	srv := &http.Server{Handler: handler}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return f
+	return "unix://" + sock
 }
 
 func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
@@ -68,11 +76,7 @@ func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
 	case path == "/version":
 		w.Write(readFixture("version.json"))
 	case path == "/networks":
-		var list []json.RawMessage
-		for _, body := range f.networks {
-			list = append(list, json.RawMessage(body))
-		}
-		json.NewEncoder(w).Encode(list)
+		writeNetworks(w, f.networks)
 	case strings.HasPrefix(path, "/networks/"):
 		name := strings.TrimPrefix(path, "/networks/")
 		body, ok := f.networks[name]
@@ -84,6 +88,15 @@ func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		notFound(w, "page not found")
 	}
+}
+
+// writeNetworks answers a network list: the inspect bodies, as a JSON array.
+func writeNetworks(w http.ResponseWriter, networks map[string]string) {
+	var list []json.RawMessage
+	for _, body := range networks {
+		list = append(list, json.RawMessage(body))
+	}
+	json.NewEncoder(w).Encode(list)
 }
 
 func notFound(w http.ResponseWriter, msg string) {

@@ -3,11 +3,8 @@ package dockerapi
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -29,23 +26,11 @@ type netFake struct {
 
 func newNetFake(t *testing.T, nets ...network.Inspect) *netFake {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "dockerapi-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "docker.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &netFake{host: "unix://" + sock, nets: map[string]network.Inspect{}}
+	f := &netFake{nets: map[string]network.Inspect{}}
 	for _, n := range nets {
 		f.nets[n.Name] = n
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	f.host = serveFake(t, f.serve)
 	return f
 }
 

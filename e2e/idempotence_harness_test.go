@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // idemFiles returns the interfaces and daemon.json files of host.
@@ -134,7 +136,7 @@ func (r rpcRequests) newClientSince(old rpcRequests) bool {
 // in the background.
 type idemWatcher struct {
 	cmd  *exec.Cmd
-	out  syncBuffer
+	out  testenv.Buffer
 	done chan struct{}
 }
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,12 +13,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // The long-running mode (`apply --interval`, docs/cli): the loop runs as a
@@ -38,30 +38,11 @@ const (
 type loopProc struct {
 	host  string
 	cmd   *exec.Cmd
-	out   *syncBuffer
+	out   *testenv.Buffer
 	http  *http.Client
 	start time.Time
 	done  chan struct{}
 	err   error // Wait's result, once done is closed
-}
-
-// syncBuffer collects a process's output while a test reads it; safe for
-// concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // loopOpts says how launchLoop starts the loop. The defaults are file mode:
@@ -86,7 +67,7 @@ func launchLoop(t *testing.T, c *cluster, host string, o loopOpts) *loopProc {
 		name = o.as
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	p := &loopProc{host: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &loopProc{host: name, out: &testenv.Buffer{}, done: make(chan struct{})}
 	p.cmd = h.Command(ctx, argv...)
 	if o.notify != "" {
 		p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+o.notify)

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
 // pinger is a ping running in the background from a container, every interval,
@@ -22,20 +22,11 @@ import (
 type pinger struct {
 	from, to string
 	cmd      *exec.Cmd
-	mu       sync.Mutex
-	out      bytes.Buffer
+	out      testenv.Buffer // ping's stdout and stderr
 	done     chan struct{}
 }
 
-func (p *pinger) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
 func (p *pinger) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return p.out.String()
 }
 
@@ -51,7 +42,7 @@ func startPinger(t testing.TB, ct *lab.Container, dst netip.Addr, interval time.
 		argv = append(argv, "-W", "2", "-c", strconv.Itoa(count))
 	}
 	p.cmd = ct.Command(ctx, append(argv, dst.String())...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -79,9 +70,7 @@ func (p *pinger) wait(t *testing.T) (sent, recv int) {
 
 // replies returns the replies so far.
 func (p *pinger) replies() pingLog {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return parsePing(p.out.Bytes())
+	return parsePing([]byte(p.out.String()))
 }
 
 // stop ends ping (by its pid) and returns its replies.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -27,15 +26,13 @@ const identityBase = "prerouting"
 // not the table of family inet of the same name (Table's), nor Docker's or
 // the operator's.
 type IdentityTable struct {
-	mu   sync.Mutex
-	opts []nftables.ConnOption
-	log  *slog.Logger
+	conn
 }
 
 // NewIdentity returns an IdentityTable for the current network namespace, or
 // the one opts name (nftables.WithNetNSFd).
 func NewIdentity(log *slog.Logger, opts ...nftables.ConnOption) *IdentityTable {
-	return &IdentityTable{opts: opts, log: log}
+	return &IdentityTable{conn{opts: opts, log: log, family: bridgeFamily}}
 }
 
 // wantIdentity is the plan compiled into expressions.
@@ -89,29 +86,10 @@ func (t *IdentityTable) Apply(ctx context.Context, want topology.Identity, dryRu
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	conn, err := nftables.New(t.opts...)
-	if err != nil {
-		return nil, fmt.Errorf("open nftables: %w", err)
-	}
-	have, err := readFamily(conn, bridgeFamily, w.table)
-	if err != nil {
-		return nil, err
-	}
-	p, err := planIdentity(w, have)
-	if err != nil || len(p.changes) == 0 || dryRun {
-		return p.changes, err
-	}
-	p.write(conn, w, have)
-	if err := conn.Flush(); err != nil {
-		return nil, fmt.Errorf("write nftables table bridge %s (%d changes): %w", w.table, len(p.changes), err)
-	}
-	t.log.Debug("identity table changed", "table", w.table, "changes", len(p.changes))
-	return p.changes, nil
+	return t.apply(ctx, w.table, dryRun, func(have current) ([]string, writer, error) {
+		p, err := planIdentity(w, have)
+		return p.changes, func(conn *nftables.Conn) { p.write(conn, w, have) }, err
+	})
 }
 
 // identityPlan is what Apply writes: the changes as text and what they take.

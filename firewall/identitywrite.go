@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/google/nftables"
@@ -56,49 +55,6 @@ func (p identityPlan) write(conn *nftables.Conn, w wantIdentity, have current) {
 	}
 }
 
-// readFamily reads the table name of the family, its chains and their rules
-// (read does it for family inet).
-func readFamily(conn *nftables.Conn, family nftables.TableFamily, name string) (current, error) {
-	var cur current
-	at := fmt.Sprintf("%s %s", familyName(family), name)
-	tables, err := conn.ListTablesOfFamily(family)
-	if err != nil {
-		return cur, fmt.Errorf("list nftables tables: %w", err)
-	}
-	for _, tb := range tables {
-		if tb.Name == name {
-			cur.table = tb
-		}
-	}
-	if cur.table == nil {
-		return cur, nil
-	}
-	chains, err := conn.ListChainsOfTableFamily(family)
-	if err != nil {
-		return cur, fmt.Errorf("list the chains of table %s: %w", at, err)
-	}
-	cur.rules = map[string][]*nftables.Rule{}
-	for _, c := range chains {
-		if c.Table.Name != name {
-			continue
-		}
-		cur.chains = append(cur.chains, c)
-		rules, err := conn.GetRules(cur.table, c)
-		if err != nil {
-			return cur, fmt.Errorf("list the rules of chain %s of table %s: %w", c.Name, at, err)
-		}
-		cur.rules[c.Name] = rules
-	}
-	return cur, nil
-}
-
-func familyName(f nftables.TableFamily) string {
-	if f == bridgeFamily {
-		return "bridge"
-	}
-	return "inet"
-}
-
 // IdentityState is one container's chain as `ovsmesh status` shows it.
 type IdentityState struct {
 	Chain     string `json:"chain"`
@@ -110,14 +66,7 @@ type IdentityState struct {
 // State reads the identity table: one entry per container chain, in the
 // table's order; false when the table does not exist. It changes nothing.
 func (t *IdentityTable) State(ctx context.Context, table string) ([]IdentityState, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	conn, err := nftables.New(t.opts...)
-	if err != nil {
-		return nil, false, fmt.Errorf("open nftables: %w", err)
-	}
-	cur, err := readFamily(conn, bridgeFamily, table)
+	cur, err := t.state(ctx, table)
 	if err != nil || cur.table == nil {
 		return nil, false, err
 	}

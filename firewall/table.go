@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -16,15 +15,13 @@ import (
 // Table converges ovsmesh's nftables table in the network namespace of its
 // connection. It is safe for concurrent use: Apply calls are serialized.
 type Table struct {
-	mu   sync.Mutex
-	opts []nftables.ConnOption
-	log  *slog.Logger
+	conn
 }
 
 // New returns a Table for the current network namespace, or the one opts name
 // (nftables.WithNetNSFd).
 func New(log *slog.Logger, opts ...nftables.ConnOption) *Table {
-	return &Table{opts: opts, log: log}
+	return &Table{conn{opts: opts, log: log, family: family}}
 }
 
 // hooks are the hooks a chain may have, by topology's name.
@@ -71,24 +68,15 @@ func (t *Table) Apply(ctx context.Context, want topology.Firewall, dryRun bool) 
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	conn, err := nftables.New(t.opts...)
-	if err != nil {
-		return nil, fmt.Errorf("open nftables: %w", err)
-	}
-	have, err := read(conn, want.Table)
-	if err != nil {
-		return nil, err
-	}
-	changes, err := diff(want.Table, chains, have)
-	if err != nil || len(changes) == 0 || dryRun {
-		return changes, err
-	}
-	tab := &nftables.Table{Name: want.Table, Family: family}
+	return t.apply(ctx, want.Table, dryRun, func(have current) ([]string, writer, error) {
+		changes, err := diff(want.Table, chains, have)
+		return changes, func(conn *nftables.Conn) { replace(conn, want.Table, chains, have) }, err
+	})
+}
+
+// replace queues the table's replacement: delete (when it exists) and create.
+func replace(conn *nftables.Conn, name string, chains []wantChain, have current) {
+	tab := &nftables.Table{Name: name, Family: family}
 	if have.table != nil {
 		conn.DelTable(tab)
 	}
@@ -102,52 +90,6 @@ func (t *Table) Apply(ctx context.Context, want topology.Firewall, dryRun bool) 
 			conn.AddRule(&nftables.Rule{Table: tab, Chain: ch, Exprs: c.exprs[i], UserData: c.udata[i]})
 		}
 	}
-	if err := conn.Flush(); err != nil {
-		return nil, fmt.Errorf("write nftables table inet %s (%d changes): %w", want.Table, len(changes), err)
-	}
-	t.log.Debug("firewall changed", "table", want.Table, "changes", len(changes))
-	return changes, nil
-}
-
-// current is what the kernel holds of the table: nil table when there is none.
-type current struct {
-	table  *nftables.Table
-	chains []*nftables.Chain
-	rules  map[string][]*nftables.Rule // by chain
-}
-
-// read reads the table name of family inet, its chains and their rules.
-func read(conn *nftables.Conn, name string) (current, error) {
-	var cur current
-	tables, err := conn.ListTablesOfFamily(family)
-	if err != nil {
-		return cur, fmt.Errorf("list nftables tables: %w", err)
-	}
-	for _, tb := range tables {
-		if tb.Name == name {
-			cur.table = tb
-		}
-	}
-	if cur.table == nil {
-		return cur, nil
-	}
-	chains, err := conn.ListChainsOfTableFamily(family)
-	if err != nil {
-		return cur, fmt.Errorf("list the chains of table inet %s: %w", name, err)
-	}
-	cur.rules = map[string][]*nftables.Rule{}
-	for _, c := range chains {
-		if c.Table.Name != name {
-			continue
-		}
-		cur.chains = append(cur.chains, c)
-		rules, err := conn.GetRules(cur.table, c)
-		if err != nil {
-			return cur, fmt.Errorf("list the rules of chain %s of table inet %s: %w", c.Name, name, err)
-		}
-		cur.rules[c.Name] = rules
-	}
-	return cur, nil
 }
 
 // diff returns the changes that turn have into want, one line each.
@@ -255,14 +197,7 @@ type RuleState struct {
 // State reads the table: its rules with the packets each dropped; nil when the
 // table does not exist. It changes nothing.
 func (t *Table) State(ctx context.Context, table string) ([]RuleState, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	conn, err := nftables.New(t.opts...)
-	if err != nil {
-		return nil, false, fmt.Errorf("open nftables: %w", err)
-	}
-	cur, err := read(conn, table)
+	cur, err := t.state(ctx, table)
 	if err != nil || cur.table == nil {
 		return nil, false, err
 	}

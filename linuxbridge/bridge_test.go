@@ -1,7 +1,6 @@
 package linuxbridge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -115,31 +113,13 @@ func (n *testNS) state(t *testing.T) string {
 	return strings.Join(lines, "\n")
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // quiet runs fn while ip monitor records the namespace's link and address events,
 // and returns the events fn caused: a netlink write that changes anything shows
 // up. The kernel reports some link changes up to a second late (linkwatch), so it
 // first waits for earlier changes to be reported, and after fn waits as long.
 func (n *testNS) quiet(t *testing.T, fn func()) string {
 	t.Helper()
-	var out syncBuffer
+	var out testenv.Buffer
 	cmd := exec.Command("ip", "-n", n.name, "monitor", "link", "address")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

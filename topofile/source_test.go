@@ -1,37 +1,20 @@
 package topofile
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // newSource writes content to a file in place for an hour (as at boot) and
 // returns a Source on it and its log.
-func newSource(t *testing.T, content string, settle time.Duration) (*Source, *syncBuffer) {
+func newSource(t *testing.T, content string, settle time.Duration) (*Source, *testenv.Buffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "topology.yaml")
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -41,7 +24,7 @@ func newSource(t *testing.T, content string, settle time.Duration) (*Source, *sy
 	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	return &Source{Path: path, Settle: settle, Poll: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))}, logs
 }
 

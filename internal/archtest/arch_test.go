@@ -80,6 +80,9 @@ var layers = map[string]struct {
 	// etcd, metrics or the command line.
 	"internal/adapters": {[]string{"topology", "controller", "linuxbridge", "openflow", "internal/sdnotify"},
 		[]string{"libovsdb", "go.etcd.io", "prometheus", "cobra", "moby"}},
+	// testenv is the tests' skip policy and fixtures (internal/lab delegates to
+	// it): the standard library only, so any test or the lab may import it.
+	"internal/testenv": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "prometheus", "moby", "go.etcd.io", "yaml", "cobra"}},
 	// sdnotify speaks to systemd with the standard library only.
 	"internal/sdnotify": {nil, []string{"libovsdb", "vishvananda", "go-openvswitch", "os/exec", "prometheus", "yaml"}},
 }

@@ -2,49 +2,28 @@ package lab
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/internal/testenv"
 )
 
-// inCI reports whether tests run in CI (CI=true), where end-to-end tests must
-// fail instead of skipping.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if inCI() {
-		t.Fatalf("CI=true, so not skipping: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// RequireRoot skips t unless it runs as root; with CI=true it fails instead.
+// RequireRoot skips t unless it runs as root; with CI=true it fails instead
+// (testenv's skip policy).
 func RequireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root (network namespaces, Open vSwitch)")
-	}
+	testenv.RequireRoot(t, "network namespaces, Open vSwitch")
 }
 
 // RequireBinaries skips t unless every named command is in PATH (all the
-// lab's commands if none are named); with CI=true it fails instead.
+// lab's commands if none are named); with CI=true it fails instead
+// (testenv's skip policy).
 func RequireBinaries(t testing.TB, names ...string) {
 	t.Helper()
 	if len(names) == 0 {
 		names = Binaries()
 	}
-	var missing []string
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		skipOrFail(t, "missing commands: %s", strings.Join(missing, ", "))
-	}
+	testenv.RequireBinaries(t, names...)
 }
 
 // NewT builds a lab for a test: it checks root and the lab's commands (see

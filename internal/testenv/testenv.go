@@ -2,7 +2,8 @@
 // (root, installed commands, a network namespace, a private Open vSwitch) and
 // the fixtures that provide them. Outside CI a missing requirement skips the
 // test with the reason; with CI=true (.ci/run) it fails the test, so that CI
-// never passes by skipping. Only _test.go files import it; it imports the
+// never passes by skipping. Only _test.go files and the test lab
+// (internal/lab, which delegates its skips here) import it; it imports the
 // standard library only.
 package testenv
 
