@@ -190,7 +190,7 @@ func hostRun(t testing.TB, c *cluster, host string, argv ...string) string {
 	defer cancel()
 	out, err := c.host(host).Run(ctx, argv...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s on %s: %v\n%s", strings.Join(argv, " "), host, err, out)
 	}
 	return strings.TrimSpace(out)
 }

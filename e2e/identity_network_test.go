@@ -43,7 +43,7 @@ func TestDockerIdentityNetwork(t *testing.T) {
 	veth := identityVeth(t, c, "docker1", "c1")
 	for _, name := range []string{"c1", "c2"} {
 		v := identityVeth(t, c, "docker1", name)
-		link := idHost(t, c.host("docker1"), "ip", "-o", "link", "show", "dev", v)
+		link := hostRun(t, c, "docker1", "ip", "-o", "link", "show", "dev", v)
 		master := regexp.MustCompile(` master \S+`).FindString(link)
 		t.Logf("container %s: chain from-%s, the veth's%s", name, v, master)
 		if master != " master "+bridge {
@@ -59,7 +59,7 @@ func TestDockerIdentityNetwork(t *testing.T) {
 	t.Run("address", func(t *testing.T) { forgedAddress(t, c, c1, c2, c3, veth) })
 	// forgedAddress's control (the table deleted) taught docker1 c1's MAC for
 	// c2's address on the network's bridge (it forgets docker0's only).
-	idHost(t, c.host("docker1"), "ip", "neigh", "flush", "dev", bridge)
+	hostRun(t, c, "docker1", "ip", "neigh", "flush", "dev", bridge)
 	pingAllDocker(t, c1, c2, c3)
 	out, err = c.dockerStatus("docker1")
 	t.Logf("status on docker1:\n%s", out)

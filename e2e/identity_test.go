@@ -107,7 +107,7 @@ func forgedAddress(t *testing.T, c *cluster, c1, c2, c3 *lab.Container, veth str
 	if len(got)+len(got2) != 0 || after[ip] <= before[ip] || after[arp] <= before[arp] {
 		t.Errorf("c1 with c2's address: reached c2 %q, c3 %q; drops %d (ip), %d (arp)", got2, got, after[ip]-before[ip], after[arp]-before[arp])
 	}
-	idHost(t, c.host("docker1"), "nft", "delete", "table", "bridge", "ovsmesh")
+	hostRun(t, c, "docker1", "nft", "delete", "table", "bridge", "ovsmesh")
 	_, got = send()
 	t.Logf("control, table deleted: c3 received %d packets from c2's address, sent by c1: %q", len(got), got)
 	if len(got) == 0 {
@@ -119,7 +119,7 @@ func forgedAddress(t *testing.T, c *cluster, c1, c2, c3 *lab.Container, veth str
 	t.Logf("control: c3's neighbour entry for c2's address now: %s (c1's MAC is %s)", strings.TrimSpace(neigh), c1.MAC)
 	// The forged ARP taught c3 and docker1 c1's MAC for c2's address: forget it.
 	idRun(t, c3, "ip", "neigh", "flush", "all")
-	idHost(t, c.host("docker1"), "ip", "neigh", "flush", "dev", "docker0")
+	hostRun(t, c, "docker1", "ip", "neigh", "flush", "dev", "docker0")
 	out, err := c.apply("docker1", withDocker(c.host("docker1"))...)
 	if err != nil || !strings.Contains(out, "identity: create table bridge ovsmesh") {
 		t.Errorf("apply after the control: %v\n%s", err, out)
@@ -172,7 +172,7 @@ func waitIdentity(t *testing.T, c *cluster, name string, present bool) time.Dura
 // jump (`iifname "vethX" jump from-vethX comment "container NAME"`).
 func identityVeth(t *testing.T, c *cluster, host, name string) string {
 	t.Helper()
-	out := idHost(t, c.host(host), "nft", "list", "chain", "bridge", "ovsmesh", "prerouting")
+	out := hostRun(t, c, host, "nft", "list", "chain", "bridge", "ovsmesh", "prerouting")
 	m := regexp.MustCompile(`iifname "([^"]+)" jump \S+ comment "container ` + regexp.QuoteMeta(name) + `"`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no jump for container %s in\n%s", name, out)
@@ -183,7 +183,7 @@ func identityVeth(t *testing.T, c *cluster, host, name string) string {
 // identityChain lists a veth's chain.
 func identityChain(t *testing.T, c *cluster, host, veth string) string {
 	t.Helper()
-	return idHost(t, c.host(host), "nft", "list", "chain", "bridge", "ovsmesh", "from-"+veth)
+	return hostRun(t, c, host, "nft", "list", "chain", "bridge", "ovsmesh", "from-"+veth)
 }
 
 var countedDrop = regexp.MustCompile(`counter packets (\d+) bytes \d+ drop comment "(.*)"`)
@@ -203,11 +203,7 @@ func identityCounters(t *testing.T, c *cluster, host, veth string) map[string]ui
 // dockerExec runs a command inside a container, as the container (docker exec).
 func dockerExec(t *testing.T, ct *lab.Container, argv ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := ct.Host.Docker(ctx, append([]string{"exec", ct.Name}, argv...)...); err != nil {
-		t.Fatalf("docker exec %s %s: %v\n%s", ct.Name, strings.Join(argv, " "), err, out)
-	}
+	dockerOut(t, ct.Host, append([]string{"exec", ct.Name}, argv...)...)
 }
 
 // idRun runs a command in a container's network namespace with the host's tools.
@@ -218,18 +214,6 @@ func idRun(t *testing.T, ct *lab.Container, argv ...string) {
 	if out, err := ct.Run(ctx, argv...); err != nil {
 		t.Fatalf("%s in %s: %v\n%s", strings.Join(argv, " "), ct.Name, err, out)
 	}
-}
-
-// idHost runs a command on a host and returns its output.
-func idHost(t *testing.T, h *lab.Host, argv ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := h.Run(ctx, argv...)
-	if err != nil {
-		t.Fatalf("%s on %s: %v\n%s", strings.Join(argv, " "), h.Name, err, out)
-	}
-	return out
 }
 
 // pingFrom sends three echo requests from src (no answer is expected).
