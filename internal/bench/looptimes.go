@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ovsmesh/ovsmesh/controller"
+	"github.com/ovsmesh/ovsmesh/internal/adapters"
 	"github.com/ovsmesh/ovsmesh/openflow"
 	"github.com/ovsmesh/ovsmesh/ovsdb"
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -90,10 +91,6 @@ func (f timedFiles) Apply(ctx context.Context, want topology.HostState, dryRun b
 	return f.f.Apply(ctx, want, dryRun)
 }
 
-// loopFullCheck is internal/cli's fullFlowCheck: how long the loop only counts
-// the flows of a table a whole dump verified.
-const loopFullCheck = 5 * time.Minute
-
 // timedFlows reads the flow table as the CLI's adapter does: one Table for the
 // bridge, kept from pass to pass.
 type timedFlows struct {
@@ -108,7 +105,7 @@ func (f *timedFlows) Read(ctx context.Context, bridge string) (controller.FlowTa
 	defer f.st.since(stepFlowRead, time.Now())
 	f.mu.Lock()
 	if f.table == nil {
-		f.table = openflow.New(bridge, f.log, openflow.WithRunner(f.runner), openflow.WithFullCheckEvery(loopFullCheck))
+		f.table = openflow.New(bridge, f.log, openflow.WithRunner(f.runner), openflow.WithFullCheckEvery(adapters.FullFlowCheck))
 	}
 	t := f.table
 	f.mu.Unlock()
