@@ -229,4 +229,29 @@ func reportLoopCPU(w io.Writer, m machine, cfg LoopCPUConfig, phases []cpuPhase)
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.1f–%.1f MiB | %.1f MiB |\n", p.name, b.cpu-a.cpu, perHour(b.cpu-a.cpu),
 			b.childCPU-a.childCPU, perHour(b.childCPU-a.childCPU), float64(lo)/1024, float64(hi)/1024, float64(b.hwmKiB)/1024)
 	}
+	for _, p := range phases {
+		reportWindows(w, p)
+	}
+}
+
+// reportWindows prints, for a phase of 20 minutes or more, its RSS and CPU in
+// windows of 10 minutes, so that growth over a long run shows.
+func reportWindows(w io.Writer, p cpuPhase) {
+	const window = 10 * time.Minute
+	if len(p.samples) == 0 || p.samples[len(p.samples)-1].at.Sub(p.samples[0].at) < 2*window {
+		return
+	}
+	fmt.Fprintf(w, "\n%s, by 10 minutes:\n\n| minutes | RSS min–max | RSS at the end | ovsmesh CPU | ovs-ofctl children's CPU |\n|---|---|---|---|---|\n", p.name)
+	start := p.samples[0].at
+	for i := 0; i < len(p.samples); {
+		j, lo, hi := i, p.samples[i].rssKiB, p.samples[i].rssKiB
+		for j+1 < len(p.samples) && p.samples[j+1].at.Sub(start) <= window*time.Duration(1+int(p.samples[i].at.Sub(start)/window)) {
+			j++
+			lo, hi = min(lo, p.samples[j].rssKiB), max(hi, p.samples[j].rssKiB)
+		}
+		a, b := p.samples[i], p.samples[j]
+		fmt.Fprintf(w, "| %d–%d | %.1f–%.1f MiB | %.1f MiB | %s | %s |\n", int(a.at.Sub(start).Minutes()), int(b.at.Sub(start).Minutes()+0.5),
+			float64(lo)/1024, float64(hi)/1024, float64(b.rssKiB)/1024, b.cpu-a.cpu, b.childCPU-a.childCPU)
+		i = j + 1
+	}
 }
