@@ -17,7 +17,7 @@ type Observer interface {
 
 // Loop defaults.
 const (
-	DefaultDebounce = 250 * time.Millisecond // quiet time after an event before a pass
+	DefaultDebounce = 250 * time.Millisecond // see Loop.Debounce
 	firstRetry      = time.Second            // first retry after a failed pass, doubling up to the interval
 	// Bounds of a pass's deadline (see PassTimeout).
 	minPassTimeout = 30 * time.Second
@@ -35,9 +35,10 @@ func PassTimeout(interval time.Duration) time.Duration {
 }
 
 // Loop runs reconcile passes: one at start, then one every Interval (with up to
-// 10% jitter so a fleet does not pass in lockstep), one soon after Changes reports
-// a change in OVSDB, and one when the Source reports a new topology. Passes never
-// overlap. A failed pass is retried sooner, from 1 s doubling up to Interval.
+// 10% jitter so a fleet does not pass in lockstep), one within Debounce after
+// Changes or Links reports a change (a burst makes one pass), and one as soon as
+// the Source reports a new topology (at once, or Debounce after the last pass
+// ended if that is later). Passes never overlap. A failed pass is retried sooner, from 1 s doubling up to Interval.
 //
 // When the Source has no good topology in force, the pass fails with the
 // Source's reason and changes nothing; a load error is counted on every pass
@@ -54,8 +55,11 @@ type Loop struct {
 	// which OVSDB does not report: Docker recreating docker0, a person detaching
 	// the port. Debounced like Changes.
 	Links    <-chan struct{}
-	Observer Observer      // nil: none
-	Debounce time.Duration // 0: DefaultDebounce
+	Observer Observer // nil: none
+	// Debounce is the longest wait from a change that Changes or Links reports
+	// to its pass, and the shortest time from a pass's end to the pass of a new
+	// topology; 0: DefaultDebounce.
+	Debounce time.Duration
 	// PassTimeout is each pass's deadline; 0: PassTimeout(Interval).
 	PassTimeout time.Duration
 }
@@ -80,10 +84,11 @@ func (l *Loop) Run(ctx context.Context) error {
 	timer := time.NewTimer(0) // the first pass runs at once
 	defer timer.Stop()
 	due := time.Now()
-	soon := func() { // schedule a pass after the debounce unless one is due earlier
-		if at := time.Now().Add(debounce); at.Before(due) {
-			due = at
-			timer.Reset(debounce)
+	var ended time.Time // when the last pass ended
+	at := func(t time.Time) { // schedule a pass at t unless one is due earlier
+		if t.Before(due) {
+			due = t
+			timer.Reset(max(time.Until(t), 0))
 		}
 	}
 	for {
@@ -91,17 +96,30 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-l.Changes:
-			soon()
+			at(time.Now().Add(debounce))
 		case <-l.Links:
-			soon()
+			at(time.Now().Add(debounce))
 		case <-changed:
-			soon()
+			// A new topology is a settled value (a file the Source has seen
+			// settle, a fleet view): its pass runs at once, unless a pass
+			// ended less than the debounce ago, so that a Source that changes
+			// without pause still leaves gaps between passes.
+			at(later(time.Now(), ended.Add(debounce)))
 		case <-timer.C:
 			wait := st.pass(ctx)
-			due = time.Now().Add(wait)
+			ended = time.Now()
+			due = ended.Add(wait)
 			timer.Reset(wait)
 		}
 	}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // loopState is what a Loop remembers between passes.
