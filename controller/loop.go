@@ -84,7 +84,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	timer := time.NewTimer(0) // the first pass runs at once
 	defer timer.Stop()
 	due := time.Now()
-	var ended time.Time // when the last pass ended
+	var ended time.Time       // when the last pass ended
 	at := func(t time.Time) { // schedule a pass at t unless one is due earlier
 		if t.Before(due) {
 			due = t

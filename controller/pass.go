@@ -15,7 +15,9 @@ import (
 // (see run):
 //
 //   - readTable reads the flow table while OVSDB is brought to the plan;
-//     applyOVSDB abandons that reading when ovsdb-server cannot be reached.
+//     applyOVSDB abandons that reading when ovsdb-server cannot be reached. A
+//     self-guarding table that changes is installed from the last
+//     verification instead (see readTable).
 //   - installSelfGuarding puts a table that keeps the bridge loop-free by itself
 //     (guardsItself) in before OVSDB changes the bridge.
 //   - applyOVSDB, then applyDocker0: OVSDB creates the bridge's internal
@@ -25,7 +27,8 @@ import (
 //   - applyFirewall keeps the host firewall's table.
 //   - installFlows, once all of the above are done (OVSDB creates the bridge and
 //     the tunnel ports the flows name): from the early reading when neither OVSDB
-//     nor the early install changed the bridge, else from a new one.
+//     nor the early install changed the bridge and it was a reading, else from
+//     a new one.
 //   - applyIdentity keeps the per-container identity table (identity.go).
 //   - compareDocker, last: the read-only docker step (see Reconciler.docker).
 type pass struct {
@@ -38,11 +41,13 @@ type pass struct {
 	// early is the self-guarding table's install; the flows step reports it.
 	early Step
 
-	// table and tableErr are readTable's reading, set once read is closed.
-	table    FlowTable
-	tableErr error
-	read     chan struct{}
-	abandon  context.CancelFunc // ends readTable's reading
+	// table and tableErr are readTable's reading, set once read is closed;
+	// predicted says table is the Flows' last verification, not a reading.
+	table     FlowTable
+	tableErr  error
+	predicted bool
+	read      chan struct{}
+	abandon   context.CancelFunc // ends readTable's reading
 	// bridgeDone is closed once the docker0 step is done.
 	bridgeDone chan struct{}
 }
@@ -98,10 +103,21 @@ func run(ctx context.Context, step *Step, name string, apply func() ([]string, e
 	}
 }
 
-// readTable reads the flow table, for installSelfGuarding and installFlows.
+// readTable reads the flow table, for installSelfGuarding and installFlows. A
+// self-guarding table that differs from the one the Flows last verified (a peer
+// added or removed) is installed from that verification instead, when the Flows
+// is a Predictor that still trusts it: the bundle goes in without a read before
+// it, and installFlows reads the table after it (one count), as after any early
+// install, which finds and repairs in the same pass what drifted since.
 func (p *pass) readTable(ctx context.Context) {
+	defer close(p.read)
+	if pr, ok := p.r.Flows.(Predictor); ok && !p.dryRun && guardsItself(p.want.Flows) {
+		if t := pr.Predicted(p.want.OVS.Bridge, p.want.Flows); t != nil {
+			p.table, p.predicted = t, true
+			return
+		}
+	}
 	p.table, p.tableErr = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
-	close(p.read)
 }
 
 // guardsItself reports whether a flow table keeps the bridge loop-free on any set
@@ -137,9 +153,19 @@ func (p *pass) installSelfGuarding(ctx context.Context) {
 	case <-ctx.Done():
 		return // abandoned: every later step says so
 	}
-	if p.tableErr == nil {
-		run(ctx, &p.early, StepFlows, func() ([]string, error) { return p.table.Apply(ctx, p.want.Flows, false) })
+	if p.tableErr != nil {
+		return
 	}
+	actx := ctx
+	if p.predicted {
+		// Nothing read ovs-vswitchd before this bundle: when it does not
+		// answer (ovsdb-server down), OVSDB goes first after earlyReadWait, as
+		// after a read that did not come back.
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, earlyReadWait)
+		defer cancel()
+	}
+	run(ctx, &p.early, StepFlows, func() ([]string, error) { return p.table.Apply(actx, p.want.Flows, false) })
 }
 
 // applyOVSDB is the OVSDB step.
@@ -207,7 +233,7 @@ func (p *pass) installFlows(ctx context.Context) {
 			return p.early.Changes, errors.New("not checked while ovsdb-server is unreachable")
 		}
 		table, err := p.table, p.tableErr
-		if len(p.ovs.Changes) > 0 || len(p.early.Changes) > 0 || p.early.Err != nil {
+		if len(p.ovs.Changes) > 0 || len(p.early.Changes) > 0 || p.early.Err != nil || p.predicted {
 			table, err = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
 		}
 		if err != nil {

@@ -48,12 +48,20 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 	three := []string{"docker1", "docker2", "docker3"}
 	var rows [][4]string
 	fleetFirst, fleetLoops := f.scaleStart(t, three, func(h string) *loopProc {
-		return launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--interval", "5s"}})
+		return launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--interval", "5s", "--log-level", "debug"}})
 	})
 	fleetSteady := steadyPass(t, fleetLoops)
 	fleetStart, fleetJoin := f.joinToPlan(t, three, func() {
-		fleetLoops = append(fleetLoops, launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, args: []string{"--interval", "5s"}}))
+		fleetLoops = append(fleetLoops, launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, args: []string{"--interval", "5s", "--log-level", "debug"}}))
 	})
+	for _, p := range fleetLoops {
+		for _, l := range p.lines() {
+			if strings.Contains(l, "2026") {
+				fmt.Printf("DBG %s %s\n", p.host, l)
+			}
+		}
+	}
+	fmt.Printf("DBG start %s\n", fleetStart.Format(time.RFC3339Nano))
 	rss, cpu := procRSS(t, f.etcd.Process.Pid), procCPUTime(t, f.etcd.Process.Pid)-cpu0
 	joined := fleetLoops[3].logs(t, 0, "fleet: joined")
 	if len(joined) != 1 {

@@ -52,6 +52,25 @@ func (t *Table) countReading(ctx context.Context) (*Reading, error) {
 	return &Reading{t: t, verified: t.verified}, nil
 }
 
+// Predicted returns, without reading the bridge, a Reading of the table as it
+// was last verified, from which want is installed; nil when no verification is
+// recent enough (see WithFullCheckEvery) or want is the verified table (a count
+// must then say whether the table is still as verified). Applying it sends the
+// bundle a counted reading would give when the table is still as verified:
+// adding or removing a peer costs the bundle alone. A table that drifted since
+// (a count would have seen it) gets that bundle too, which may leave the drift
+// in place: the caller reads the table again after installing (one count) and
+// repairs it in the same pass.
+func (t *Table) Predicted(want []topology.Flow) *Reading {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fullEvery <= 0 || t.verified == nil || time.Since(t.verifiedAt) >= t.fullEvery ||
+		slices.EqualFunc(want, t.verified, topology.Flow.Equal) {
+		return nil
+	}
+	return &Reading{t: t, verified: t.verified}
+}
+
 // verify records want as installed (nil: nothing verified). dumped says a whole
 // dump found it just now, or a bundle committed on such a dump made it: that
 // starts a new period of d; a table changed from a counted reading keeps the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ovsmesh/ovsmesh/controller"
 	"github.com/ovsmesh/ovsmesh/openflow"
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // FlowTimeout bounds each ovs-ofctl run. A bundle of 10,000 flows takes about half
@@ -29,19 +30,36 @@ type FlowTables struct {
 	tables map[string]*openflow.Table
 }
 
-var _ controller.Flows = (*FlowTables)(nil)
+var (
+	_ controller.Flows     = (*FlowTables)(nil)
+	_ controller.Predictor = (*FlowTables)(nil)
+)
 
-// Read reads the bridge's flows (one ovs-ofctl dump-flows, or dump-aggregate
-// while the last whole dump is trusted).
-func (ft *FlowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
+// table returns the bridge's Table.
+func (ft *FlowTables) table(bridge string) *openflow.Table {
 	ft.mu.Lock()
+	defer ft.mu.Unlock()
 	t, ok := ft.tables[bridge]
 	if !ok {
 		t = openflow.New(bridge, ft.Log, openflow.WithTimeout(FlowTimeout), openflow.WithFullCheckEvery(FullFlowCheck))
 		ft.tables = map[string]*openflow.Table{bridge: t} // a renamed bridge's Table is dropped
 	}
-	ft.mu.Unlock()
-	r, err := t.Read(ctx)
+	return t
+}
+
+// Predicted is the bridge's table as last verified, when want differs from it
+// (see openflow.Table.Predicted).
+func (ft *FlowTables) Predicted(bridge string, want []topology.Flow) controller.FlowTable {
+	if r := ft.table(bridge).Predicted(want); r != nil {
+		return r
+	}
+	return nil // not a nil *Reading in a non-nil interface
+}
+
+// Read reads the bridge's flows (one ovs-ofctl dump-flows, or dump-aggregate
+// while the last whole dump is trusted).
+func (ft *FlowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
+	r, err := ft.table(bridge).Read(ctx)
 	if err != nil {
 		return nil, err // not a nil *Reading in a non-nil interface
 	}

@@ -1,0 +1,130 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ovsmesh/ovsmesh/topology"
+)
+
+// predictingFlows is fakeFlows that hands out the table it last installed as a
+// prediction, as openflow's Table does with a recent verification, and records
+// the calls the pass makes.
+type predictingFlows struct {
+	fakeFlows
+	mu    sync.Mutex
+	calls []string
+}
+
+var _ Predictor = (*predictingFlows)(nil)
+
+func (p *predictingFlows) note(call string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, call)
+}
+
+func (p *predictingFlows) take() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := strings.Join(p.calls, " ")
+	p.calls = nil
+	return out
+}
+
+func (p *predictingFlows) Predicted(_ string, want []topology.Flow) FlowTable {
+	p.s.mu.Lock()
+	installed := p.s.flows
+	p.s.mu.Unlock()
+	if installed == nil || slices.EqualFunc(installed, want, topology.Flow.Equal) {
+		p.note("no-prediction")
+		return nil
+	}
+	p.note("predicted")
+	return predictedTable{p}
+}
+
+func (p *predictingFlows) Read(ctx context.Context, bridge string) (FlowTable, error) {
+	p.note("read")
+	return readTable{p}, nil
+}
+
+// predictedTable and readTable record which reading an Apply came from.
+type (
+	predictedTable struct{ p *predictingFlows }
+	readTable      struct{ p *predictingFlows }
+)
+
+func (t predictedTable) Apply(ctx context.Context, want []topology.Flow, dry bool) ([]string, error) {
+	t.p.note("apply-predicted")
+	return t.p.fakeFlows.Apply(ctx, want, dry)
+}
+
+func (t readTable) Apply(ctx context.Context, want []topology.Flow, dry bool) ([]string, error) {
+	t.p.note("apply-read")
+	return t.p.fakeFlows.Apply(ctx, want, dry)
+}
+
+// TestPredictedTableGoesInWithoutARead: a self-guarding table that differs from
+// the one last installed (a peer removed) goes in from the Flows' prediction, with
+// no read before it and still before OVSDB changes the bridge; the pass then reads
+// the table once and applies that reading, which repairs drift in the same pass.
+// A pass that changes nothing reads (counts) as before, and a dry run never
+// uses a prediction.
+func TestPredictedTableGoesInWithoutARead(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	pf := &predictingFlows{fakeFlows: fakeFlows{s}}
+	r.Flows = pf
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if got := pf.take(); got != "no-prediction read apply-read read apply-read" {
+		t.Errorf("first pass: %s; want no prediction (nothing installed), a read before OVSDB and one after", got)
+	}
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if got := pf.take(); got != "no-prediction read apply-read apply-read" {
+		t.Errorf("steady pass: %s; want one read, applied early and in the flows step", got)
+	}
+
+	three, err := os.ReadFile(r.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := strings.Replace(string(three), "  - {name: docker3, address: 198.18.0.3, index: 3}\n", "", 1)
+	if two == string(three) {
+		t.Fatal("examples/lab.yaml changed: docker3 not found")
+	}
+	path := filepath.Join(t.TempDir(), "two.yaml")
+	if err := os.WriteFile(path, []byte(two), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Path = path
+	s.mu.Lock()
+	s.order = nil
+	s.mu.Unlock()
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if got := pf.take(); got != "predicted apply-predicted read apply-read" {
+		t.Errorf("pass that removes a peer: %s; want the predicted table applied, then one read applied", got)
+	}
+	if got := fmt.Sprint(s.order); got != "[flows ovsdb]" {
+		t.Errorf("pass that removes a peer wrote %s, want [flows ovsdb]: the table goes in first", got)
+	}
+
+	r.Path = filepath.Join("..", "examples", "lab.yaml")
+	if res := r.Once(context.Background(), true); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if got := pf.take(); strings.Contains(got, "predicted") {
+		t.Errorf("dry run: %s; a dry run reads, never predicts", got)
+	}
+}
