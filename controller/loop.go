@@ -37,8 +37,8 @@ func PassTimeout(interval time.Duration) time.Duration {
 // Loop runs reconcile passes: one at start, then one every Interval (with up to
 // 10% jitter so a fleet does not pass in lockstep), one within Debounce after
 // Changes or Links reports a change (a burst makes one pass), and one as soon as
-// the Source reports a new topology (at once, or Debounce after the last pass
-// ended if that is later). Passes never overlap. A failed pass is retried sooner, from 1 s doubling up to Interval.
+// the Source reports a new topology (at once, or Debounce after the end of the
+// last pass for a new topology if that is later). Passes never overlap. A failed pass is retried sooner, from 1 s doubling up to Interval.
 //
 // When the Source has no good topology in force, the pass fails with the
 // Source's reason and changes nothing; a load error is counted on every pass
@@ -57,8 +57,8 @@ type Loop struct {
 	Links    <-chan struct{}
 	Observer Observer // nil: none
 	// Debounce is the longest wait from a change that Changes or Links reports
-	// to its pass, and the shortest time from a pass's end to the pass of a new
-	// topology; 0: DefaultDebounce.
+	// to its pass, and the shortest time between the end of a pass for a new
+	// topology and the pass for the next one; 0: DefaultDebounce.
 	Debounce time.Duration
 	// PassTimeout is each pass's deadline; 0: PassTimeout(Interval).
 	PassTimeout time.Duration
@@ -84,10 +84,11 @@ func (l *Loop) Run(ctx context.Context) error {
 	timer := time.NewTimer(0) // the first pass runs at once
 	defer timer.Stop()
 	due := time.Now()
-	var ended time.Time       // when the last pass ended
-	at := func(t time.Time) { // schedule a pass at t unless one is due earlier
+	var bySource bool                   // the pass due was asked for by the Source
+	var sourceEnded time.Time           // when the last pass the Source asked for ended
+	at := func(t time.Time, src bool) { // schedule a pass at t unless one is due earlier
 		if t.Before(due) {
-			due = t
+			due, bySource = t, src
 			timer.Reset(max(time.Until(t), 0))
 		}
 	}
@@ -96,19 +97,22 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-l.Changes:
-			at(time.Now().Add(debounce))
+			at(time.Now().Add(debounce), false)
 		case <-l.Links:
-			at(time.Now().Add(debounce))
+			at(time.Now().Add(debounce), false)
 		case <-changed:
 			// A new topology is a settled value (a file the Source has seen
-			// settle, a fleet view): its pass runs at once, unless a pass
-			// ended less than the debounce ago, so that a Source that changes
-			// without pause still leaves gaps between passes.
-			at(later(time.Now(), ended.Add(debounce)))
+			// settle, a fleet view): its pass runs at once, unless the last
+			// pass for a new topology ended less than the debounce ago, so
+			// that a Source that changes without pause still leaves gaps
+			// between passes.
+			at(later(time.Now(), sourceEnded.Add(debounce)), true)
 		case <-timer.C:
 			wait := st.pass(ctx)
-			ended = time.Now()
-			due = ended.Add(wait)
+			if bySource {
+				sourceEnded, bySource = time.Now(), false
+			}
+			due = time.Now().Add(wait)
 			timer.Reset(wait)
 		}
 	}
