@@ -17,7 +17,7 @@ import (
 // host's container 2 has (TestFleetScaleWithRealHosts).
 type joinPinger struct {
 	f       *fleetLab
-	host    string // the joiner
+	host    string       // the joiner
 	addr    netip.Prefix // its container's address, with the subnet's prefix length
 	gw      netip.Addr   // its docker0 address
 	mtu     int
@@ -66,7 +66,7 @@ func (j *joinPinger) start(t *testing.T) {
 }
 
 // fresh, called once the joiner started for the first time, adds its container
-// as soon as its docker0 exists (polled every 20 ms) and waits (2 minutes at
+// as soon as its docker0 exists (polled every 100 ms) and waits (2 minutes at
 // most) for a reply at every member; it stops the pingers.
 func (j *joinPinger) fresh(start time.Time) joinPing {
 	var r joinPing
@@ -76,7 +76,7 @@ func (j *joinPinger) fresh(start time.Time) joinPing {
 		defer cancel()
 		_, err := h.Run(ctx, "ip", "link", "show", "dev", lab.DockerBridge)
 		return err == nil
-	}, 20*time.Millisecond); !ok {
+	}, 100*time.Millisecond); !ok {
 		r.err = fmt.Errorf("%s: no %s within 2 min", j.host, lab.DockerBridge)
 		return r
 	}
@@ -157,6 +157,7 @@ func (f *fleetLab) fleetJoins(t *testing.T, members []string, loops []*loopProc)
 	rows = f.joinRows(t, "fresh", members, loops, p, start, flows, ping)
 
 	j.start(t)
+	p.waitHealthy(t, time.Minute) // a loop stopped before its first pass ends logs no stop
 	p.stop(t)
 	f.awaitGone(t, members, 4)
 	restart, back := f.joinToPlan(t, members, func() { p = launch() })
@@ -169,6 +170,7 @@ func (f *fleetLab) fleetJoins(t *testing.T, members []string, loops []*loopProc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.waitHealthy(t, time.Minute)
 	p.stop(t)
 	return rows, start, flows, view
 }
@@ -181,7 +183,9 @@ func (f *fleetLab) joinRows(t *testing.T, how string, members []string, loops []
 	if len(joined) != 1 {
 		t.Fatalf("docker4 logged %d joins, want 1", len(joined))
 	}
-	row := func(what string, d time.Duration) [4]string { return [4]string{how + " docker4: " + what, fmtDur(d), "-", "-"} }
+	row := func(what string, d time.Duration) [4]string {
+		return [4]string{how + " docker4: " + what, fmtDur(d), "-", "-"}
+	}
 	rows := [][4]string{row("its start to its join (its `fleet: joined` log line)", joined[0].Time.Sub(start))}
 	for i, h := range members {
 		var viewAt time.Time // when h saved the view with docker4: its last view change
@@ -200,4 +204,12 @@ func (f *fleetLab) joinRows(t *testing.T, how string, members []string, loops []
 		rows = append(rows, row("its start to the first reply to a ping from a container on "+h+" to a container on docker4 (every 20 ms)", ping.first[h].Sub(start)))
 	}
 	return rows
+}
+
+// flows is host's flows that match match ("" if they cannot be read).
+func (f *fleetLab) flows(host, match string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, _ := f.host(host).Run(ctx, "ovs-ofctl", "-O", "OpenFlow14", "--timeout=10", "dump-flows", "br0", match)
+	return out
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -47,10 +48,11 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 	f := newFleetLab(t, scaleNetwork)
 	cpu0 := procCPUTime(t, f.etcd.Process.Pid)
 	f.seedSims(t, scaleSims, 11) // indexes 11..1010: the lab's hosts get 1..4
+	pins := f.pinFleet(t)
 	three := []string{"docker1", "docker2", "docker3"}
 	var rows [][4]string
 	fleetFirst, fleetLoops := f.scaleStart(t, three, func(h string) *loopProc {
-		return launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--interval", "5s"}})
+		return pins.loop(t, launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--interval", "5s"}}))
 	})
 	fleetSteady := steadyPass(t, fleetLoops)
 	joinRows, fleetStart, fleetJoin, data := f.fleetJoins(t, three, fleetLoops)
@@ -73,7 +75,7 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 	}
 	f.writeAtomic(t, strings.Join(without, "\n"))
 	fileFirst, fileLoops := f.scaleStart(t, three, func(h string) *loopProc {
-		return launchLoop(t, f.cluster, h, loopOpts{args: []string{"--interval", "5s"}})
+		return pins.loop(t, launchLoop(t, f.cluster, h, loopOpts{args: []string{"--interval", "5s"}}))
 	})
 	fileSteady := steadyPass(t, fileLoops)
 	fileStart, fileJoin := f.joinToPlan(t, three, func() { f.writeAtomic(t, string(full)) })
@@ -89,7 +91,11 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 	rows = append(rows, joinRows...)
 	rows = append(rows, [4]string{"etcd RSS at the end of the fleet phase", rss, "no etcd", "-"},
 		[4]string{"etcd CPU time over the fleet phase", fmtDur(cpu), "no etcd", "-"})
-	benchTable(t, fmt.Sprintf("%d simulated members + 3 real hosts (OVS, netdev, GRE mesh)", scaleSims), []string{"measure", "fleet mode", "file mode", "fleet/file"}, rows)
+	title := fmt.Sprintf("%d simulated members + 3 real hosts (OVS, netdev, GRE mesh)", scaleSims)
+	if pins != nil {
+		title += fmt.Sprintf("; %s on CPU %s of its own, the other hosts, etcd and the test on CPUs %s", ownCore, pins.own, pins.rest)
+	}
+	benchTable(t, title, []string{"measure", "fleet mode", "file mode", "fleet/file"}, rows)
 }
 
 // seedSims registers n simulated members at indexes first.. through etcd's
@@ -180,34 +186,25 @@ func steadyPass(t *testing.T, loops []*loopProc) time.Duration {
 
 // joinToPlan runs add (which brings docker4 in) and returns when it started and,
 // for each host, when its flow table first had a flow for docker4's tunnel port.
-// It polls every 20 ms with a dump of that port's flows only: a dump of the
-// whole table (14,000 flows) takes hundreds of milliseconds on three hosts at
-// once and would add that to the time it measures. The time taken is the end
-// of the first dump that has the flow.
+// It watches each host's table with an OpenFlow flow monitor (`ovs-ofctl
+// monitor`, one process per host, started before add): ovs-vswitchd tells of
+// the flow as it goes in. Polling with dumps instead would load the CPUs the
+// hosts share, and a dump waits while ovs-vswitchd adds the port.
 func (f *fleetLab) joinToPlan(t *testing.T, hosts []string, add func()) (time.Time, map[string]time.Time) {
 	t.Helper()
 	match := fmt.Sprintf("in_port=%d", topology.TunnelOFPortBase+4)
+	seen := map[string]<-chan time.Time{}
+	for _, h := range hosts {
+		seen[h] = f.watchFlow(t, h, match)
+	}
 	start := time.Now()
 	add()
 	out := map[string]time.Time{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	for _, h := range hosts {
-		wg.Go(func() {
-			poll(2*time.Minute, func() bool {
-				if !strings.Contains(f.flows(h, match), match+",") {
-					return false
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				out[h] = time.Now()
-				return true
-			}, 20*time.Millisecond)
-		})
-	}
-	wg.Wait()
-	for _, h := range hosts {
-		if _, ok := out[h]; !ok {
+		select {
+		case at := <-seen[h]:
+			out[h] = later(at, start)
+		case <-time.After(2 * time.Minute):
 			t.Fatalf("%s: no flow for docker4's tunnel (%s) within 2 min", h, match)
 		}
 		t.Logf("%s: docker4's tunnel in its flow table %v after docker4 was added", h, out[h].Sub(start).Round(time.Millisecond))
@@ -215,12 +212,64 @@ func (f *fleetLab) joinToPlan(t *testing.T, hosts []string, add func()) (time.Ti
 	return start, out
 }
 
-// flows is host's flows that match match ("" if they cannot be read).
-func (f *fleetLab) flows(host, match string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, _ := f.host(host).Run(ctx, "ovs-ofctl", "-O", "OpenFlow14", "--timeout=10", "dump-flows", "br0", match)
-	return out
+// watchFlow starts `ovs-ofctl monitor` of host's br0 and returns a channel that
+// receives the time of the first flow of table 0 with match (e.g. in_port=N)
+// added (or found there at the start); the monitor is stopped (by its pid) when the test ends.
+func (f *fleetLab) watchFlow(t *testing.T, host, match string) <-chan time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// stdbuf: ovs-ofctl writes its events through stdio, which holds them
+	// in a buffer when stdout is a pipe.
+	// The monitor watches table 0, where every tunnel's flows start: one
+	// that names a port the bridge does not have yet reports nothing.
+	cmd := f.host(host).Command(ctx, "stdbuf", "-oL", "ovs-ofctl", "-O", "OpenFlow14", "monitor", "br0", "watch:table=0")
+	// It prints the reply to its request on stdout, and the events that follow
+	// on stderr.
+	out, w, err := os.Pipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		cancel()
+		out.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait(); out.Close() })
+	ch, ready := make(chan time.Time, 1), make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		first, found := true, false
+		for sc.Scan() { // to the end: a monitor left unread would stall
+			l := sc.Text()
+			if first && strings.HasPrefix(l, "OFPST_FLOW_MONITOR reply") {
+				first = false
+				close(ready)
+			}
+			if !found && strings.Contains(l, match+",") && (strings.Contains(l, "event=ADDED") || strings.Contains(l, "event=INITIAL")) {
+				found = true
+				ch <- time.Now()
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ovs-ofctl monitor on %s: no reply within 10 s", host)
+	}
+	return ch
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // writeAtomic replaces the lab's topology file whole.
