@@ -14,12 +14,36 @@ import (
 
 // Files is the adapter that keeps a host's two files in line with its HostState:
 // the ovsmesh block of the interfaces file and ovsmesh's keys in daemon.json. An
-// empty path leaves that file alone. Files holds no state between calls; Apply is
-// safe to call repeatedly, but not concurrently for the same paths.
+// empty path leaves that file alone. Apply is safe to call repeatedly, but not
+// concurrently for the same paths. Use it by pointer: it remembers its last
+// merge of the interfaces file (see merged).
 type Files struct {
 	Interfaces string       // e.g. /etc/network/interfaces
 	DaemonJSON string       // e.g. /etc/docker/daemon.json
 	Log        *slog.Logger // nil: no logging
+
+	last lastMerge // the last merge of the interfaces file
+}
+
+// lastMerge is one merge of the interfaces file: the file's bytes and the block it
+// was given, and what came out. Merging is a function of the two: the same
+// bytes and block give the same result without parsing the file again (at 1000
+// tunnels, most of a steady pass's files step).
+type lastMerge struct{ old, block, out []byte }
+
+// merged merges block into old, or returns the last result when both are the
+// bytes it was computed from.
+func (f *Files) merged(old, block []byte) ([]byte, error) {
+	if f.last.out != nil && bytes.Equal(old, f.last.old) && bytes.Equal(block, f.last.block) {
+		return f.last.out, nil
+	}
+	out, err := MergeInterfaces(old, block)
+	if err != nil {
+		f.last = lastMerge{}
+		return nil, err
+	}
+	f.last = lastMerge{old: old, block: block, out: out}
+	return out, nil
 }
 
 // filePerm is the mode of a file Files creates; an existing file keeps its own.
@@ -43,7 +67,7 @@ func (f *Files) Apply(ctx context.Context, want topology.HostState, dryRun bool)
 		{
 			f.Interfaces,
 			fmt.Sprintf("ovsmesh block: bridge %s, %s, %s %s", want.OVS.Bridge, count(len(want.OVS.Tunnels), "tunnel"), d.Name, d.Address),
-			func(old []byte) ([]byte, error) { return MergeInterfaces(old, RenderInterfaces(want)) },
+			func(old []byte) ([]byte, error) { return f.merged(old, RenderInterfaces(want)) },
 			": ",
 		},
 		{
