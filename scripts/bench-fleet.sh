@@ -6,7 +6,11 @@
 #  2. e2e/ TestFleetScaleWithRealHosts: the same 1000 simulated members plus three
 #     real lab hosts (network namespaces, OVS on the userspace datapath, a GRE
 #     mesh of 1003 hosts), then file mode on the same hosts and hosts: first and
-#     steady passes, join-to-plan at every real host, etcd's RSS and CPU.
+#     steady passes, join-to-plan at every real host, a fourth host joining fresh and
+#     restarted (its tunnel's flow in each real host's table, seen by an OpenFlow
+#     flow monitor, and the first ping reply from each real host's container),
+#     etcd's RSS and CPU. docker1 runs on a CPU of its own (taskset), the rest
+#     share the others.
 # Prints each run's table (markdown) at the end. Needs root and etcd
 # (scripts/deps.sh). Takes a few minutes on a 2-core machine.
 set -euo pipefail
