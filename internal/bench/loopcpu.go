@@ -249,6 +249,10 @@ func reportWindows(w io.Writer, p cpuPhase) {
 			j++
 			lo, hi = min(lo, p.samples[j].rssKiB), max(hi, p.samples[j].rssKiB)
 		}
+		if j == len(p.samples)-2 { // the last sample alone is no window: it ends this one
+			j++
+			lo, hi = min(lo, p.samples[j].rssKiB), max(hi, p.samples[j].rssKiB)
+		}
 		a, b := p.samples[i], p.samples[j]
 		fmt.Fprintf(w, "| %d–%d | %.1f–%.1f MiB | %.1f MiB | %s | %s |\n", int(a.at.Sub(start).Minutes()), int(b.at.Sub(start).Minutes()+0.5),
 			float64(lo)/1024, float64(hi)/1024, float64(b.rssKiB)/1024, b.cpu-a.cpu, b.childCPU-a.childCPU)
