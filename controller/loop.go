@@ -38,7 +38,8 @@ func PassTimeout(interval time.Duration) time.Duration {
 // 10% jitter so a fleet does not pass in lockstep), one within Debounce after
 // Changes or Links reports a change (a burst makes one pass), and one as soon as
 // the Source reports a new topology (at once, or Debounce after the end of the
-// last pass for a new topology if that is later). Passes never overlap. A failed pass is retried sooner, from 1 s doubling up to Interval.
+// last pass for a new topology if that is later). Passes never overlap. A failed
+// pass is retried sooner, from 1 s doubling up to Interval.
 //
 // When the Source has no good topology in force, the pass fails with the
 // Source's reason and changes nothing; a load error is counted on every pass
