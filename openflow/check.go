@@ -37,7 +37,7 @@ func WithFullCheckEvery(d time.Duration) Option { return func(t *Table) { t.full
 // as long again. Only a missing bridge is left to the dump, which reads it as
 // empty. t.mu is held.
 func (t *Table) countReading(ctx context.Context) (*Reading, error) {
-	if t.fullEvery <= 0 || t.verified == nil || time.Since(t.verifiedAt) >= t.fullEvery {
+	if !t.trusted() {
 		return nil, nil
 	}
 	n, err := t.count(ctx)
@@ -64,11 +64,16 @@ func (t *Table) countReading(ctx context.Context) (*Reading, error) {
 func (t *Table) Predicted(want []topology.Flow) *Reading {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.fullEvery <= 0 || t.verified == nil || time.Since(t.verifiedAt) >= t.fullEvery ||
-		slices.EqualFunc(want, t.verified, topology.Flow.Equal) {
+	if !t.trusted() || slices.EqualFunc(want, t.verified, topology.Flow.Equal) {
 		return nil
 	}
 	return &Reading{t: t, verified: t.verified}
+}
+
+// trusted says whether the option allows trusting the verified table now: one
+// was verified, less than d ago. t.mu is held.
+func (t *Table) trusted() bool {
+	return t.fullEvery > 0 && t.verified != nil && time.Since(t.verifiedAt) < t.fullEvery
 }
 
 // verify records want as installed (nil: nothing verified). dumped says a whole
