@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ovsmesh/ovsmesh/topology"
 )
@@ -20,6 +21,7 @@ type predictingFlows struct {
 	fakeFlows
 	mu    sync.Mutex
 	calls []string
+	stuck bool // a predicted bundle never comes back (ovs-vswitchd not answering)
 }
 
 var _ Predictor = (*predictingFlows)(nil)
@@ -63,6 +65,10 @@ type (
 
 func (t predictedTable) Apply(ctx context.Context, want []topology.Flow, dry bool) ([]string, error) {
 	t.p.note("apply-predicted")
+	if t.p.stuck {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	return t.p.fakeFlows.Apply(ctx, want, dry)
 }
 
@@ -94,19 +100,7 @@ func TestPredictedTableGoesInWithoutARead(t *testing.T) {
 		t.Errorf("steady pass: %s; want one read, applied early and in the flows step", got)
 	}
 
-	three, err := os.ReadFile(r.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	two := strings.Replace(string(three), "  - {name: docker3, address: 198.18.0.3, index: 3}\n", "", 1)
-	if two == string(three) {
-		t.Fatal("examples/lab.yaml changed: docker3 not found")
-	}
-	path := filepath.Join(t.TempDir(), "two.yaml")
-	if err := os.WriteFile(path, []byte(two), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r.Path = path
+	r.Path = withoutDocker3(t)
 	s.mu.Lock()
 	s.order = nil
 	s.mu.Unlock()
@@ -126,5 +120,61 @@ func TestPredictedTableGoesInWithoutARead(t *testing.T) {
 	}
 	if got := pf.take(); strings.Contains(got, "predicted") {
 		t.Errorf("dry run: %s; a dry run reads, never predicts", got)
+	}
+}
+
+// withoutDocker3 writes examples/lab.yaml without docker3 and returns its path.
+func withoutDocker3(t *testing.T) string {
+	t.Helper()
+	three, err := os.ReadFile(filepath.Join("..", "examples", "lab.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := strings.Replace(string(three), "  - {name: docker3, address: 198.18.0.3, index: 3}\n", "", 1)
+	if two == string(three) {
+		t.Fatal("examples/lab.yaml changed: docker3 not found")
+	}
+	path := filepath.Join(t.TempDir(), "two.yaml")
+	if err := os.WriteFile(path, []byte(two), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPredictedBundleWaitsAtMostEarlyReadWait: a predicted bundle that
+// ovs-vswitchd does not answer holds OVSDB back for earlyReadWait at most, as a
+// read that does not come back does; the pass then brings OVSDB to the plan and
+// installs the table from a read.
+func TestPredictedBundleWaitsAtMostEarlyReadWait(t *testing.T) {
+	r, s, _ := newFake(t, "lab.yaml")
+	pf := &predictingFlows{fakeFlows: fakeFlows{s}}
+	r.Flows = pf
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	r.Path, pf.stuck = withoutDocker3(t), true
+	s.mu.Lock()
+	s.order = nil
+	s.mu.Unlock()
+	pf.take()
+	done := make(chan Result, 1)
+	start := time.Now()
+	go func() { done <- r.Once(context.Background(), false) }()
+	select {
+	case res := <-done:
+		if res.Err() != nil {
+			t.Fatal(res.Err())
+		}
+	case <-time.After(3 * earlyReadWait):
+		t.Fatalf("the pass did not end %v after a predicted bundle that never comes back (earlyReadWait %v)", 3*earlyReadWait, earlyReadWait)
+	}
+	if took := time.Since(start); took < earlyReadWait {
+		t.Errorf("the pass took %v, less than earlyReadWait %v: the predicted bundle was not waited for", took, earlyReadWait)
+	}
+	if got := pf.take(); got != "predicted apply-predicted read apply-read" {
+		t.Errorf("calls: %s; want the predicted bundle, then one read applied", got)
+	}
+	if got := fmt.Sprint(s.order); got != "[ovsdb flows]" {
+		t.Errorf("writes %s, want [ovsdb flows]: OVSDB after the wait, then the table from the read", got)
 	}
 }
