@@ -214,17 +214,16 @@ func (f *fleetLab) joinToPlan(t *testing.T, hosts []string, add func()) (time.Ti
 
 // watchFlow starts `ovs-ofctl monitor` of host's br0 and returns a channel that
 // receives the time of the first flow of table 0 with match (e.g. in_port=N)
-// added (or found there at the start); the monitor is stopped (by its pid) when the test ends.
+// added (or found there at the start); the monitor is stopped (by its pid)
+// when the test ends.
 func (f *fleetLab) watchFlow(t *testing.T, host, match string) <-chan time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	// stdbuf: ovs-ofctl writes its events through stdio, which holds them
-	// in a buffer when stdout is a pipe.
-	// The monitor watches table 0, where every tunnel's flows start: one
-	// that names a port the bridge does not have yet reports nothing.
+	// The monitor watches table 0, where every tunnel's flows start, and the
+	// lines are filtered here. It prints the reply to its request on stdout
+	// (through stdio, which holds it in a buffer when stdout is a pipe: stdbuf)
+	// and the events that follow on stderr; both come through one pipe.
 	cmd := f.host(host).Command(ctx, "stdbuf", "-oL", "ovs-ofctl", "-O", "OpenFlow14", "monitor", "br0", "watch:table=0")
-	// It prints the reply to its request on stdout, and the events that follow
-	// on stderr.
 	out, w, err := os.Pipe()
 	if err != nil {
 		cancel()
