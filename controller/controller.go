@@ -24,6 +24,8 @@ import (
 // change it made (or, with dryRun, would make); no lines means it already matched.
 // Apply must be safe to call again with the same value and then change nothing.
 type (
+	// OVS reports a bridge it created with a line that begins with "create
+	// bridge NAME" (see installFlows).
 	OVS interface {
 		Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error)
 	}
@@ -39,17 +41,25 @@ type (
 	}
 	// Predictor is what Flows may also be: a reader that remembers the table it
 	// last verified on the bridge. Predicted returns that table as a reading,
-	// without reading the bridge, when want differs from it (nil otherwise, or
-	// when the verification is too old to trust): a pass installs a
-	// self-guarding table from it at once, then reads the table again (see
-	// installSelfGuarding).
+	// without reading the bridge, and the flows it holds (from), when want
+	// differs from it (nil otherwise, or when the verification is too old to
+	// trust): a pass installs a self-guarding table from it at once, then reads
+	// the table again (see installSelfGuarding). from is not modified.
 	Predictor interface {
-		Predicted(bridge string, want []topology.Flow) FlowTable
+		Predicted(bridge string, want []topology.Flow) (table FlowTable, from []topology.Flow)
 	}
 	// FlowTable is one reading of a bridge's flows. Apply makes them want,
 	// starting from that reading; it sends nothing when they already match.
 	FlowTable interface {
 		Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error)
+	}
+	// Creator is what a FlowTable may also be. Created returns, for a reading of
+	// a bridge that did not exist (nil for any other), a reading of the bridge as
+	// ovs-vswitchd creates it (none of ovsmesh's flows), with the bundle of want
+	// computed in advance: a pass whose OVSDB step created the bridge installs
+	// the table from it without reading the new bridge (see installFlows).
+	Creator interface {
+		Created(want []topology.Flow) FlowTable
 	}
 	Files interface {
 		Apply(ctx context.Context, want topology.HostState, dryRun bool) ([]string, error)

@@ -142,6 +142,8 @@ type Reading struct {
 	// verified, when not nil, is the table a count found as many flows of as it
 	// has (see check.go); have is then empty.
 	verified []topology.Flow
+	// prepared is the bundle computed for a bridge just created (see Created).
+	prepared *prepared
 }
 
 // Read dumps the flows with ovsmesh's cookie (one ovs-ofctl dump-flows). A bridge
@@ -183,12 +185,18 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 			return nil, nil
 		}
 	}
-	wantE, err := wantEntries(want)
-	if err != nil {
-		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
-	}
 	if r.noBridge != nil && !dryRun {
 		return nil, r.noBridge
+	}
+	prep := r.preparedFor(want)
+	var (
+		wantE []entry
+		err   error
+	)
+	if prep != nil {
+		wantE = prep.entries
+	} else if wantE, err = wantEntries(want); err != nil {
+		return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
 	}
 	// A dry run on a host whose bridge does not exist yet (the real pass creates
 	// it first) finds no flows: every flow would be added.
@@ -214,7 +222,11 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 	if dryRun {
 		return changes, nil
 	}
-	if err := t.send(ctx, p); err != nil {
+	var text []byte
+	if prep != nil && len(p.add) == len(prep.entries) && !p.replace && len(p.deletes) == 0 {
+		text = prep.text // every flow added, none deleted: the prepared bundle
+	}
+	if err := t.send(ctx, p, text); err != nil {
 		t.verify(nil, false)
 		return nil, fmt.Errorf("install %d flows and delete %d on bridge %q in one bundle: %w", len(p.add), len(p.deletes), t.bridge, err)
 	}
@@ -233,8 +245,13 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 // that removes single flows writes the same bundle file itself: one
 // "delete_strict" line per flow to remove, then the adds, each flow's text
 // written by go-openvswitch, piped to the same `ovs-ofctl --bundle add-flows`
-// command AddFlowBundle runs.
-func (t *Table) send(ctx context.Context, p plan) error {
+// command AddFlowBundle runs. So is prepared, the text of a plan that adds every
+// flow into an empty table, computed in advance (see Created).
+func (t *Table) send(ctx context.Context, p plan, prepared []byte) error {
+	if prepared != nil {
+		_, err := t.ofctlIn(ctx, bytes.NewReader(prepared), "--bundle", "add-flows", t.bridge, "-")
+		return err
+	}
 	if len(p.deletes) == 0 {
 		return t.client(ctx).OpenFlow.AddFlowBundle(t.bridge, p.fill)
 	}
@@ -244,18 +261,8 @@ func (t *Table) send(ctx context.Context, p plan) error {
 		// then installs (a flag ovsmesh never sets made it differ).
 		fmt.Fprintf(&b, "delete_strict %s,%s\n", e.match, ourCookieMatch)
 	}
-	for _, e := range p.add {
-		f, err := toOVS(*e.flow)
-		if err != nil {
-			return err
-		}
-		text, err := f.MarshalText()
-		if err != nil {
-			return fmt.Errorf("flow %q: %w", e.flow, err)
-		}
-		b.WriteString("add ")
-		b.Write(text)
-		b.WriteByte('\n')
+	if err := appendAdds(&b, p.add); err != nil {
+		return err
 	}
 	_, err := t.ofctlIn(ctx, &b, "--bundle", "add-flows", t.bridge, "-")
 	return err

@@ -49,11 +49,11 @@ func (ft *FlowTables) table(bridge string) *openflow.Table {
 
 // Predicted is the bridge's table as last verified, when want differs from it
 // (see openflow.Table.Predicted).
-func (ft *FlowTables) Predicted(bridge string, want []topology.Flow) controller.FlowTable {
+func (ft *FlowTables) Predicted(bridge string, want []topology.Flow) (controller.FlowTable, []topology.Flow) {
 	if r := ft.table(bridge).Predicted(want); r != nil {
-		return r
+		return r, r.Verified()
 	}
-	return nil // not a nil *Reading in a non-nil interface
+	return nil, nil // not a nil *Reading in a non-nil interface
 }
 
 // Read reads the bridge's flows (one ovs-ofctl dump-flows, or dump-aggregate
@@ -63,5 +63,16 @@ func (ft *FlowTables) Read(ctx context.Context, bridge string) (controller.FlowT
 	if err != nil {
 		return nil, err // not a nil *Reading in a non-nil interface
 	}
-	return r, nil
+	return reading{r}, nil
+}
+
+// reading is a Reading that is a controller.Creator.
+type reading struct{ *openflow.Reading }
+
+// Created is the reading of the bridge as created (see openflow.Reading.Created).
+func (r reading) Created(want []topology.Flow) controller.FlowTable {
+	if c := r.Reading.Created(want); c != nil {
+		return c
+	}
+	return nil // not a nil *Reading in a non-nil interface
 }

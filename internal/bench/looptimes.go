@@ -118,17 +118,17 @@ func (f *timedFlows) Read(ctx context.Context, bridge string) (controller.FlowTa
 
 // Predicted is the product's prediction (adapters.FlowTables.Predicted), timed
 // as part of the apply it is used for.
-func (f *timedFlows) Predicted(bridge string, want []topology.Flow) controller.FlowTable {
+func (f *timedFlows) Predicted(bridge string, want []topology.Flow) (controller.FlowTable, []topology.Flow) {
 	f.mu.Lock()
 	t := f.table
 	f.mu.Unlock()
 	if t == nil {
-		return nil
+		return nil, nil
 	}
 	if r := t.Predicted(want); r != nil {
-		return timedTable{r, f.st}
+		return timedTable{r, f.st}, r.Verified()
 	}
-	return nil
+	return nil, nil
 }
 
 type timedTable struct {
@@ -139,6 +139,16 @@ type timedTable struct {
 func (t timedTable) Apply(ctx context.Context, want []topology.Flow, dryRun bool) ([]string, error) {
 	defer t.st.since(stepFlowApply, time.Now())
 	return t.t.Apply(ctx, want, dryRun)
+}
+
+// Created is the product's reading as created, timed as part of its apply.
+func (t timedTable) Created(want []topology.Flow) controller.FlowTable {
+	if r, ok := t.t.(*openflow.Reading); ok {
+		if c := r.Created(want); c != nil {
+			return timedTable{c, t.st}
+		}
+	}
+	return nil
 }
 
 // reportLoop prints the loop bench's markdown: one column per kind of pass.
