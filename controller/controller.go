@@ -41,12 +41,12 @@ type (
 	}
 	// Predictor is what Flows may also be: a reader that remembers the table it
 	// last verified on the bridge. Predicted returns that table as a reading,
-	// without reading the bridge, and the flows it holds (from), when want
-	// differs from it (nil otherwise, or when the verification is too old to
-	// trust): a pass installs a self-guarding table from it at once, then reads
-	// the table again (see installSelfGuarding). from is not modified.
+	// without reading the bridge, when want differs from it (nil otherwise, or
+	// when the verification is too old to trust): a pass installs a
+	// self-guarding table from it at once, then reads the table again (see
+	// installSelfGuarding).
 	Predictor interface {
-		Predicted(bridge string, want []topology.Flow) (table FlowTable, from []topology.Flow)
+		Predicted(bridge string, want []topology.Flow) FlowTable
 	}
 	// FlowTable is one reading of a bridge's flows. Apply makes them want,
 	// starting from that reading; it sends nothing when they already match.

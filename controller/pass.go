@@ -18,11 +18,9 @@ import (
 //   - readTable reads the flow table while OVSDB is brought to the plan;
 //     applyOVSDB abandons that reading when ovsdb-server cannot be reached. A
 //     self-guarding table that changes is installed from the last
-//     verification instead (see predict).
+//     verification instead (see readTable).
 //   - installSelfGuarding puts a table that keeps the bridge loop-free by itself
-//     (guardsItself) in before OVSDB changes the bridge, or while it does when
-//     the table it replaces keeps the bridge loop-free by itself too (see
-//     predict).
+//     (guardsItself) in before OVSDB changes the bridge.
 //   - applyOVSDB, then applyDocker0: OVSDB creates the bridge's internal
 //     interface that docker0 enslaves.
 //   - writeFiles writes the interfaces file at once and daemon.json only once
@@ -45,15 +43,14 @@ type pass struct {
 	early Step
 
 	// table and tableErr are readTable's reading, set once read is closed;
-	// predicted says table is the Flows' last verification, not a reading, and
-	// together that it goes in while OVSDB changes the bridge (see predict).
-	table               FlowTable
-	tableErr            error
-	predicted, together bool
+	// predicted says table is the Flows' last verification, not a reading.
+	table     FlowTable
+	tableErr  error
+	predicted bool
+	read      chan struct{}
+	abandon   context.CancelFunc // ends readTable's reading
 	// created is the reading's Created, set once readTable is done.
 	created FlowTable
-	read    chan struct{}
-	abandon context.CancelFunc // ends readTable's reading
 	// bridgeDone is closed once the docker0 step is done.
 	bridgeDone chan struct{}
 }
@@ -63,36 +60,23 @@ func (r *Reconciler) newPass(want topology.HostState, dryRun bool) *pass {
 }
 
 // run runs the phases and returns the steps in the order a pass reports them.
-// After predict, the lines below run at the same time, the phases on one line
-// in turn:
+// The lines below run at the same time, the phases on one line in turn:
 //
-//	readTable (not when predicted)
+//	readTable
 //	installSelfGuarding, applyOVSDB, applyDocker0
 //	writeFiles
 //	applyFirewall
 //
-// and once all are done: installFlows, applyIdentity, compareDocker. When the
-// prediction goes in together with OVSDB, installSelfGuarding has a line of its
-// own.
+// and once all are done: installFlows, applyIdentity, compareDocker.
 func (p *pass) run(ctx context.Context) []Step {
 	rctx, abandon := context.WithCancel(ctx)
 	defer abandon()
 	p.abandon = abandon
-	p.predict()
 	var wg sync.WaitGroup
-	if p.together {
-		// Abandoned with the reading when ovsdb-server cannot be reached:
-		// ovs-vswitchd may not answer the bundle then (see earlyReadWait).
-		wg.Go(func() { p.installSelfGuarding(rctx) })
-		wg.Go(func() { p.applyOVSDB(ctx); p.applyDocker0(ctx) })
-	} else {
-		wg.Go(func() { p.installSelfGuarding(ctx); p.applyOVSDB(ctx); p.applyDocker0(ctx) })
-	}
-	if !p.predicted {
-		wg.Go(func() { p.readTable(rctx) })
-	}
+	wg.Go(func() { p.installSelfGuarding(ctx); p.applyOVSDB(ctx); p.applyDocker0(ctx) })
 	wg.Go(func() { p.applyFirewall(ctx) })
 	wg.Go(func() { p.writeFiles(ctx) })
+	wg.Go(func() { p.readTable(rctx) })
 	wg.Wait()
 	p.applyNetworks(ctx)
 	p.installFlows(ctx)
@@ -122,37 +106,22 @@ func run(ctx context.Context, step *Step, name string, apply func() ([]string, e
 	}
 }
 
-// predict takes the place of readTable when it can. A self-guarding table that
-// differs from the one the Flows last verified (a peer added or removed) is
-// installed from that verification, when the Flows is a Predictor that still
-// trusts it (never in a dry run): the bundle goes in without a read before it,
-// and installFlows reads the table after it (one count), as after any early
-// install, which finds and repairs in the same pass what drifted since.
-//
-// When the verified table guards itself too, the bundle and OVSDB's change go
-// in at the same time (together): each of the two tables keeps the bridge
-// loop-free on any set of tunnels, so it stays loop-free whichever of them
-// ovs-vswitchd applies first (the bundle is atomic); a flow naming a tunnel that
-// OVSDB has not made yet, or has removed, forwards nothing. A pass that adds a
-// peer at 1000 hosts then takes about the longer of the two, not their sum. A
-// table that replaces one handing frames to NORMAL (STP's) still goes in first.
-func (p *pass) predict() {
-	pr, ok := p.r.Flows.(Predictor)
-	if !ok || p.dryRun || !guardsItself(p.want.Flows) {
-		return
-	}
-	t, from := pr.Predicted(p.want.OVS.Bridge, p.want.Flows)
-	if t == nil {
-		return
-	}
-	p.table, p.predicted, p.together = t, true, guardsItself(from)
-	close(p.read)
-}
-
 // readTable reads the flow table, for installSelfGuarding and installFlows. A
+// self-guarding table that differs from the one the Flows last verified (a peer
+// added or removed) is installed from that verification instead, when the Flows
+// is a Predictor that still trusts it: the bundle goes in without a read before
+// it, and installFlows reads the table after it (one count), as after any early
+// install, which finds and repairs in the same pass what drifted since. A
 // reading of a bridge that does not exist then computes the bundle the bridge
 // gets once OVSDB creates it (see Creator), while OVSDB does.
 func (p *pass) readTable(ctx context.Context) {
+	if pr, ok := p.r.Flows.(Predictor); ok && !p.dryRun && guardsItself(p.want.Flows) {
+		if t := pr.Predicted(p.want.OVS.Bridge, p.want.Flows); t != nil {
+			p.table, p.predicted = t, true
+			close(p.read)
+			return
+		}
+	}
 	p.table, p.tableErr = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
 	close(p.read)
 	if c, ok := p.table.(Creator); ok && !p.dryRun {
@@ -200,8 +169,7 @@ func (p *pass) installSelfGuarding(ctx context.Context) {
 	if p.predicted {
 		// Nothing read ovs-vswitchd before this bundle: when it does not
 		// answer (ovsdb-server down), OVSDB goes first after earlyReadWait, as
-		// after a read that did not come back (or the pass goes on after it,
-		// when together).
+		// after a read that did not come back.
 		var cancel context.CancelFunc
 		actx, cancel = context.WithTimeout(ctx, earlyReadWait)
 		defer cancel()

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,27 +22,6 @@ type predictingFlows struct {
 	mu    sync.Mutex
 	calls []string
 	stuck bool // a predicted bundle never comes back (ovs-vswitchd not answering)
-	// fromNormal: the verified table hands frames to NORMAL (as STP's does).
-	fromNormal bool
-	// slow delays a predicted bundle: OVSDB, if it went at the same time,
-	// would write first.
-	slow time.Duration
-	// ovsStarted, when set, is closed once OVSDB's step has begun: a predicted
-	// bundle waits for it (a second at most) and, without it, notes "alone" and
-	// fails; with it, it went in while OVSDB changed the bridge.
-	ovsStarted chan struct{}
-}
-
-// meetingOVS is fakeOVS that closes started when its Apply begins.
-type meetingOVS struct {
-	*fakeOVS
-	started chan struct{}
-	once    sync.Once
-}
-
-func (m *meetingOVS) Apply(ctx context.Context, want topology.OVSState, dry bool) ([]string, error) {
-	m.once.Do(func() { close(m.started) })
-	return m.fakeOVS.Apply(ctx, want, dry)
 }
 
 var _ Predictor = (*predictingFlows)(nil)
@@ -62,19 +40,16 @@ func (p *predictingFlows) take() string {
 	return out
 }
 
-func (p *predictingFlows) Predicted(_ string, want []topology.Flow) (FlowTable, []topology.Flow) {
+func (p *predictingFlows) Predicted(_ string, want []topology.Flow) FlowTable {
 	p.s.mu.Lock()
 	installed := p.s.flows
 	p.s.mu.Unlock()
 	if installed == nil || slices.EqualFunc(installed, want, topology.Flow.Equal) {
 		p.note("no-prediction")
-		return nil, nil
+		return nil
 	}
 	p.note("predicted")
-	if p.fromNormal {
-		installed = append(slices.Clone(installed), topology.Flow{Priority: 0, Actions: []string{topology.ActionNormal}})
-	}
-	return predictedTable{p}, installed
+	return predictedTable{p}
 }
 
 func (p *predictingFlows) Read(ctx context.Context, bridge string) (FlowTable, error) {
@@ -90,15 +65,6 @@ type (
 
 func (t predictedTable) Apply(ctx context.Context, want []topology.Flow, dry bool) ([]string, error) {
 	t.p.note("apply-predicted")
-	if t.p.ovsStarted != nil {
-		select {
-		case <-t.p.ovsStarted:
-		case <-time.After(time.Second):
-			t.p.note("alone")
-			return nil, errors.New("the predicted bundle went in alone: OVSDB's step did not begin while it waited")
-		}
-	}
-	time.Sleep(t.p.slow)
 	if t.p.stuck {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -113,12 +79,12 @@ func (t readTable) Apply(ctx context.Context, want []topology.Flow, dry bool) ([
 
 // TestPredictedTableGoesInWithoutARead: a self-guarding table that differs from
 // the one last installed (a peer removed) goes in from the Flows' prediction, with
-// no read before it and, the installed table guarding itself too, while OVSDB
-// changes the bridge; the pass then reads the table once and applies that
-// reading, which repairs drift in the same pass. A pass that changes nothing
-// reads (counts) as before, and a dry run never uses a prediction.
+// no read before it and still before OVSDB changes the bridge; the pass then reads
+// the table once and applies that reading, which repairs drift in the same pass.
+// A pass that changes nothing reads (counts) as before, and a dry run never
+// uses a prediction.
 func TestPredictedTableGoesInWithoutARead(t *testing.T) {
-	r, s, ovs := newFake(t, "lab.yaml")
+	r, s, _ := newFake(t, "lab.yaml")
 	pf := &predictingFlows{fakeFlows: fakeFlows{s}}
 	r.Flows = pf
 	if res := r.Once(context.Background(), false); res.Err() != nil {
@@ -135,8 +101,6 @@ func TestPredictedTableGoesInWithoutARead(t *testing.T) {
 	}
 
 	r.Path = withoutDocker3(t)
-	pf.ovsStarted = make(chan struct{})
-	r.OVS = &meetingOVS{fakeOVS: ovs, started: pf.ovsStarted}
 	s.mu.Lock()
 	s.order = nil
 	s.mu.Unlock()
@@ -146,10 +110,9 @@ func TestPredictedTableGoesInWithoutARead(t *testing.T) {
 	if got := pf.take(); got != "predicted apply-predicted read apply-read" {
 		t.Errorf("pass that removes a peer: %s; want the predicted table applied, then one read applied", got)
 	}
-	if got := fmt.Sprint(s.order); got != "[flows ovsdb]" && got != "[ovsdb flows]" {
-		t.Errorf("pass that removes a peer wrote %s, want the flows and OVSDB once each", got)
+	if got := fmt.Sprint(s.order); got != "[flows ovsdb]" {
+		t.Errorf("pass that removes a peer wrote %s, want [flows ovsdb]: the table goes in first", got)
 	}
-	pf.ovsStarted, r.OVS = nil, ovs
 
 	r.Path = filepath.Join("..", "examples", "lab.yaml")
 	if res := r.Once(context.Background(), true); res.Err() != nil {
@@ -157,32 +120,6 @@ func TestPredictedTableGoesInWithoutARead(t *testing.T) {
 	}
 	if got := pf.take(); strings.Contains(got, "predicted") {
 		t.Errorf("dry run: %s; a dry run reads, never predicts", got)
-	}
-}
-
-// TestPredictedTableAfterNormalGoesFirst: a self-guarding table that replaces one
-// handing frames to NORMAL goes in from the prediction before OVSDB changes the
-// bridge, never at the same time.
-func TestPredictedTableAfterNormalGoesFirst(t *testing.T) {
-	r, s, _ := newFake(t, "lab.yaml")
-	pf := &predictingFlows{fakeFlows: fakeFlows{s}, fromNormal: true, slow: 100 * time.Millisecond}
-	r.Flows = pf
-	if res := r.Once(context.Background(), false); res.Err() != nil {
-		t.Fatal(res.Err())
-	}
-	r.Path = withoutDocker3(t)
-	s.mu.Lock()
-	s.order = nil
-	s.mu.Unlock()
-	pf.take()
-	if res := r.Once(context.Background(), false); res.Err() != nil {
-		t.Fatal(res.Err())
-	}
-	if got := pf.take(); got != "predicted apply-predicted read apply-read" {
-		t.Errorf("calls: %s; want the predicted table applied, then one read applied", got)
-	}
-	if got := fmt.Sprint(s.order); got != "[flows ovsdb]" {
-		t.Errorf("the pass wrote %s, want [flows ovsdb]: after a NORMAL table the new one goes in first", got)
 	}
 }
 
@@ -205,43 +142,39 @@ func withoutDocker3(t *testing.T) string {
 }
 
 // TestPredictedBundleWaitsAtMostEarlyReadWait: a predicted bundle that
-// ovs-vswitchd does not answer holds the pass (OVSDB too, after a NORMAL table)
-// for earlyReadWait at most, as a read that does not come back does; the pass
-// then installs the table from a read.
+// ovs-vswitchd does not answer holds OVSDB back for earlyReadWait at most, as a
+// read that does not come back does; the pass then brings OVSDB to the plan and
+// installs the table from a read.
 func TestPredictedBundleWaitsAtMostEarlyReadWait(t *testing.T) {
-	for _, fromNormal := range []bool{false, true} {
-		t.Run(fmt.Sprintf("fromNormal=%v", fromNormal), func(t *testing.T) {
-			r, s, _ := newFake(t, "lab.yaml")
-			pf := &predictingFlows{fakeFlows: fakeFlows{s}, fromNormal: fromNormal}
-			r.Flows = pf
-			if res := r.Once(context.Background(), false); res.Err() != nil {
-				t.Fatal(res.Err())
-			}
-			r.Path, pf.stuck = withoutDocker3(t), true
-			s.mu.Lock()
-			s.order = nil
-			s.mu.Unlock()
-			pf.take()
-			done := make(chan Result, 1)
-			start := time.Now()
-			go func() { done <- r.Once(context.Background(), false) }()
-			select {
-			case res := <-done:
-				if res.Err() != nil {
-					t.Fatal(res.Err())
-				}
-			case <-time.After(3 * earlyReadWait):
-				t.Fatalf("the pass did not end %v after a predicted bundle that never comes back (earlyReadWait %v)", 3*earlyReadWait, earlyReadWait)
-			}
-			if took := time.Since(start); took < earlyReadWait {
-				t.Errorf("the pass took %v, less than earlyReadWait %v: the predicted bundle was not waited for", took, earlyReadWait)
-			}
-			if got := pf.take(); got != "predicted apply-predicted read apply-read" {
-				t.Errorf("calls: %s; want the predicted bundle, then one read applied", got)
-			}
-			if got := fmt.Sprint(s.order); got != "[ovsdb flows]" {
-				t.Errorf("writes %s, want [ovsdb flows]: OVSDB (after the wait or during it), then the table from the read", got)
-			}
-		})
+	r, s, _ := newFake(t, "lab.yaml")
+	pf := &predictingFlows{fakeFlows: fakeFlows{s}}
+	r.Flows = pf
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	r.Path, pf.stuck = withoutDocker3(t), true
+	s.mu.Lock()
+	s.order = nil
+	s.mu.Unlock()
+	pf.take()
+	done := make(chan Result, 1)
+	start := time.Now()
+	go func() { done <- r.Once(context.Background(), false) }()
+	select {
+	case res := <-done:
+		if res.Err() != nil {
+			t.Fatal(res.Err())
+		}
+	case <-time.After(3 * earlyReadWait):
+		t.Fatalf("the pass did not end %v after a predicted bundle that never comes back (earlyReadWait %v)", 3*earlyReadWait, earlyReadWait)
+	}
+	if took := time.Since(start); took < earlyReadWait {
+		t.Errorf("the pass took %v, less than earlyReadWait %v: the predicted bundle was not waited for", took, earlyReadWait)
+	}
+	if got := pf.take(); got != "predicted apply-predicted read apply-read" {
+		t.Errorf("calls: %s; want the predicted bundle, then one read applied", got)
+	}
+	if got := fmt.Sprint(s.order); got != "[ovsdb flows]" {
+		t.Errorf("writes %s, want [ovsdb flows]: OVSDB after the wait, then the table from the read", got)
 	}
 }

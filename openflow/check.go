@@ -70,10 +70,6 @@ func (t *Table) Predicted(want []topology.Flow) *Reading {
 	return &Reading{t: t, verified: t.verified}
 }
 
-// Verified is the table a counted or predicted reading stands for: the one last
-// verified on the bridge (not a copy: callers do not modify it). nil for a dump.
-func (r *Reading) Verified() []topology.Flow { return r.verified }
-
 // trusted says whether the option allows trusting the verified table now: one
 // was verified, less than d ago. t.mu is held.
 func (t *Table) trusted() bool {

@@ -49,11 +49,11 @@ func (ft *FlowTables) table(bridge string) *openflow.Table {
 
 // Predicted is the bridge's table as last verified, when want differs from it
 // (see openflow.Table.Predicted).
-func (ft *FlowTables) Predicted(bridge string, want []topology.Flow) (controller.FlowTable, []topology.Flow) {
+func (ft *FlowTables) Predicted(bridge string, want []topology.Flow) controller.FlowTable {
 	if r := ft.table(bridge).Predicted(want); r != nil {
-		return r, r.Verified()
+		return r
 	}
-	return nil, nil // not a nil *Reading in a non-nil interface
+	return nil // not a nil *Reading in a non-nil interface
 }
 
 // Read reads the bridge's flows (one ovs-ofctl dump-flows, or dump-aggregate

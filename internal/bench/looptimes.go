@@ -118,17 +118,17 @@ func (f *timedFlows) Read(ctx context.Context, bridge string) (controller.FlowTa
 
 // Predicted is the product's prediction (adapters.FlowTables.Predicted), timed
 // as part of the apply it is used for.
-func (f *timedFlows) Predicted(bridge string, want []topology.Flow) (controller.FlowTable, []topology.Flow) {
+func (f *timedFlows) Predicted(bridge string, want []topology.Flow) controller.FlowTable {
 	f.mu.Lock()
 	t := f.table
 	f.mu.Unlock()
 	if t == nil {
-		return nil, nil
+		return nil
 	}
 	if r := t.Predicted(want); r != nil {
-		return timedTable{r, f.st}, r.Verified()
+		return timedTable{r, f.st}
 	}
-	return nil, nil
+	return nil
 }
 
 type timedTable struct {
