@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/fleet/agent"
 )
 
 // fleetTTL is the liveness lease of the outage test's hosts (the default is 10 s).
@@ -70,6 +72,21 @@ func TestFleetDeadHostOutageAndMassLoss(t *testing.T) {
 	t.Logf("docker1 joined %v after etcd was started again (etcd itself needs about 1-2 s)", took.Round(time.Millisecond))
 	if st := f.status(t); st.index("docker1") != index1 {
 		t.Errorf("docker1 has index %d after the outage, had %d", st.index("docker1"), index1)
+	}
+	// docker1 restarts with etcd up: it joins before it puts its saved view in
+	// force, or waits agent.JoinFirst for the join, so that its first pass does
+	// not slow the join (a loaded machine may start it later than that).
+	loops["docker1"].stop(t)
+	launched := time.Now()
+	loops["docker1"] = launchLoop(t, f.cluster, "docker1", loopOpts{fleet: f, args: []string{"--lease-ttl", fleetTTL}, wait: true})
+	joined := loops["docker1"].logs(t, 0, "fleet: joined")
+	saved := loops["docker1"].logs(t, 0, "fleet: starting from the saved view while joining")
+	switch {
+	case len(joined) != 1 || len(saved) != 1:
+		t.Errorf("docker1 restarted with etcd up: %d joins, %d saved views put in force; want one of each", len(joined), len(saved))
+	case saved[0].Time.Before(joined[0].Time) && saved[0].Time.Sub(launched) < agent.JoinFirst:
+		t.Errorf("docker1 restarted with etcd up put its saved view in force %v after its launch, before its join (%v): want the join first, or JoinFirst (%v) waited",
+			saved[0].Time.Sub(launched).Round(time.Millisecond), joined[0].Time.Sub(launched).Round(time.Millisecond), agent.JoinFirst)
 	}
 	time.Sleep(7 * time.Second) // old leases expire; a host back within the grace changes nothing
 	f.waitMembers(t, three, three)
