@@ -3,7 +3,6 @@ package openflow
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ovsmesh/ovsmesh/topology"
 )
@@ -15,11 +14,8 @@ import (
 // holds want. Another wanted table is computed on the spot. A reading of a bridge
 // that exists gives none.
 func TestCreatedBridgeGetsThePreparedBundle(t *testing.T) {
-	o := startOVS(t)
+	o, rec, tbl, want, two := checkedTable(t)
 	ctx := t.Context()
-	rec := &recordingRunner{}
-	tbl := New("br0", testLogger(t), WithRunner(rec), WithTimeout(10*time.Second), WithFullCheckEvery(time.Hour))
-	want, two := labFlows(t, "docker1"), twoHostFlows(t)
 
 	// The bundle go-openvswitch writes for want, on the bridge as it exists.
 	r, err := tbl.Read(ctx)

@@ -7,6 +7,17 @@ import (
 	"github.com/ovsmesh/ovsmesh/topology"
 )
 
+// checkedTable starts an ovs-vswitchd and returns a Table on its br0 that trusts
+// a verification for an hour and records its ovs-ofctl runs, and two tables to
+// install: the lab's docker1 and a two-host mesh's.
+func checkedTable(t *testing.T) (*testOVS, *recordingRunner, *Table, []topology.Flow, []topology.Flow) {
+	t.Helper()
+	o := startOVS(t)
+	rec := &recordingRunner{}
+	tbl := New("br0", testLogger(t), WithRunner(rec), WithTimeout(10*time.Second), WithFullCheckEvery(time.Hour))
+	return o, rec, tbl, labFlows(t, "docker1"), twoHostFlows(t)
+}
+
 // TestPredictedInstallsWithoutARead: a Table with a recent verification predicts
 // it for another wanted table: applying the prediction runs the bundle alone and
 // leaves the bridge as wanted. It predicts nothing for the verified table itself
@@ -14,11 +25,8 @@ import (
 // since the verification is not seen by the prediction's bundle; the next read
 // counts, dumps and repairs it.
 func TestPredictedInstallsWithoutARead(t *testing.T) {
-	o := startOVS(t)
+	o, rec, tbl, want, two := checkedTable(t)
 	ctx := t.Context()
-	rec := &recordingRunner{}
-	tbl := New("br0", testLogger(t), WithRunner(rec), WithTimeout(10*time.Second), WithFullCheckEvery(time.Hour))
-	want, two := labFlows(t, "docker1"), twoHostFlows(t)
 	if tbl.Predicted(two) != nil {
 		t.Fatal("a prediction before anything was verified")
 	}
