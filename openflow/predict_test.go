@@ -1,6 +1,7 @@
 package openflow
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -46,6 +47,9 @@ func TestPredictedInstallsWithoutARead(t *testing.T) {
 		}
 	}
 	install("first install", nil, want, "dump-flows --bundle")
+	if kept, err := verifiedEntries(want); err != nil || !slices.Equal(tbl.verifiedE, kept) {
+		t.Errorf("the verified table's kept entries differ from its entries (%v)", err)
+	}
 	if tbl.Predicted(want) != nil {
 		t.Error("a prediction of the verified table itself: a count must check it")
 	}

@@ -66,6 +66,7 @@ type Table struct {
 	// fullEvery, verified and verifiedAt: see WithFullCheckEvery and check.go.
 	fullEvery  time.Duration
 	verified   []topology.Flow
+	verifiedE  []entry // verified's entries (see verify)
 	verifiedAt time.Time
 }
 
@@ -141,7 +142,8 @@ type Reading struct {
 	noBridge error
 	// verified, when not nil, is the table a count found as many flows of as it
 	// has (see check.go); have is then empty.
-	verified []topology.Flow
+	verified  []topology.Flow
+	verifiedE []entry // verified's entries, when the Table kept them
 	// prepared is the bundle computed for a bridge just created (see Created).
 	prepared *prepared
 }
@@ -166,7 +168,7 @@ func (t *Table) Read(ctx context.Context) (*Reading, error) {
 func (t *Table) readFull(ctx context.Context) (*Reading, error) {
 	out, err := t.dump(ctx)
 	if err != nil && strings.Contains(err.Error(), "is not a bridge or a socket") {
-		t.verify(nil, false) // a bridge created later starts with no flows: dump it
+		t.verify(nil, nil, false) // a bridge created later starts with no flows: dump it
 		return &Reading{t: t, noBridge: fmt.Errorf("dump ovsmesh flows of bridge %q: %w", t.bridge, err)}, nil
 	}
 	if err != nil {
@@ -204,8 +206,10 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 	if r.verified != nil {
 		// Another table is wanted than the one counted: the difference is
 		// computed from the verified table (see check.go), without a dump.
-		if have, err = verifiedEntries(r.verified); err != nil {
-			return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
+		if have = r.verifiedE; have == nil {
+			if have, err = verifiedEntries(r.verified); err != nil {
+				return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
+			}
 		}
 	}
 	p := diff(wantE, have)
@@ -214,7 +218,7 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 	defer t.mu.Unlock()
 	if len(changes) == 0 {
 		if !dryRun {
-			t.verify(want, r.verified == nil)
+			t.verify(want, wantE, r.verified == nil)
 		}
 		t.log.Debug("flow table up to date", "bridge", t.bridge, "flows", len(wantE))
 		return nil, nil
@@ -227,12 +231,12 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 		text = prep.text // every flow added, none deleted: the prepared bundle
 	}
 	if err := t.send(ctx, p, text); err != nil {
-		t.verify(nil, false)
+		t.verify(nil, nil, false)
 		return nil, fmt.Errorf("install %d flows and delete %d on bridge %q in one bundle: %w", len(p.add), len(p.deletes), t.bridge, err)
 	}
 	// The bundle was committed atomically on the table read: it now holds want,
 	// as checked by that reading but for what the bundle changed.
-	t.verify(want, r.verified == nil)
+	t.verify(want, wantE, r.verified == nil)
 	t.log.Debug("flow table updated", "bridge", t.bridge, "added", len(p.missing),
 		"deleted", len(p.stale), "replaced", p.replace, "flows", len(wantE))
 	return changes, nil
