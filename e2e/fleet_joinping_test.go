@@ -196,6 +196,17 @@ func (f *fleetLab) joinRows(t *testing.T, how string, members []string, loops []
 			row("of which its join to "+h+"'s view change (`fleet view changed`)", viewAt.Sub(joined[0].Time)),
 			row("of which "+h+"'s view change to the tunnel in its flow table", flows[h].Sub(viewAt)))
 	}
+	// Its own side: its loop's start, its first view from etcd, the end of its
+	// first pass that changed something (the pass logs its changes at its end).
+	for _, m := range []struct{ msg, what string }{
+		{"reconcile loop started", "its loop started (`reconcile loop started`)"},
+		{"fleet view changed", "its first view from etcd in force (`fleet view changed`)"},
+		{"change", "the end of its first pass that changed something (its first `change` log line)"},
+	} {
+		if e := p.logs(t, 0, m.msg); len(e) > 0 {
+			rows = append(rows, row("its start to "+m.what, e[0].Time.Sub(start)))
+		}
+	}
 	if !ping.docker0.IsZero() {
 		rows = append(rows, row("its start to its docker0 (made by its first pass at 1003 hosts)", ping.docker0.Sub(start)),
 			row("its start to a container on it (added once docker0 was there)", ping.container.Sub(start)))
