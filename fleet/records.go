@@ -2,10 +2,7 @@ package fleet
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 )
 
 // A record that cannot be part of a valid view is skipped, with its reason,
@@ -22,9 +19,6 @@ type aloneCheck struct {
 // with their reasons. With network settings, each record is also checked on its
 // own as validate would, and against the fleet's underlay family.
 func (v *viewer) records(network map[string]any, netText string) ([]Record, []Stale) {
-	if network != nil {
-		v.checkAlone(network, netText)
-	}
 	cl := v.keys.claimsOf(v.kvs)
 	var out []Record
 	var stale []Stale
@@ -82,50 +76,6 @@ func (v *viewer) record(host, key string, e kv, cl claims, network map[string]an
 		return r, fmt.Errorf("cannot be part of a valid view: %w", c.err)
 	}
 	return r, nil
-}
-
-// checkAlone brings v.alone up to date for every record whose check is missing
-// or stale (record reads them), on every CPU: each check compiles a one-host
-// topology file, and a host's first view checks every record (at 1000 hosts,
-// 80 ms of CPU), a watcher afterwards only the records that change.
-func (v *viewer) checkAlone(network map[string]any, netText string) {
-	type job struct {
-		key, value string
-		r          Record
-	}
-	var jobs []job
-	for k, e := range v.kvs {
-		if e.tooBig > 0 {
-			continue
-		}
-		p := v.keys.parse(k)
-		if p.kind != kindRecord {
-			continue
-		}
-		if c, ok := v.alone[k]; ok && c.value == string(e.value) && c.network == netText {
-			continue
-		}
-		r, err := parseRecord(p.host, e.value)
-		if err != nil {
-			continue // record says why
-		}
-		jobs = append(jobs, job{k, string(e.value), r})
-	}
-	checks := make([]aloneCheck, len(jobs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(jobs); i = int(next.Add(1)) - 1 {
-				_, _, err := Compile(jobs[i].key, network, []Record{jobs[i].r})
-				checks[i] = aloneCheck{value: jobs[i].value, network: netText, err: err}
-			}
-		})
-	}
-	wg.Wait()
-	for i, j := range jobs {
-		v.alone[j.key] = checks[i]
-	}
 }
 
 // sameFamily keeps the records of the fleet's underlay family: that of most
