@@ -80,8 +80,9 @@ func (t *Table) trusted() bool {
 // verified). dumped says a whole dump found it just now, or a bundle committed on
 // such a dump made it: that starts a new period of d; a table changed from a
 // counted reading keeps the period of the dump it comes from. The entries are
-// kept as verifiedEntries gives them, so that the next table's difference does
-// not canonicalize the verified one again (9 ms at 14,000 flows). t.mu is held.
+// kept (asVerified), so that the next table's difference does not canonicalize
+// the verified one again (9 ms at 14,000 flows). verify is the only writer of
+// verified and its entries. t.mu is held.
 func (t *Table) verify(want []topology.Flow, wantE []entry, dumped bool) {
 	if want == nil || t.fullEvery <= 0 {
 		t.verified, t.verifiedE = nil, nil
@@ -96,19 +97,10 @@ func (t *Table) verify(want []topology.Flow, wantE []entry, dumped bool) {
 	}
 }
 
-// verifiedEntries are the entries of a verified table as a dump would give them,
-// each with its identity (table, priority and match in ovs-ofctl's syntax, as
-// Flow.String writes it) as the match a strict delete names.
-func verifiedEntries(verified []topology.Flow) ([]entry, error) {
-	es, err := wantEntries(verified)
-	if err != nil {
-		return nil, err
-	}
-	return asVerified(es), nil
-}
-
-// asVerified returns a copy of a wanted table's entries as verifiedEntries
-// gives them: no pointer into the wanted flows, the identity as the match.
+// asVerified returns a copy of a wanted table's entries as a dump would give
+// them once installed: no pointer into the wanted flows, each with its identity
+// (table, priority and match in ovs-ofctl's syntax, as Flow.String writes it) as
+// the match a strict delete names.
 func asVerified(es []entry) []entry {
 	out := make([]entry, len(es))
 	for i, e := range es {

@@ -116,7 +116,11 @@ func (r *noBridgeRunner) Run(_ context.Context, _ io.Reader, name string, args .
 func TestFullCheckForgetsAMissingBridge(t *testing.T) {
 	rec := &noBridgeRunner{}
 	tbl := New("br0", testLogger(t), WithRunner(rec), WithFullCheckEvery(time.Hour))
-	tbl.verified, tbl.verifiedAt = []topology.Flow{fDrop}, time.Now()
+	es, err := wantEntries([]topology.Flow{fDrop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl.verify([]topology.Flow{fDrop}, es, true)
 	for i, want := range []string{"dump-aggregate dump-flows", "dump-flows"} {
 		r, err := tbl.Read(t.Context())
 		if err != nil || r.noBridge == nil {

@@ -143,7 +143,7 @@ type Reading struct {
 	// verified, when not nil, is the table a count found as many flows of as it
 	// has (see check.go); have is then empty.
 	verified  []topology.Flow
-	verifiedE []entry // verified's entries, when the Table kept them
+	verifiedE []entry // verified's entries (see verify)
 	// prepared is the bundle computed for a bridge just created (see Created).
 	prepared *prepared
 }
@@ -206,11 +206,7 @@ func (r *Reading) Apply(ctx context.Context, want []topology.Flow, dryRun bool) 
 	if r.verified != nil {
 		// Another table is wanted than the one counted: the difference is
 		// computed from the verified table (see check.go), without a dump.
-		if have = r.verifiedE; have == nil {
-			if have, err = verifiedEntries(r.verified); err != nil {
-				return nil, fmt.Errorf("flow table of bridge %q: %w", t.bridge, err)
-			}
-		}
+		have = r.verifiedE
 	}
 	p := diff(wantE, have)
 	changes := p.changes()
