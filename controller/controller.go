@@ -25,7 +25,10 @@ import (
 // Apply must be safe to call again with the same value and then change nothing.
 type (
 	// OVS reports a bridge it created with a line that begins with "create
-	// bridge NAME" (see installFlows).
+	// bridge NAME" (see installFlows). Its lines about ports and interfaces begin
+	// with "create port ", "create interface ", "recreate port ", "delete port ",
+	// "update port " or "update interface ", and such changes leave the bridge's
+	// flow table alone (see flowsKept); any other line may not.
 	OVS interface {
 		Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error)
 	}

@@ -51,12 +51,18 @@ type pass struct {
 	abandon   context.CancelFunc // ends readTable's reading
 	// created is the reading's Created, set once readTable is done.
 	created FlowTable
+	// after and afterErr are the reading taken right after the early install
+	// changed the table, beside OVSDB (see readAfterEarly); earlyDone is closed
+	// once installSelfGuarding is done.
+	after     FlowTable
+	afterErr  error
+	earlyDone chan struct{}
 	// bridgeDone is closed once the docker0 step is done.
 	bridgeDone chan struct{}
 }
 
 func (r *Reconciler) newPass(want topology.HostState, dryRun bool) *pass {
-	return &pass{r: r, want: want, dryRun: dryRun, read: make(chan struct{}), bridgeDone: make(chan struct{})}
+	return &pass{r: r, want: want, dryRun: dryRun, read: make(chan struct{}), bridgeDone: make(chan struct{}), earlyDone: make(chan struct{})}
 }
 
 // run runs the phases and returns the steps in the order a pass reports them.
@@ -64,6 +70,7 @@ func (r *Reconciler) newPass(want topology.HostState, dryRun bool) *pass {
 //
 //	readTable
 //	installSelfGuarding, applyOVSDB, applyDocker0
+//	readAfterEarly (once installSelfGuarding is done)
 //	writeFiles
 //	applyFirewall
 //
@@ -77,6 +84,7 @@ func (p *pass) run(ctx context.Context) []Step {
 	wg.Go(func() { p.applyFirewall(ctx) })
 	wg.Go(func() { p.writeFiles(ctx) })
 	wg.Go(func() { p.readTable(rctx) })
+	wg.Go(func() { p.readAfterEarly(rctx) })
 	wg.Wait()
 	p.applyNetworks(ctx)
 	p.installFlows(ctx)
@@ -152,6 +160,7 @@ const earlyReadWait = 2 * time.Second
 // readTable's reading, waiting for it at most earlyReadWait. Its changes and
 // errors go to the flows step: the bridge may not exist yet.
 func (p *pass) installSelfGuarding(ctx context.Context) {
+	defer close(p.earlyDone)
 	if p.dryRun || !guardsItself(p.want.Flows) {
 		return
 	}
@@ -175,6 +184,22 @@ func (p *pass) installSelfGuarding(ctx context.Context) {
 		defer cancel()
 	}
 	run(ctx, &p.early, StepFlows, func() ([]string, error) { return p.table.Apply(actx, p.want.Flows, false) })
+}
+
+// readAfterEarly reads the table again once the early install changed it, while
+// OVSDB changes the bridge: when OVSDB only changes ports, which leaves the flows
+// alone (see flowsKept), that reading is the flows step's, and the pass that
+// adds or removes a peer waits for its count beside OVSDB, not after it. It finds
+// and repairs in the same pass what drifted since the table was last verified.
+func (p *pass) readAfterEarly(ctx context.Context) {
+	select {
+	case <-p.earlyDone:
+	case <-ctx.Done():
+		return
+	}
+	if p.early.Err == nil && len(p.early.Changes) > 0 {
+		p.after, p.afterErr = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
+	}
 }
 
 // applyOVSDB is the OVSDB step.
@@ -228,7 +253,9 @@ func (p *pass) writeFiles(ctx context.Context) {
 
 // installFlows is the flows step. A table installed early, or a bridge OVSDB
 // changed, needs a new reading: a bridge reconfigured by OVSDB may hold other
-// flows by then. A failed OVSDB step that changed nothing does not: while
+// flows by then. Changes to ports alone do not (see flowsKept): the reading
+// beside OVSDB stands, or the one after the early install (readAfterEarly).
+// A failed OVSDB step that changed nothing does not either: while
 // ovsdb-server is down, ovs-vswitchd may stop answering OpenFlow for seconds, and
 // a second dump would hold the pass (and the next pass's docker0 repair) that
 // long. While ovsdb-server is unreachable the flows are not checked at all. A
@@ -245,10 +272,15 @@ func (p *pass) installFlows(ctx context.Context) {
 			return p.early.Changes, errors.New("not checked while ovsdb-server is unreachable")
 		}
 		table, err := p.table, p.tableErr
+		kept := len(p.ovs.Changes) == 0 || p.ovs.Err == nil && flowsKept(p.ovs.Changes)
 		switch {
 		case p.created != nil && p.ovs.Err == nil && createdBridge(p.ovs.Changes, p.want.OVS.Bridge):
 			table = p.created
-		case len(p.ovs.Changes) > 0 || len(p.early.Changes) > 0 || p.early.Err != nil || p.predicted:
+		case kept && len(p.early.Changes) == 0 && p.early.Err == nil && !p.predicted:
+			// the reading beside OVSDB
+		case kept && p.after != nil && p.afterErr == nil:
+			table = p.after
+		default:
 			table, err = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
 		}
 		if err != nil {
@@ -257,6 +289,21 @@ func (p *pass) installFlows(ctx context.Context) {
 		changes, err := table.Apply(ctx, p.want.Flows, p.dryRun)
 		return append(p.early.Changes, changes...), err
 	})
+}
+
+// portChanges are how OVS's lines about ports and interfaces begin (see OVS).
+var portChanges = []string{"create port ", "create interface ", "recreate port ", "delete port ", "update port ", "update interface "}
+
+// flowsKept says whether OVSDB's changes only changed ports and interfaces, which
+// leaves the flow table as it was: flows name ports by number, and Open vSwitch
+// deletes none when a port goes, nor when one is added or reconfigured.
+func flowsKept(changes []string) bool {
+	for _, c := range changes {
+		if !slices.ContainsFunc(portChanges, func(p string) bool { return strings.HasPrefix(c, p) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // createdBridge says whether OVSDB's changes created the bridge (see OVS).

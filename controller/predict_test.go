@@ -90,8 +90,8 @@ func TestPredictedTableGoesInWithoutARead(t *testing.T) {
 	if res := r.Once(context.Background(), false); res.Err() != nil {
 		t.Fatal(res.Err())
 	}
-	if got := pf.take(); got != "no-prediction read apply-read read apply-read" {
-		t.Errorf("first pass: %s; want no prediction (nothing installed), a read before OVSDB and one after", got)
+	if got := pf.take(); got != "no-prediction read apply-read read read apply-read" {
+		t.Errorf("first pass: %s; want no prediction (nothing installed), a read before OVSDB, one after the early install and one after OVSDB set the bridge up", got)
 	}
 	if res := r.Once(context.Background(), false); res.Err() != nil {
 		t.Fatal(res.Err())
@@ -108,7 +108,7 @@ func TestPredictedTableGoesInWithoutARead(t *testing.T) {
 		t.Fatal(res.Err())
 	}
 	if got := pf.take(); got != "predicted apply-predicted read apply-read" {
-		t.Errorf("pass that removes a peer: %s; want the predicted table applied, then one read applied", got)
+		t.Errorf("pass that removes a peer: %s; want the predicted table applied, then one read (beside OVSDB, which only deletes a port) applied", got)
 	}
 	if got := fmt.Sprint(s.order); got != "[flows ovsdb]" {
 		t.Errorf("pass that removes a peer wrote %s, want [flows ovsdb]: the table goes in first", got)
@@ -176,5 +176,60 @@ func TestPredictedBundleWaitsAtMostEarlyReadWait(t *testing.T) {
 	}
 	if got := fmt.Sprint(s.order); got != "[ovsdb flows]" {
 		t.Errorf("writes %s, want [ovsdb flows]: OVSDB after the wait, then the table from the read", got)
+	}
+}
+
+// waitingOVS is fakeOVS whose write waits (at most a second) for a reading of
+// the flow table, and says whether one came.
+type waitingOVS struct {
+	*fakeOVS
+	read   chan struct{}
+	waited bool
+}
+
+func (w *waitingOVS) Apply(ctx context.Context, want topology.OVSState, dry bool) ([]string, error) {
+	select {
+	case <-w.read:
+		w.waited = true
+	case <-time.After(time.Second):
+	}
+	return w.fakeOVS.Apply(ctx, want, dry)
+}
+
+// signallingFlows is predictingFlows whose Read closes read once.
+type signallingFlows struct {
+	*predictingFlows
+	once sync.Once
+	read chan struct{}
+}
+
+func (f *signallingFlows) Read(ctx context.Context, bridge string) (FlowTable, error) {
+	f.once.Do(func() { close(f.read) })
+	return f.predictingFlows.Read(ctx, bridge)
+}
+
+// TestTableReadBesideOVSDBAfterPredictedBundle: in a pass that removes a peer,
+// the read after the predicted bundle runs while OVSDB deletes the port, not
+// after it, and it is the reading the flows step applies.
+func TestTableReadBesideOVSDBAfterPredictedBundle(t *testing.T) {
+	r, s, ovs := newFake(t, "lab.yaml")
+	pf := &predictingFlows{fakeFlows: fakeFlows{s}}
+	r.Flows = pf
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	pf.take()
+	read := make(chan struct{})
+	wo := &waitingOVS{fakeOVS: ovs, read: read}
+	r.Path, r.Flows, r.OVS = withoutDocker3(t), &signallingFlows{predictingFlows: pf, read: read}, wo
+	res := r.Once(context.Background(), false)
+	if res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if !wo.waited {
+		t.Error("OVSDB's write was not under way when the table was read after the predicted bundle")
+	}
+	if got := pf.take(); got != "predicted apply-predicted read apply-read" {
+		t.Errorf("calls: %s; want the predicted table applied, then the read beside OVSDB applied", got)
 	}
 }
