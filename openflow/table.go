@@ -65,6 +65,7 @@ type Table struct {
 	timeout time.Duration
 	// fullEvery, verified and verifiedAt: see WithFullCheckEvery and check.go.
 	fullEvery  time.Duration
+	mgmt       string // the management socket, with WithDirectCount
 	verified   []topology.Flow
 	verifiedE  []entry // verified's entries (see verify)
 	verifiedAt time.Time
@@ -329,6 +330,13 @@ func (t *Table) Count(ctx context.Context) (int, error) {
 
 // count is Count; t.mu is held.
 func (t *Table) count(ctx context.Context) (int, error) {
+	if t.mgmt != "" {
+		n, err := t.countDirect(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("count ovsmesh flows of bridge %q: %w", t.bridge, err)
+		}
+		return n, nil
+	}
 	out, err := t.ofctl(ctx, "dump-aggregate", t.bridge, ourCookieMatch)
 	if err != nil {
 		return 0, fmt.Errorf("count ovsmesh flows of bridge %q: %w", t.bridge, err)

@@ -21,7 +21,9 @@ const FlowTimeout = 10 * time.Second
 const FullFlowCheck = 5 * time.Minute
 
 // FlowTables is the Reconciler's Flows: it reaches the flow table of whichever
-// bridge the topology names, each ovs-ofctl run bounded by FlowTimeout. It keeps
+// bridge the topology names, each ovs-ofctl run (and each count over the bridge's
+// management socket in $OVS_RUNDIR, see openflow.WithDirectCount) bounded by
+// FlowTimeout. It keeps
 // one openflow.Table per bridge, so that a loop's passes share what the last
 // whole dump verified. Use it by pointer; the zero value (with Log set) is ready.
 type FlowTables struct {
@@ -41,7 +43,8 @@ func (ft *FlowTables) table(bridge string) *openflow.Table {
 	defer ft.mu.Unlock()
 	t, ok := ft.tables[bridge]
 	if !ok {
-		t = openflow.New(bridge, ft.Log, openflow.WithTimeout(FlowTimeout), openflow.WithFullCheckEvery(FullFlowCheck))
+		t = openflow.New(bridge, ft.Log, openflow.WithTimeout(FlowTimeout), openflow.WithFullCheckEvery(FullFlowCheck),
+			openflow.WithDirectCount(""))
 		ft.tables = map[string]*openflow.Table{bridge: t} // a renamed bridge's Table is dropped
 	}
 	return t
@@ -56,8 +59,8 @@ func (ft *FlowTables) Predicted(bridge string, want []topology.Flow) controller.
 	return nil // not a nil *Reading in a non-nil interface
 }
 
-// Read reads the bridge's flows (one ovs-ofctl dump-flows, or dump-aggregate
-// while the last whole dump is trusted).
+// Read reads the bridge's flows (one ovs-ofctl dump-flows, or, while the last
+// whole dump is trusted, a count over the bridge's management socket).
 func (ft *FlowTables) Read(ctx context.Context, bridge string) (controller.FlowTable, error) {
 	r, err := ft.table(bridge).Read(ctx)
 	if err != nil {

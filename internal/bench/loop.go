@@ -204,7 +204,7 @@ func (s *session) newLoopPasser(ctx context.Context, cfg LoopConfig) (*loopPasse
 		Host:   measuredHost,
 		OVS:    timedOVS{db, st},
 		Bridge: timedBridge{linuxbridge.New(s.nl, log), st},
-		Flows:  &timedFlows{runner: runner, log: log, st: st},
+		Flows:  &timedFlows{runner: runner, rundir: s.h.RunDir, log: log, st: st},
 		Files:  timedFiles{&ifupdown.Files{Interfaces: s.interfaces(), DaemonJSON: s.daemonJSON(), Log: log}, st},
 		Log:    log,
 	}

@@ -95,6 +95,7 @@ func (f timedFiles) Apply(ctx context.Context, want topology.HostState, dryRun b
 // bridge, kept from pass to pass.
 type timedFlows struct {
 	runner openflow.Runner
+	rundir string // the lab host's, where ovs-vswitchd's sockets are
 	log    *slog.Logger
 	st     *stepTimer
 	mu     sync.Mutex
@@ -105,7 +106,8 @@ func (f *timedFlows) Read(ctx context.Context, bridge string) (controller.FlowTa
 	defer f.st.since(stepFlowRead, time.Now())
 	f.mu.Lock()
 	if f.table == nil {
-		f.table = openflow.New(bridge, f.log, openflow.WithRunner(f.runner), openflow.WithFullCheckEvery(adapters.FullFlowCheck))
+		f.table = openflow.New(bridge, f.log, openflow.WithRunner(f.runner), openflow.WithFullCheckEvery(adapters.FullFlowCheck),
+			openflow.WithDirectCount(f.rundir))
 	}
 	t := f.table
 	f.mu.Unlock()
