@@ -321,7 +321,8 @@ func (t *Table) ofctlIn(ctx context.Context, stdin io.Reader, args ...string) ([
 func (t *Table) timeoutSeconds() int { return int(math.Ceil(t.timeout.Seconds())) }
 
 // Count returns how many flows with ovsmesh's cookie the bridge holds (one
-// ovs-ofctl dump-aggregate), for `ovsmesh status`.
+// ovs-ofctl dump-aggregate, or its request over the management socket with
+// WithDirectCount), for `ovsmesh status`.
 func (t *Table) Count(ctx context.Context) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
