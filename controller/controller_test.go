@@ -348,6 +348,19 @@ func TestFlowsReadAgainAfterOVSDBChanged(t *testing.T) {
 	if rc.reads != 1 {
 		t.Errorf("pass that recreates a port: %d readings, want 1", rc.reads)
 	}
+	// The same with a failed early reading: read again after OVSDB.
+	rc.reads, rc.failOne = 0, true
+	s.mu.Lock()
+	o = *s.ovs
+	o.Tunnels = slices.Clone(o.Tunnels[1:])
+	s.ovs = &o
+	s.mu.Unlock()
+	if res := r.Once(context.Background(), false); res.Err() != nil || !res.Changed() {
+		t.Fatalf("pass that recreates a port after a failed reading: changed=%v err=%v", res.Changed(), res.Err())
+	}
+	if rc.reads != 2 {
+		t.Errorf("pass that recreates a port after a failed reading: %d readings, want 2", rc.reads)
+	}
 }
 
 // unreachable is the error of an adapter whose server is down.

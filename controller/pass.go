@@ -272,13 +272,14 @@ func (p *pass) installFlows(ctx context.Context) {
 			return p.early.Changes, errors.New("not checked while ovsdb-server is unreachable")
 		}
 		table, err := p.table, p.tableErr
-		kept := len(p.ovs.Changes) == 0 || p.ovs.Err == nil && flowsKept(p.ovs.Changes)
+		unchanged := len(p.ovs.Changes) == 0
+		portsOnly := !unchanged && p.ovs.Err == nil && flowsKept(p.ovs.Changes)
 		switch {
 		case p.created != nil && p.ovs.Err == nil && createdBridge(p.ovs.Changes, p.want.OVS.Bridge):
 			table = p.created
-		case kept && len(p.early.Changes) == 0 && p.early.Err == nil && !p.predicted:
-			// the reading beside OVSDB
-		case kept && p.after != nil && p.afterErr == nil:
+		case (unchanged || portsOnly && p.tableErr == nil) && len(p.early.Changes) == 0 && p.early.Err == nil && !p.predicted:
+			// the reading beside OVSDB (a failed one is read again after a change)
+		case (unchanged || portsOnly) && p.after != nil && p.afterErr == nil:
 			table = p.after
 		default:
 			table, err = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
