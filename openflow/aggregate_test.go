@@ -3,6 +3,7 @@ package openflow
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -13,7 +14,8 @@ import (
 // management socket is ovs-ofctl dump-aggregate's, with foreign flows beside
 // ours and after one of ours is deleted; a verified table is then counted with
 // no ovs-ofctl process, and a deleted flow still makes the Read dump and the
-// Apply repair. A bridge that does not exist is reported in ovs-ofctl's words.
+// Apply repair. A bridge without OpenFlow 1.4 refuses the hello; a bridge that
+// does not exist is reported in ovs-ofctl's words.
 func TestDirectCountIsOvsOfctls(t *testing.T) {
 	o := startOVS(t)
 	ctx := t.Context()
@@ -70,15 +72,22 @@ func TestDirectCountIsOvsOfctls(t *testing.T) {
 	}
 	assertTable(t, o, want, foreign)
 
+	// A bridge without OpenFlow 1.4 refuses the hello, as it refuses ovs-ofctl -O OpenFlow14.
+	o.Run(t, "ovs-vsctl", "--db="+o.DB(), "--timeout=10", "set", "bridge", "br0", "protocols=OpenFlow10")
+	if _, err := direct.Count(ctx); err == nil || !strings.Contains(err.Error(), "openflow error type 0 code 0 to the hello") {
+		t.Errorf("bridge without OpenFlow 1.4: %v", err)
+	}
+
 	_, err = New("br9", testLogger(t), WithDirectCount("")).Count(ctx)
 	if err == nil || !strings.Contains(err.Error(), `count ovsmesh flows of bridge "br9": br9 is not a bridge or a socket`) {
 		t.Errorf("missing bridge: %v", err)
 	}
 }
 
-// TestAggregateCountSpeaksOpenFlow14: the request is the bytes `ovs-ofctl -O
-// OpenFlow14 --no-names dump-aggregate unix:SOCK cookie=C/-1` sends (captured
-// from ovs-ofctl 3.1 by a server on a unix socket; its xid was 2, ours is 1),
+// TestAggregateCountSpeaksOpenFlow14: the hello (but its xid) and the request are
+// the bytes `ovs-ofctl -O OpenFlow14 --no-names dump-aggregate unix:SOCK
+// cookie=C/-1` sends (captured from ovs-ofctl 3.1 by a server on a unix socket:
+// hello 05000010000000010001000800000020; the request's xid was 2, ours is 1),
 // an echo request meanwhile is answered, and an OpenFlow error to the request
 // is returned.
 func TestAggregateCountSpeaksOpenFlow14(t *testing.T) {
@@ -92,6 +101,7 @@ func TestAggregateCountSpeaksOpenFlow14(t *testing.T) {
 	}{
 		{"reply", aggregateReply(25), 25, ""},
 		{"error", append(header(ofptError, 12, countXID), 0, 1, 0, 5), 0, "openflow error type 1 code 5 to the aggregate request"},
+		{"hello failed", append(header(ofptError, 12, 0), 0, 0, 0, 0), 0, "openflow error type 0 code 0 to the hello"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, server := net.Pipe()
@@ -99,8 +109,8 @@ func TestAggregateCountSpeaksOpenFlow14(t *testing.T) {
 			done := make(chan string, 1)
 			go func() {
 				defer server.Close()
-				if typ, _, _, err := readMsg(server); err != nil || typ != ofptHello {
-					done <- "no hello"
+				if typ, _, body, err := readMsg(server); err != nil || typ != ofptHello || hex.EncodeToString(body) != "0001000800000020" {
+					done <- fmt.Sprintf("no hello for OpenFlow 1.4 alone: type %d, %x, %v", typ, body, err)
 					return
 				}
 				server.Write(header(ofptHello, ofHeaderLen, 7))
