@@ -21,7 +21,7 @@ import (
 // given: starting an ovs-ofctl process for it costs about 15 ms, as much as
 // ovs-vswitchd's walk of 14,000 flows. The request is the one `ovs-ofctl -O
 // OpenFlow14 dump-aggregate BRIDGE cookie=C/-1` sends (an aggregate statistics
-// request, OpenFlow 1.4 section 7.3.5.3), after the same hello, and so is the
+// request, OFPMP_AGGREGATE), after the same hello, and so is the
 // answer. Nothing else is
 // spoken here: the dump and the bundle stay ovs-ofctl's (see docs/decisions.md).
 
