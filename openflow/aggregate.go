@@ -99,12 +99,15 @@ func aggregateCount(conn io.ReadWriter, cookie uint64) (int, error) {
 	if _, err := conn.Write(hello); err != nil {
 		return 0, fmt.Errorf("openflow hello: %w", err)
 	}
-	typ, _, _, err := readMsg(conn)
+	typ, _, body, err := readMsg(conn)
 	if err != nil {
 		return 0, fmt.Errorf("openflow hello: %w", err)
 	}
 	if typ != ofptHello {
 		return 0, fmt.Errorf("openflow: got message type %d, want hello", typ)
+	}
+	if !offers14(body) {
+		return 0, errors.New("openflow hello: the bridge does not offer OpenFlow 1.4 (see its protocols)")
 	}
 	req := header(ofptMultipartReq, aggregateReqLen, countXID)
 	req = binary.BigEndian.AppendUint16(req, ofpmpAggregate)
@@ -147,6 +150,27 @@ func aggregateCount(conn io.ReadWriter, cookie uint64) (int, error) {
 			return int(binary.BigEndian.Uint32(body[8+16:])), nil
 		}
 	}
+}
+
+// offers14 says whether a peer's hello body offers OpenFlow 1.4: its version
+// bitmap element has bit 5 set. The hellos of ovs-vswitchd since OpenFlow 1.3
+// carry one; a hello without is not read as an offer.
+func offers14(body []byte) bool {
+	for len(body) >= 4 {
+		typ, n := binary.BigEndian.Uint16(body), int(binary.BigEndian.Uint16(body[2:]))
+		if n < 4 || n > len(body) {
+			return false
+		}
+		if typ == 1 && n >= 8 { // OFPHET_VERSIONBITMAP
+			return binary.BigEndian.Uint32(body[4:])&(1<<ofVersion14) != 0
+		}
+		next := (n + 7) / 8 * 8 // elements are padded to 8 bytes
+		if next >= len(body) {
+			break
+		}
+		body = body[next:]
+	}
+	return false
 }
 
 // header returns an OpenFlow 1.4 header for a message of length bytes.
