@@ -16,7 +16,7 @@ import (
 func (t *Table) Paths(ctx context.Context) (map[int][]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out, err := t.ofctl(ctx, "--no-names", "--no-stats", "dump-flows", t.bridge,
+	out, err := t.ofctl(ctx, "--no-stats", "dump-flows", t.bridge,
 		ourCookieMatch+",table="+strconv.Itoa(topology.TableSend))
 	if err != nil {
 		return nil, fmt.Errorf("read the relay choices of bridge %q: %w", t.bridge, err)
