@@ -46,9 +46,13 @@ const (
 // WithDirectCount makes the Table count its flows over the bridge's management
 // socket instead of with ovs-ofctl dump-aggregate: a bridge name resolves, as
 // ovs-ofctl resolves it, to rundir/NAME.mgmt ("" means $OVS_RUNDIR, else
-// /var/run/openvswitch); a "unix:PATH" bridge is that socket.
+// /var/run/openvswitch); a "unix:PATH" bridge is that socket. Any other
+// connection name (tcp:, ssl:) is still counted by ovs-ofctl.
 func WithDirectCount(rundir string) Option {
 	return func(t *Table) {
+		if strings.Contains(t.bridge, ":") && !strings.HasPrefix(t.bridge, "unix:") {
+			return
+		}
 		if rundir == "" {
 			rundir = os.Getenv("OVS_RUNDIR")
 		}
