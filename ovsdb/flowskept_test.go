@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 	"github.com/ovsmesh/ovsmesh/internal/testenv"
@@ -74,7 +75,16 @@ func TestPortChangesKeepTheFlows(t *testing.T) {
 		if step.hand != nil {
 			run(step.hand...)
 		}
-		lines, err := c.Apply(ctx, step.state, false)
+		// A change by hand reaches the client's cache through its monitor: apply
+		// until it is seen.
+		var lines []string
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			lines, err = c.Apply(ctx, step.state, false)
+			if err != nil || len(lines) > 0 || step.hand == nil || time.Now().After(deadline) {
+				break
+			}
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
