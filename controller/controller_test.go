@@ -335,31 +335,27 @@ func TestFlowsReadAgainAfterOVSDBChanged(t *testing.T) {
 		t.Errorf("pass whose early reading failed: %d readings, want 1", rc.reads)
 	}
 	// A port deleted by hand: OVSDB creates it again, which leaves the flows
-	// alone, so the reading beside OVSDB stands.
-	rc.reads, rc.failOne = 0, false
-	s.mu.Lock()
-	o := *s.ovs
-	o.Tunnels = slices.Clone(o.Tunnels[1:])
-	s.ovs = &o
-	s.mu.Unlock()
-	if res := r.Once(context.Background(), false); res.Err() != nil || !res.Changed() {
-		t.Fatalf("pass that recreates a port: changed=%v err=%v", res.Changed(), res.Err())
-	}
-	if rc.reads != 1 {
-		t.Errorf("pass that recreates a port: %d readings, want 1", rc.reads)
-	}
-	// The same with a failed early reading: read again after OVSDB.
-	rc.reads, rc.failOne = 0, true
-	s.mu.Lock()
-	o = *s.ovs
-	o.Tunnels = slices.Clone(o.Tunnels[1:])
-	s.ovs = &o
-	s.mu.Unlock()
-	if res := r.Once(context.Background(), false); res.Err() != nil || !res.Changed() {
-		t.Fatalf("pass that recreates a port after a failed reading: changed=%v err=%v", res.Changed(), res.Err())
-	}
-	if rc.reads != 2 {
-		t.Errorf("pass that recreates a port after a failed reading: %d readings, want 2", rc.reads)
+	// alone, so the reading beside OVSDB stands; a failed one is read again.
+	for _, tc := range []struct {
+		name        string
+		failEarly   bool
+		wantReading int
+	}{
+		{"pass that recreates a port", false, 1},
+		{"pass that recreates a port after a failed reading", true, 2},
+	} {
+		rc.reads, rc.failOne = 0, tc.failEarly
+		s.mu.Lock()
+		o := *s.ovs
+		o.Tunnels = slices.Clone(o.Tunnels[1:])
+		s.ovs = &o
+		s.mu.Unlock()
+		if res := r.Once(context.Background(), false); res.Err() != nil || !res.Changed() {
+			t.Fatalf("%s: changed=%v err=%v", tc.name, res.Changed(), res.Err())
+		}
+		if rc.reads != tc.wantReading {
+			t.Errorf("%s: %d readings, want %d", tc.name, rc.reads, tc.wantReading)
+		}
 	}
 }
 
