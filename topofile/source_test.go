@@ -37,6 +37,11 @@ func TestSourceKeepsLastGoodTopology(t *testing.T) {
 		t.Fatalf("a file in place: %+v, want its 3 hosts", rd)
 	}
 	write := func(content string) {
+		// The kernel stamps a write with its coarse clock, up to a tick behind
+		// time.Now: written right after a reading, the file could look older than
+		// that reading, which the guard counts from its first reading instead
+		// (see FileGuard). A pause first keeps the write after the reading.
+		time.Sleep(20 * time.Millisecond)
 		if err := os.WriteFile(s.Path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
