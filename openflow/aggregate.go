@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net"
 	"os"
@@ -71,13 +72,13 @@ func WithDirectCount(rundir string) Option {
 // not exist is a bridge that does not exist, reported in ovs-ofctl's words (the
 // callers look for them). The context and the Table's timeout bound it.
 func (t *Table) countDirect(ctx context.Context) (int, error) {
-	if _, err := os.Stat(t.mgmt); errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("%s is not a bridge or a socket", t.bridge)
-	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", t.mgmt)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%s is not a bridge or a socket", t.bridge)
+	}
 	if err != nil {
 		return 0, err
 	}
