@@ -1,13 +1,18 @@
 package openflow
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovsmesh/ovsmesh/topology"
 )
 
 // TestDirectCountIsOvsOfctls: on a real ovs-vswitchd, the count over the
@@ -163,4 +168,94 @@ func aggregateReply(n uint32) []byte {
 	b = binary.BigEndian.AppendUint64(b, 300)
 	b = binary.BigEndian.AppendUint32(b, n)
 	return append(b, 0, 0, 0, 0)
+}
+
+// cannedRunner answers ovs-ofctl as a bridge with no flow of ours would, and
+// records every command line.
+type cannedRunner struct{ cmds [][]string }
+
+func (r *cannedRunner) Run(_ context.Context, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	if stdin != nil {
+		io.Copy(io.Discard, stdin)
+	}
+	r.cmds = append(r.cmds, append([]string{name}, args...))
+	switch {
+	case slices.Contains(args, "dump-flows"):
+		return []byte("OFPST_FLOW reply (OF1.4) (xid=0x2):\n"), nil
+	case slices.Contains(args, "dump-aggregate"):
+		return []byte("OFPST_AGGREGATE reply (OF1.4) (xid=0x2): packet_count=0 byte_count=0 flow_count=0\n"), nil
+	}
+	return nil, nil
+}
+
+// TestEveryOfctlRunHasNoNames: every ovs-ofctl run of a Table has --no-names
+// (ovs-ofctl would otherwise first ask for every port's name): the dumps, the
+// count, the relay paths, our own bundle and go-openvswitch's ("add-flow").
+func TestEveryOfctlRunHasNoNames(t *testing.T) {
+	ctx := t.Context()
+	rec := &cannedRunner{}
+	tbl := New("br0", testLogger(t), WithRunner(rec))
+	two := twoHostFlows(t)
+	if _, err := tbl.Apply(ctx, two, false); err != nil { // dump, go-openvswitch's bundle
+		t.Fatal(err)
+	}
+	r, err := tbl.Read(ctx) // a dump that finds nothing again
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := topology.Flow{Table: 7, Priority: 3, Actions: []string{"drop"}}
+	r.have = asVerified(mustEntries(t, append(slices.Clone(two), stale)))
+	if _, err := r.Apply(ctx, two, false); err != nil { // our own bundle with a strict delete
+		t.Fatal(err)
+	}
+	if _, err := tbl.Count(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tbl.Paths(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, c := range rec.cmds {
+		line := strings.Join(c, " ")
+		if c[0] != "ovs-ofctl" || slices.Index(c, noNames) < 0 {
+			t.Errorf("run without %s: %s", noNames, line)
+		}
+		for _, w := range []string{"dump-flows", "add-flow", "add-flows", "dump-aggregate"} {
+			if slices.Contains(c, w) {
+				seen = append(seen, w)
+			}
+		}
+	}
+	if got := strings.Join(seen, " "); got != "dump-flows add-flow dump-flows add-flows dump-aggregate dump-flows" {
+		t.Errorf("ran %q, want both kinds of bundle, the count and the dumps", got)
+	}
+}
+
+// mustEntries is wantEntries that fails the test.
+func mustEntries(t *testing.T, flows []topology.Flow) []entry {
+	t.Helper()
+	es, err := wantEntries(flows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// TestDirectCountSocket: a bridge name counts on rundir/NAME.mgmt, a unix:
+// bridge on its socket, and a tcp: or ssl: one stays with ovs-ofctl.
+func TestDirectCountSocket(t *testing.T) {
+	t.Setenv("OVS_RUNDIR", "/run/x")
+	for bridge, want := range map[string]string{
+		"br0":                    "/run/x/br0.mgmt",
+		"unix:/tmp/s/br1.mgmt":   "/tmp/s/br1.mgmt",
+		"tcp:127.0.0.1:6653":     "",
+		"ssl:[2001:db8::1]:6653": "",
+	} {
+		if got := New(bridge, testLogger(t), WithDirectCount("")).mgmt; got != want {
+			t.Errorf("%s: socket %q, want %q", bridge, got, want)
+		}
+	}
+	if got := New("br0", testLogger(t), WithDirectCount("/lab/h1")).mgmt; got != "/lab/h1/br0.mgmt" {
+		t.Errorf("br0 with a run directory: socket %q", got)
+	}
 }
