@@ -12,9 +12,11 @@ import (
 // WithFullCheckEvery lets a Table that found its flows exactly as wanted (or made
 // them so with a bundle, from a whole dump) skip the dump for d: until then Read
 // only counts the flows with ovsmesh's cookie (one ovs-ofctl dump-aggregate, a
-// single OpenFlow request, which WithDirectCount sends itself) and, when the number is still that of the verified
-// table and the same table is wanted, reports it as up to date. When another table is wanted, the bundle is computed from the verified
-// table, without a dump: adding or removing a peer costs a count and the bundle.
+// single OpenFlow request, which WithDirectCount sends itself) and, when the
+// number is still that of the verified table and the same table is wanted,
+// reports it as up to date. When another table is wanted, the bundle is computed
+// from the verified table, without a dump: adding or removing a peer costs a
+// count and the bundle.
 // Any other count, a missing bridge or a verification older than d means a whole
 // dump, as without the option; a count that fails otherwise is Read's error. 0
 // (the default): every Read dumps.
