@@ -37,9 +37,9 @@ const scaleNetwork = `network:
 // on the same hosts and the same 1003 hosts in the same run: each real host's
 // first pass (br0 built anew in both modes), a steady pass, and join-to-plan
 // (from a fourth host's start, or from the file that adds it, until each real
-// host's flow table has its tunnel); in fleet mode, from docker4's start to the first reply to a ping
-// from a container on each real host to a container on docker4; and etcd's RSS
-// and CPU. It asserts that every host converges and every ping is answered,
+// host's flow table has its tunnel); in fleet mode, from docker4's start to
+// the first reply to a ping from a container on each real host to a container
+// on docker4; and etcd's RSS and CPU. It asserts that every host converges and every ping is answered,
 // never timings.
 func TestFleetScaleWithRealHosts(t *testing.T) {
 	if os.Getenv("OVSMESH_SCALE") != "1" {
