@@ -32,6 +32,15 @@ type (
 	OVS interface {
 		Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error)
 	}
+	// BridgeFirst is what an OVS may also be. ApplyBridgeFirst is Apply (never
+	// a dry run), except that a bridge the database does not have goes in
+	// first, alone, in a transaction of its own: created is called once
+	// ovs-vswitchd has made it (with an empty flow table), and the other ports
+	// follow while the pass installs the flows (see installCreated). Its lines
+	// are both transactions'.
+	BridgeFirst interface {
+		ApplyBridgeFirst(ctx context.Context, want topology.OVSState, created func()) ([]string, error)
+	}
 	Bridge interface {
 		Apply(ctx context.Context, want topology.DockerBridge, dryRun bool) ([]string, error)
 	}

@@ -22,7 +22,9 @@ import (
 //   - installSelfGuarding puts a table that keeps the bridge loop-free by itself
 //     (guardsItself) in before OVSDB changes the bridge.
 //   - applyOVSDB, then applyDocker0: OVSDB creates the bridge's internal
-//     interface that docker0 enslaves.
+//     interface that docker0 enslaves. When OVSDB creates the bridge, a
+//     self-guarding table goes in as soon as the bridge exists, beside the
+//     rest of OVSDB's step (installCreated).
 //   - writeFiles writes the interfaces file at once and daemon.json only once
 //     the docker0 step succeeded.
 //   - applyFirewall keeps the host firewall's table.
@@ -59,10 +61,18 @@ type pass struct {
 	earlyDone chan struct{}
 	// bridgeDone is closed once the docker0 step is done.
 	bridgeDone chan struct{}
+	// readDone is closed once readTable is done, created included.
+	readDone chan struct{}
+	// fresh is the install of the created table beside OVSDB (installCreated),
+	// started when freshStarted; freshDone is closed once it is done.
+	fresh        Step
+	freshStarted bool
+	freshDone    chan struct{}
 }
 
 func (r *Reconciler) newPass(want topology.HostState, dryRun bool) *pass {
-	return &pass{r: r, want: want, dryRun: dryRun, read: make(chan struct{}), bridgeDone: make(chan struct{}), earlyDone: make(chan struct{})}
+	return &pass{r: r, want: want, dryRun: dryRun, read: make(chan struct{}), bridgeDone: make(chan struct{}), earlyDone: make(chan struct{}),
+		readDone: make(chan struct{}), freshDone: make(chan struct{})}
 }
 
 // run runs the phases and returns the steps in the order a pass reports them.
@@ -80,7 +90,7 @@ func (p *pass) run(ctx context.Context) []Step {
 	defer abandon()
 	p.abandon = abandon
 	var wg sync.WaitGroup
-	wg.Go(func() { p.installSelfGuarding(ctx); p.applyOVSDB(ctx); p.applyDocker0(ctx) })
+	wg.Go(func() { p.installSelfGuarding(ctx); p.applyOVSDB(ctx, rctx); p.applyDocker0(ctx) })
 	wg.Go(func() { p.applyFirewall(ctx) })
 	wg.Go(func() { p.writeFiles(ctx) })
 	wg.Go(func() { p.readTable(rctx) })
@@ -123,6 +133,7 @@ func run(ctx context.Context, step *Step, name string, apply func() ([]string, e
 // reading of a bridge that does not exist then computes the bundle the bridge
 // gets once OVSDB creates it (see Creator), while OVSDB does.
 func (p *pass) readTable(ctx context.Context) {
+	defer close(p.readDone)
 	if pr, ok := p.r.Flows.(Predictor); ok && !p.dryRun && guardsItself(p.want.Flows) {
 		if t := pr.Predicted(p.want.OVS.Bridge, p.want.Flows); t != nil {
 			p.table, p.predicted = t, true
@@ -202,12 +213,40 @@ func (p *pass) readAfterEarly(ctx context.Context) {
 	}
 }
 
-// applyOVSDB is the OVSDB step.
-func (p *pass) applyOVSDB(ctx context.Context) {
-	run(ctx, &p.ovs, StepOVSDB, func() ([]string, error) { return p.r.OVS.Apply(ctx, p.want.OVS, p.dryRun) })
+// applyOVSDB is the OVSDB step. A self-guarding table goes in beside OVSDB's
+// ports when OVSDB creates the bridge (see BridgeFirst and installCreated).
+func (p *pass) applyOVSDB(ctx, rctx context.Context) {
+	run(ctx, &p.ovs, StepOVSDB, func() ([]string, error) {
+		if bf, ok := p.r.OVS.(BridgeFirst); ok && !p.dryRun && guardsItself(p.want.Flows) {
+			return bf.ApplyBridgeFirst(ctx, p.want.OVS, func() { p.installCreated(rctx) })
+		}
+		return p.r.OVS.Apply(ctx, p.want.OVS, p.dryRun)
+	})
 	if unavailable(p.ovs.Err) {
 		p.abandon() // see installFlows
 	}
+}
+
+// installCreated starts installing the table of the bridge OVSDB has just
+// created, alone, from readTable's reading as created (see Creator): its
+// bundle goes in while OVSDB adds the tunnels, which leaves flows alone (see
+// flowsKept), and installFlows takes its changes without a reading. When the
+// reading found the bridge after all (it was read once OVSDB had made it), or
+// the install fails, installFlows reads the table. ctx is the one an
+// unreachable ovsdb-server abandons.
+func (p *pass) installCreated(ctx context.Context) {
+	p.freshStarted = true
+	go func() {
+		defer close(p.freshDone)
+		select {
+		case <-p.readDone:
+		case <-ctx.Done():
+			return
+		}
+		if p.created != nil {
+			run(ctx, &p.fresh, StepFlows, func() ([]string, error) { return p.created.Apply(ctx, p.want.Flows, false) })
+		}
+	}()
 }
 
 // applyDocker0 is the docker0 step.
@@ -265,16 +304,27 @@ func (p *pass) writeFiles(ctx context.Context) {
 // saves a dump and 35 ms of CPU.
 func (p *pass) installFlows(ctx context.Context) {
 	run(ctx, &p.flows, StepFlows, func() ([]string, error) {
+		done := p.early.Changes
+		if p.freshStarted {
+			<-p.freshDone
+			if p.fresh.Name != "" && p.fresh.Err == nil {
+				if done = append(done, p.fresh.Changes...); p.ovs.Err == nil {
+					return done, nil
+				}
+			}
+		}
 		if unavailable(p.ovs.Err) {
 			// ovs-vswitchd may not answer OpenFlow until ovsdb-server is back
 			// (the userspace datapath's does not): a dump would hold the pass,
 			// and the next pass's repairs, for the whole timeout.
-			return p.early.Changes, errors.New("not checked while ovsdb-server is unreachable")
+			return done, errors.New("not checked while ovsdb-server is unreachable")
 		}
 		table, err := p.table, p.tableErr
 		unchanged := len(p.ovs.Changes) == 0
 		portsOnly := !unchanged && p.ovs.Err == nil && flowsKept(p.ovs.Changes)
 		switch {
+		case p.freshStarted:
+			table, err = p.r.Flows.Read(ctx, p.want.OVS.Bridge) // see installCreated
 		case p.created != nil && p.ovs.Err == nil && createdBridge(p.ovs.Changes, p.want.OVS.Bridge):
 			table = p.created
 		case (unchanged || portsOnly && p.tableErr == nil) && len(p.early.Changes) == 0 && p.early.Err == nil && !p.predicted:
@@ -285,10 +335,10 @@ func (p *pass) installFlows(ctx context.Context) {
 			table, err = p.r.Flows.Read(ctx, p.want.OVS.Bridge)
 		}
 		if err != nil {
-			return p.early.Changes, err
+			return done, err
 		}
 		changes, err := table.Apply(ctx, p.want.Flows, p.dryRun)
-		return append(p.early.Changes, changes...), err
+		return append(done, changes...), err
 	})
 }
 

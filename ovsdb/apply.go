@@ -36,6 +36,11 @@ const pollInterval = 20 * time.Millisecond
 func (c *Client) Apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error) {
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
+	return c.apply(ctx, want, dryRun)
+}
+
+// apply is Apply; c.applyMu is held.
+func (c *Client) apply(ctx context.Context, want topology.OVSState, dryRun bool) ([]string, error) {
 	if want.Bridge == "" || want.Owner == "" {
 		return nil, fmt.Errorf("apply ovs state: bridge %q and owner %q must both be set", want.Bridge, want.Owner)
 	}

@@ -103,6 +103,15 @@ func (p *Pending) Apply(ctx context.Context, want topology.OVSState, dryRun bool
 	return p.db.Apply(ctx, want, dryRun)
 }
 
+// ApplyBridgeFirst waits for the connection and applies want
+// (Client.ApplyBridgeFirst).
+func (p *Pending) ApplyBridgeFirst(ctx context.Context, want topology.OVSState, created func()) ([]string, error) {
+	if err := p.wait(ctx); err != nil {
+		return nil, err
+	}
+	return p.db.ApplyBridgeFirst(ctx, want, created)
+}
+
 // Sessions waits for the connection and reads the bridge's BFD sessions from the
 // cache (Client.Sessions).
 func (p *Pending) Sessions(ctx context.Context, bridge string) (map[string]topology.BFDSession, error) {

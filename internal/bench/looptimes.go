@@ -71,6 +71,12 @@ func (o timedOVS) Apply(ctx context.Context, want topology.OVSState, dryRun bool
 	return o.db.Apply(ctx, want, dryRun)
 }
 
+// ApplyBridgeFirst is the client's, as the loop has it (controller.BridgeFirst).
+func (o timedOVS) ApplyBridgeFirst(ctx context.Context, want topology.OVSState, created func()) ([]string, error) {
+	defer o.st.since(stepOVSDB, time.Now())
+	return o.db.ApplyBridgeFirst(ctx, want, created)
+}
+
 type timedBridge struct {
 	b  controller.Bridge
 	st *stepTimer
