@@ -145,10 +145,10 @@ func (f *fleetLab) awaitGone(t *testing.T, members []string, idx int) {
 // join's start and, per member, when its flow table had docker4's tunnel (for
 // the comparison with file mode), and the first member's saved view with
 // docker4. docker4's loop is stopped at the end.
-func (f *fleetLab) fleetJoins(t *testing.T, members []string, loops []*loopProc) (rows [][4]string, start time.Time, flows map[string]time.Time, view []byte) {
+func (f *fleetLab) fleetJoins(t *testing.T, members []string, loops []*loopProc, pins *pinning) (rows [][4]string, start time.Time, flows map[string]time.Time, view []byte) {
 	t.Helper()
 	launch := func() *loopProc {
-		return launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, args: []string{"--interval", "5s", "--lease-ttl", "2s"}})
+		return pins.loop(t, launchLoop(t, f.cluster, "docker4", loopOpts{fleet: f, args: []string{"--interval", "5s", "--lease-ttl", "2s"}}))
 	}
 	j := f.newJoinPinger(t, members, "docker4", 4)
 	j.start(t)

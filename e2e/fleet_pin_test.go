@@ -17,11 +17,17 @@ import (
 // own (its loop, ovs-vswitchd and ovsdb-server, and their children), as a
 // member of a real fleet has its own machine; everything else (the other lab
 // hosts, etcd, the test) shares the other CPUs. On a machine of one CPU nothing
-// is pinned.
-const ownCore = "docker1"
+// is pinned. OVSMESH_OWN_CORE names another host (docker4: the joiner).
+func ownCore() string {
+	if h := os.Getenv("OVSMESH_OWN_CORE"); h != "" {
+		return h
+	}
+	return "docker1"
+}
 
-// pinning says which CPUs the host with a core of its own and everything else run on.
-type pinning struct{ own, rest string }
+// pinning says which CPUs the host with a core of its own (host) and everything
+// else run on.
+type pinning struct{ host, own, rest string }
 
 // pinFleet pins the test itself (every thread: the processes it starts later
 // inherit it), etcd and the lab hosts' daemons; it returns nil on a machine of
@@ -33,13 +39,13 @@ func (f *fleetLab) pinFleet(t *testing.T) *pinning {
 		t.Logf("one CPU: nothing pinned")
 		return nil
 	}
-	p := &pinning{own: strconv.Itoa(n - 1), rest: fmt.Sprintf("0-%d", n-2)}
+	p := &pinning{host: ownCore(), own: strconv.Itoa(n - 1), rest: fmt.Sprintf("0-%d", n-2)}
 	pin(t, os.Getpid(), p.rest)
 	t.Cleanup(func() { pin(t, os.Getpid(), fmt.Sprintf("0-%d", n-1)) })
 	pin(t, f.etcd.Process.Pid, p.rest)
 	for _, h := range f.lab.Hosts() {
 		cpus := p.rest
-		if h.Name == ownCore {
+		if h.Name == p.host {
 			cpus = p.own
 		}
 		for _, d := range []string{"ovsdb-server", "ovs-vswitchd"} {
@@ -54,14 +60,14 @@ func (f *fleetLab) pinFleet(t *testing.T) *pinning {
 			pin(t, pid, cpus)
 		}
 	}
-	t.Logf("%s runs on CPU %s, everything else on CPUs %s", ownCore, p.own, p.rest)
+	t.Logf("%s runs on CPU %s, everything else on CPUs %s", p.host, p.own, p.rest)
 	return p
 }
 
 // loop pins a loop just started on its host's CPUs.
 func (p *pinning) loop(t *testing.T, l *loopProc) *loopProc {
 	t.Helper()
-	if p != nil && l.host == ownCore {
+	if p != nil && l.host == p.host {
 		pin(t, l.pid(), p.own)
 	}
 	return l

@@ -55,7 +55,7 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 		return pins.loop(t, launchLoop(t, f.cluster, h, loopOpts{fleet: f, args: []string{"--interval", "5s"}}))
 	})
 	fleetSteady := steadyPass(t, fleetLoops)
-	joinRows, fleetStart, fleetJoin, data := f.fleetJoins(t, three, fleetLoops)
+	joinRows, fleetStart, fleetJoin, data := f.fleetJoins(t, three, fleetLoops, pins)
 	rss, cpu := procRSS(t, f.etcd.Process.Pid), procCPUTime(t, f.etcd.Process.Pid)-cpu0
 
 	// File mode: the same hosts, the same 1003 hosts (the fleet's view without
@@ -104,7 +104,7 @@ func TestFleetScaleWithRealHosts(t *testing.T) {
 		[4]string{"etcd CPU time over the fleet phase", fmtDur(cpu), "no etcd", "-"})
 	title := fmt.Sprintf("%d simulated members + 3 real hosts (OVS, netdev, GRE mesh)", scaleSims)
 	if pins != nil {
-		title += fmt.Sprintf("; %s on CPU %s of its own, the other hosts, etcd and the test on CPUs %s", ownCore, pins.own, pins.rest)
+		title += fmt.Sprintf("; %s on CPU %s of its own, the other hosts, etcd and the test on CPUs %s", pins.host, pins.own, pins.rest)
 	}
 	benchTable(t, title, []string{"measure", "fleet mode", "file mode", "fleet/file"}, rows)
 }
