@@ -2,6 +2,7 @@ package ovsdb
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/ovsmesh/ovsmesh/topology"
@@ -17,7 +18,8 @@ import (
 // flows that name ports it does not have yet, and adding ports leaves them
 // alone. At 1000 hosts a host's first pass then installs its 14,000 flows while
 // ovs-vswitchd makes the 999 tunnels, not after. Otherwise it is Apply, and
-// created is not called. Its lines are both transactions', sorted as Apply's.
+// created is not called; nor is it when the first transaction fails. Its lines
+// are both transactions', sorted as Apply's.
 func (c *Client) ApplyBridgeFirst(ctx context.Context, want topology.OVSState, created func()) ([]string, error) {
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
@@ -27,14 +29,18 @@ func (c *Client) ApplyBridgeFirst(ctx context.Context, want topology.OVSState, c
 	alone := want
 	alone.Tunnels, alone.Internal = nil, nil
 	lines, err := c.apply(ctx, alone, false)
-	if err != nil {
-		return lines, err
+	switch {
+	case err == nil:
+		created()
+	case len(lines) == 0:
+		return nil, err // nothing sent: the second transaction would fail alike
 	}
-	created()
-	more, err := c.apply(ctx, want, false)
+	// The bridge went in, perhaps with an error (ovs-vswitchd late, its
+	// interface refused): the rest goes in as one Apply would have sent it.
+	more, err2 := c.apply(ctx, want, false)
 	lines = append(lines, more...)
 	slices.Sort(lines)
-	return lines, err
+	return lines, errors.Join(err, err2)
 }
 
 // bridgeMissing says whether the database, as the cache has it, has no bridge
