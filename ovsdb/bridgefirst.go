@@ -45,12 +45,13 @@ func (c *Client) ApplyBridgeFirst(ctx context.Context, want topology.OVSState, c
 
 // bridgeMissing says whether the database, as the cache has it, has no bridge
 // of want's name and no other bridge of this host's (a bridge renamed: its
-// deletion and the new bridge's tunnels stay one transaction).
+// deletion and the new bridge's tunnels stay one transaction). It reads the
+// bridges alone: every pass of a mesh's loop asks.
 func (c *Client) bridgeMissing(ctx context.Context, want topology.OVSState) bool {
-	if want.Bridge == "" || want.Owner == "" || !c.connected() {
+	if want.Bridge == "" || want.Owner == "" {
 		return false // Apply says why
 	}
-	t, err := c.readTables(ctx)
+	t, err := c.readBridges(ctx)
 	if err != nil || t.Root.UUID == "" {
 		return false
 	}

@@ -37,6 +37,19 @@ func (c *Client) readTables(ctx context.Context) (tables, error) {
 }
 
 func (c *Client) readTablesOnce(ctx context.Context) (tables, error) {
+	t, err := c.readBridges(ctx)
+	if err != nil {
+		return tables{}, err
+	}
+	cache := c.ovs.Cache()
+	t.Ports = shallowRows[vswitchd.Port](cache.Table(vswitchd.PortTable))
+	t.Ifaces = shallowRows[vswitchd.Interface](cache.Table(vswitchd.InterfaceTable))
+	return t, nil
+}
+
+// readBridges reads the Open_vSwitch row and the bridges from the cache, not
+// the ports and interfaces (a thousand each at 1000 hosts).
+func (c *Client) readBridges(ctx context.Context) (tables, error) {
 	if !c.connected() {
 		// The cache of a lost connection is stale (and cleared on reconnection).
 		return tables{}, notConnected{c.endpoint}
@@ -45,11 +58,7 @@ func (c *Client) readTablesOnce(ctx context.Context) (tables, error) {
 		return tables{}, err
 	}
 	cache := c.ovs.Cache()
-	t := tables{
-		Bridges: shallowRows[vswitchd.Bridge](cache.Table(vswitchd.BridgeTable)),
-		Ports:   shallowRows[vswitchd.Port](cache.Table(vswitchd.PortTable)),
-		Ifaces:  shallowRows[vswitchd.Interface](cache.Table(vswitchd.InterfaceTable)),
-	}
+	t := tables{Bridges: shallowRows[vswitchd.Bridge](cache.Table(vswitchd.BridgeTable))}
 	for _, r := range shallowRows[vswitchd.OpenvSwitch](cache.Table(vswitchd.OpenvSwitchTable)) {
 		t.Root = r
 	}
