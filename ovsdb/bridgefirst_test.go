@@ -3,7 +3,9 @@ package ovsdb
 import (
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ovsmesh/ovsmesh/internal/lab"
 	"github.com/ovsmesh/ovsmesh/internal/testenv"
@@ -58,5 +60,35 @@ func TestApplyBridgeFirstReal(t *testing.T) {
 	renamed.Bridge = "br1"
 	if lines, err = c.ApplyBridgeFirst(ctx, renamed, created); err != nil || calls != 1 || c.Transactions() != 4 || !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "delete bridge br0") }) {
 		t.Errorf("bridge renamed: %q, %v, created called %d times, %d transactions; want br0 deleted, no call, one transaction", lines, err, calls, c.Transactions())
+	}
+}
+
+// TestApplyBridgeFirstVSwitchdLate: when ovs-vswitchd does not apply the
+// bridge's transaction in time (stopped with SIGSTOP), created is not called,
+// and the tunnels still go in the same call, as one Apply would have sent
+// them, with the timeout reported.
+func TestApplyBridgeFirstVSwitchdLate(t *testing.T) {
+	testenv.SkipShort(t, "root, Open vSwitch and network namespaces")
+	h := lab.NewT(t, lab.HostSpec{Name: "docker1"}).Host("docker1")
+	c := connect(t, h.DB(), WithVSwitchdTimeout(time.Second))
+	_, vswitchd := h.Pids()
+	if err := syscall.Kill(vswitchd, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(vswitchd, syscall.SIGCONT) })
+	calls := 0
+	lines, err := c.ApplyBridgeFirst(t.Context(), greState(2, 3), func() { calls++ })
+	if err == nil || !strings.Contains(err.Error(), "ovs-vswitchd did not apply") {
+		t.Errorf("error: %v; want ovs-vswitchd's timeout", err)
+	}
+	if calls != 0 || c.Transactions() != 2 {
+		t.Errorf("created called %d times, %d transactions; want none and 2", calls, c.Transactions())
+	}
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "create bridge br0") {
+		t.Errorf("lines:\n%s\nwant the bridge, its internal port and the 2 tunnels", strings.Join(lines, "\n"))
+	}
+	out, err := h.Run(t.Context(), "ovs-vsctl", "--db="+h.DB(), "--no-wait", "list-ports", "br0")
+	if err != nil || strings.Join(strings.Fields(out), " ") != "gre-docker2 gre-docker3" {
+		t.Errorf("ports of br0 in the database: %q, %v; want the 2 tunnels", out, err)
 	}
 }
