@@ -39,8 +39,8 @@ const scaleNetwork = `network:
 // (from a fourth host's start, or from the file that adds it, until each real
 // host's flow table has its tunnel); in fleet mode, from docker4's start to
 // the first reply to a ping from a container on each real host to a container
-// on docker4; and etcd's RSS and CPU. It asserts that every host converges and every ping is answered,
-// never timings.
+// on docker4; and etcd's RSS and CPU. It asserts that every host converges and
+// every ping is answered, never timings.
 func TestFleetScaleWithRealHosts(t *testing.T) {
 	if os.Getenv("OVSMESH_SCALE") != "1" {
 		t.Skip("set OVSMESH_SCALE=1 (make bench-fleet)")

@@ -24,7 +24,8 @@ const FullFlowCheck = 5 * time.Minute
 // bridge the topology names, each ovs-ofctl run (and each count over the bridge's
 // management socket in $OVS_RUNDIR, see openflow.WithDirectCount) bounded by
 // FlowTimeout. It keeps one openflow.Table per bridge, so that a loop's passes
-// share what the last whole dump verified. Use it by pointer; the zero value (with Log set) is ready.
+// share what the last whole dump verified. Use it by pointer; the zero value
+// (with Log set) is ready.
 type FlowTables struct {
 	Log    *slog.Logger
 	mu     sync.Mutex

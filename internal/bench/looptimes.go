@@ -27,7 +27,7 @@ const (
 	stepBridge    = "docker0 step (netlink)"
 	stepFiles     = "files step (interfaces, daemon.json)"
 	// stepOps holds counts, not times: the OVSDB operations a pass sent.
-	stepOps = "OVSDB operations sent (main transaction)"
+	stepOps = "OVSDB operations sent (Apply's transactions: a first pass's two, the bridge's and the tunnels')"
 )
 
 var stepOrder = []string{stepOVSDB, stepFlowRead, stepFlowApply, stepOfctl, stepBridge, stepFiles}
