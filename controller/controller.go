@@ -222,11 +222,14 @@ func (r *Reconciler) ApplyTopology(ctx context.Context, t *topology.Topology, dr
 		r.links = append(r.links, n.Port)
 	}
 	r.linksMu.Unlock()
-	if err := r.check(ctx, want); err != nil {
+	down, err := r.check(ctx, want)
+	if err != nil {
 		res.Steps = []Step{{Name: StepGuard, Err: err}}
 		return res
 	}
-	res.Steps = r.newPass(want, dryRun).run(ctx)
+	p := r.newPass(want, dryRun)
+	p.ovsDown = down
+	res.Steps = p.run(ctx)
 	for _, s := range res.Steps {
 		for _, c := range s.Changes {
 			r.Log.Info("change", "host", r.Host, "step", s.Name, "change", c, "dry_run", dryRun)

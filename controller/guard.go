@@ -32,22 +32,23 @@ func (v Verdict) Err() error {
 
 // check runs the Guard. When it cannot tell because ovsdb-server is unreachable,
 // the verdict of an earlier pass for the same bridge and owner stands: a loop then
-// still repairs docker0 and the files during an outage, while a first pass (one
-// that never saw the database) changes nothing. A refusal always refuses.
-func (r *Reconciler) check(ctx context.Context, want topology.HostState) error {
+// still repairs docker0 and the files during an outage (down says so), while a
+// first pass (one that never saw the database) changes nothing. A refusal always
+// refuses.
+func (r *Reconciler) check(ctx context.Context, want topology.HostState) (down bool, err error) {
 	if r.Guard == nil {
-		return nil
+		return false, nil
 	}
 	key := want.OVS.Bridge + "\x00" + want.OVS.Owner
 	v := r.Guard.Check(ctx, want)
 	switch {
 	case v.Unavailable == nil && len(v.Refusals) == 0:
 		r.verified = key
-		return nil
+		return false, nil
 	case v.Unavailable != nil && len(v.Refusals) == 0 && r.verified == key:
 		r.Log.Debug("preflight: ovsdb-server unreachable, keeping the last verdict", "host", r.Host, "err", v.Unavailable)
-		return nil
+		return true, nil
 	}
 	r.verified = ""
-	return v.Err()
+	return false, v.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ovsmesh/ovsmesh/topology"
 )
@@ -83,5 +84,31 @@ func TestSelfGuardingTableGoesFirst(t *testing.T) {
 		if got := fmt.Sprint(s.order); got != "["+tc.order+"]" {
 			t.Errorf("%s: writes in the order %s, want [%s]", tc.example, got, tc.order)
 		}
+	}
+}
+
+// TestOutageRepairsDocker0WithoutWaitingForTheFlows: while ovsdb-server is
+// unreachable (the Guard keeps the last verdict), a pass repairs docker0
+// without first waiting earlyReadWait for a flow reading that does not come:
+// OVSDB changes nothing then, so no table has to go in before it.
+func TestOutageRepairsDocker0WithoutWaitingForTheFlows(t *testing.T) {
+	r, s, ovs := newFake(t, "lab.yaml")
+	g := &fakeGuard{}
+	r.Guard = g
+	if res := r.Once(context.Background(), false); res.Err() != nil {
+		t.Fatalf("verified pass: %v", res.Err())
+	}
+	g.v, ovs.err, r.Flows = Verdict{Unavailable: unreachable{}}, unreachable{}, &blockingFlows{fakeFlows: &fakeFlows{s}}
+	s.mu.Lock()
+	s.bridge = nil // docker0 lost during the outage
+	s.mu.Unlock()
+	start := time.Now()
+	res := r.Once(context.Background(), false)
+	took := time.Since(start)
+	s.mu.Lock()
+	repaired := s.bridge != nil
+	s.mu.Unlock()
+	if !repaired || took >= earlyReadWait {
+		t.Errorf("docker0 repaired %v, the pass took %v (earlyReadWait %v): want repaired without the wait; %v", repaired, took, earlyReadWait, res.Err())
 	}
 }

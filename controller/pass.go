@@ -38,6 +38,8 @@ type pass struct {
 	r      *Reconciler
 	want   topology.HostState
 	dryRun bool
+	// ovsDown says the Guard found ovsdb-server unreachable (see check).
+	ovsDown bool
 
 	ovs, bridge, flows, files, firewall, identity, docker Step
 	networks                                              Step // see applyNetworks
@@ -169,10 +171,13 @@ const earlyReadWait = 2 * time.Second
 
 // installSelfGuarding installs a self-guarding table (not in a dry run) from
 // readTable's reading, waiting for it at most earlyReadWait. Its changes and
-// errors go to the flows step: the bridge may not exist yet.
+// errors go to the flows step: the bridge may not exist yet. Not while the Guard
+// found ovsdb-server unreachable: OVSDB changes nothing then, so nothing needs
+// the table before it, and the wait for a reading ovs-vswitchd does not give
+// then (see earlyReadWait) would hold docker0's repair that long.
 func (p *pass) installSelfGuarding(ctx context.Context) {
 	defer close(p.earlyDone)
-	if p.dryRun || !guardsItself(p.want.Flows) {
+	if p.dryRun || p.ovsDown || !guardsItself(p.want.Flows) {
 		return
 	}
 	select {
